@@ -1,0 +1,236 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
+//DEPS org.bouncycastle:bcprov-jdk18on:1.87
+//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
+//SOURCES NhsClient.java
+//DESCRIPTION Generate an RSA key pair and its JWKS for NHS signed-JWT authentication
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.RSAKeyGenParameterSpec;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
+        version = "nhs-auth generate-keys 1.0",
+        description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
+                "Writes <kid>.pem (private key, PKCS#1, mode 600), <kid>.pem.pub (public key) and "
+                        + "<kid>.json (JWKS). Never overwrites a file unless --force is given."},
+        footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options of "
+                + "the same name.%n", NhsClient.ExitCode.TABLE})
+public class GenerateKeys implements Callable<Integer> {
+
+    static final int RECOMMENDED_KEY_SIZE = 4096;
+    static final int MINIMUM_KEY_SIZE = 2048;
+    static final int MAXIMUM_KEY_SIZE = 16384;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--env", paramLabel = "ENV", defaultValue = "${env:NHS_ENV:-int}",
+            converter = NhsClient.Cli.EnvironmentConverter.class,
+            completionCandidates = NhsClient.Cli.EnvironmentCandidates.class,
+            description = "NHS environment, used for the default kid: ${COMPLETION-CANDIDATES} "
+                    + "(default: ${DEFAULT-VALUE}).")
+    NhsClient.Environment env;
+
+    @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
+            description = "Key id, also the file name stem (default: <env>-1).")
+    String kid;
+
+    @Option(names = "--output-dir", paramLabel = "DIR", defaultValue = "${env:NHS_OUTPUT_DIR:-.}",
+            description = "Folder for the three files, created if missing (default: ${DEFAULT-VALUE}).")
+    Path outputDir;
+
+    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "${env:NHS_KEY_SIZE:-4096}",
+            description = "RSA modulus size; NHS guidance is 4096 (default: ${DEFAULT-VALUE}).")
+    int keySize;
+
+    @Option(names = "--add-to-jwks", paramLabel = "FILE",
+            description = "Also add the new public key to this existing JWKS, keeping its other keys "
+                    + "(for key rotation).")
+    Path addToJwks;
+
+    @Option(names = "--force", description = "Overwrite existing key and JWKS files.")
+    boolean force;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "text (report on stderr) or json (paths and thumbprint on stdout).")
+    Format format;
+
+    @Option(names = "--api-key", paramLabel = "KEY", showDefaultValue = Visibility.NEVER,
+            description = "Accepted for compatibility with the Python tool; not used.")
+    String apiKey;
+
+    @Option(names = "--verbose", description = "Show stack traces for internal errors.")
+    boolean verbose;
+
+    enum Format { text, json }
+
+    /** The three files one key pair is written to. */
+    record KeyFiles(Path privateKey, Path publicKey, Path jwks) {
+        List<Path> all() {
+            return List.of(privateKey, publicKey, jwks);
+        }
+
+        static KeyFiles in(Path dir, String kid) {
+            return new KeyFiles(dir.resolve(kid + ".pem"), dir.resolve(kid + ".pem.pub"), dir.resolve(kid + ".json"));
+        }
+    }
+
+    public static void main(String... args) {
+        NhsClient.Cli.main(new GenerateKeys(), args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        String keyId = NhsClient.checkKid(kid == null || kid.isBlank() ? env.defaultKid() : kid.trim());
+        checkKeySize();
+        KeyFiles files = KeyFiles.in(outputDir, keyId);
+        if (!force) {
+            for (Path p : files.all()) {
+                if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    throw NhsClient.alreadyExists(p);
+                }
+            }
+        }
+        JWKSet rotated = addToJwks == null ? null : NhsClient.readJwksFile(addToJwks);
+        if (rotated != null && rotated.getKeyByKeyId(keyId) != null) {
+            throw new NhsClient.UsageException("'" + addToJwks + "' already has a key with kid '" + keyId
+                    + "': choose a new --kid for the new key");
+        }
+        prepareOutputDir();
+        if (keySize < RECOMMENDED_KEY_SIZE) {
+            NhsClient.Cli.err(spec).println("warning: a " + keySize + "-bit key is below the "
+                    + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
+        }
+
+        KeyPair pair = generate(keySize);
+        RSAPublicKey publicKey = (RSAPublicKey) pair.getPublic();
+        RSAKey jwk = NhsClient.publicJwk(publicKey, keyId);
+        String thumbprint = NhsClient.thumbprint(publicKey);
+
+        write(files.privateKey(), pem(pair.getPrivate()), true);
+        write(files.publicKey(), pem(publicKey), false);
+        write(files.jwks(), NhsClient.jwksJson(List.of(jwk)), false);
+        if (rotated != null) {
+            List<JWK> keys = new ArrayList<>(rotated.getKeys());
+            keys.add(jwk);
+            NhsClient.writeAtomically(addToJwks, NhsClient.jwksJson(keys).getBytes(StandardCharsets.UTF_8),
+                    false, true);
+        }
+        report(keyId, files, thumbprint, rotated == null ? 0 : rotated.getKeys().size());
+        return NhsClient.ExitCode.OK;
+    }
+
+    private void checkKeySize() {
+        if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
+            throw new NhsClient.UsageException("--key-size " + keySize + " is out of range: use "
+                    + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
+                    + " and at most " + MAXIMUM_KEY_SIZE);
+        }
+    }
+
+    private void prepareOutputDir() {
+        try {
+            Files.createDirectories(outputDir);
+        } catch (FileAlreadyExistsException e) {
+            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is a file: give a folder");
+        } catch (IOException e) {
+            throw new NhsClient.UsageException("cannot create --output-dir '" + outputDir + "' (" + e
+                    + "): choose a folder you can write to");
+        }
+        if (!Files.isWritable(outputDir)) {
+            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is not writable: "
+                    + "choose a folder you can write to");
+        }
+    }
+
+    static KeyPair generate(int bits) throws GeneralSecurityException {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+        generator.initialize(new RSAKeyGenParameterSpec(bits, RSAKeyGenParameterSpec.F4));
+        return generator.generateKeyPair();
+    }
+
+    /** PEM as OpenSSL and the Python tool write it: PKCS#1 for private keys, SPKI for public. */
+    static String pem(Object key) throws IOException {
+        StringWriter text = new StringWriter();
+        try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
+            writer.writeObject(key);
+        }
+        return text.toString();
+    }
+
+    private void write(Path file, String content, boolean ownerOnly) throws IOException {
+        try {
+            NhsClient.writeAtomically(file, content.getBytes(StandardCharsets.US_ASCII), ownerOnly, force);
+        } catch (FileAlreadyExistsException e) {
+            throw NhsClient.alreadyExists(file);
+        }
+    }
+
+    private void report(String keyId, KeyFiles files, String thumbprint, int keptKeys) {
+        if (format == Format.json) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("kid", keyId);
+            result.put("private_key", files.privateKey().toString());
+            result.put("public_key", files.publicKey().toString());
+            result.put("jwks", files.jwks().toString());
+            result.put("thumbprint", thumbprint);
+            if (addToJwks != null) {
+                result.put("added_to_jwks", addToJwks.toString());
+            }
+            NhsClient.Cli.out(spec).println(NhsClient.toJson(result));
+            NhsClient.Cli.out(spec).flush();
+            return;
+        }
+        var err = NhsClient.Cli.err(spec);
+        err.println("Private key: " + files.privateKey() + "  (keep it secret; mode 600)");
+        err.println("Public key:  " + files.publicKey());
+        err.println("JWKS:        " + files.jwks());
+        err.println("kid:         " + keyId);
+        err.println("Thumbprint:  " + thumbprint + "  (RFC 7638, SHA-256)");
+        err.println();
+        err.println("NEXT STEPS");
+        if (addToJwks != null) {
+            err.println("  1. " + addToJwks + " now holds " + (keptKeys + 1) + " keys (the new kid '" + keyId
+                    + "' beside " + keptKeys + " existing).");
+            err.println("  2. Publish it where the old JWKS is registered (portal upload or your JWKS URL).");
+            err.println("  3. Wait over an hour: the NHS token endpoint caches a JWKS for an hour.");
+            err.println("  4. Switch to the new key: --private-key " + files.privateKey() + " --kid " + keyId);
+            err.println("  5. Then remove the old key from the JWKS and publish it again.");
+        } else {
+            err.println("  1. Register the public key for your app: upload " + files.jwks()
+                    + " on the NHS developer portal (\"Manage public key\") or host it at your JWKS URL.");
+            err.println("  2. Keep " + files.privateKey() + " secret: never commit it or share it.");
+            err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + env.id()
+                    + " --private-key " + files.privateKey());
+        }
+        err.flush();
+    }
+}

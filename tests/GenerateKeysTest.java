@@ -1,0 +1,241 @@
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyFactory;
+import java.security.interfaces.RSAPrivateCrtKey;
+import java.security.interfaces.RSAPublicKey;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.List;
+import java.util.Map;
+
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+
+import org.bouncycastle.asn1.pkcs.RSAPrivateKey;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.util.io.pem.PemReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** generate-keys in-process: files, formats, permissions, refusals. */
+class GenerateKeysTest {
+
+    @TempDir
+    Path dir;
+
+    static TestSupport.Result generate(String... args) {
+        return TestSupport.runInProcess(new GenerateKeys(), args);
+    }
+
+    /** A fast key for tests that are not about the key size. */
+    TestSupport.Result generateSmall(String... args) {
+        String[] all = new String[args.length + 4];
+        all[0] = "--output-dir";
+        all[1] = dir.toString();
+        all[2] = "--key-size";
+        all[3] = "2048";
+        System.arraycopy(args, 0, all, 4, args.length);
+        return generate(all);
+    }
+
+    @Test
+    void writesTheThreeFilesAsThePythonToolDidWith4096BitsByDefault() throws Exception {
+        TestSupport.Result r = generate("--output-dir", dir.toString(), "--api-key", "ignored").assertOk();
+        assertEquals("", r.out(), "text mode reports on stderr only");
+        assertTrue(r.err().contains("NEXT STEPS"), r.err());
+
+        Path pem = dir.resolve("int-1.pem");
+        String privatePem = Files.readString(pem);
+        assertTrue(privatePem.startsWith("-----BEGIN RSA PRIVATE KEY-----\n"), "PKCS#1 expected");
+        assertEquals("rw-------", TestSupport.posixMode(pem));
+        String publicPem = Files.readString(dir.resolve("int-1.pem.pub"));
+        assertTrue(publicPem.startsWith("-----BEGIN PUBLIC KEY-----\n"), "SubjectPublicKeyInfo expected");
+
+        RSAPrivateKey pkcs1 = readPkcs1(privatePem);
+        assertEquals(4096, pkcs1.getModulus().bitLength());
+        assertEquals(65537, pkcs1.getPublicExponent().intValueExact());
+
+        RSAPublicKey spki = readSpki(publicPem);
+        assertEquals(pkcs1.getModulus(), spki.getModulus());
+
+        String jwksText = Files.readString(dir.resolve("int-1.json"));
+        assertTrue(jwksText.startsWith("{\n  \"keys\": [\n    {\n      \"kty\": \"RSA\",\n      \"n\": \""), jwksText);
+        List<String> members = jwksText.lines().map(String::trim).filter(l -> l.startsWith("\""))
+                .map(l -> l.substring(1, l.indexOf('"', 1))).toList();
+        assertEquals(List.of("keys", "kty", "n", "e", "alg", "kid", "use"), members, "Python tool's member order");
+        RSAKey jwk = (RSAKey) JWKSet.parse(jwksText).getKeyByKeyId("int-1");
+        assertEquals(pkcs1.getModulus(), jwk.getModulus().decodeToBigInteger());
+        assertEquals("AQAB", jwk.getPublicExponent().toString());
+        assertEquals("RS512", jwk.getAlgorithm().getName());
+        assertEquals("sig", jwk.getKeyUse().identifier());
+        assertFalse(jwksText.contains("="), "base64url without padding");
+        assertTrue(r.err().contains(jwk.computeThumbprint().toString()), "thumbprint reported");
+    }
+
+    @Test
+    void kidDefaultsToTheEnvironmentAndCanBeChosen() throws Exception {
+        generateSmall("--env", "dev").assertOk();
+        assertTrue(Files.exists(dir.resolve("dev-1.pem")));
+        generateSmall("--env", "internal-qa", "--kid", "my-int-key-01").assertOk();
+        assertTrue(Files.exists(dir.resolve("my-int-key-01.pem")));
+        assertTrue(Files.readString(dir.resolve("my-int-key-01.json")).contains("\"kid\": \"my-int-key-01\""));
+    }
+
+    @Test
+    void refusesToOverwriteAndLeavesEveryFileUntouched() throws Exception {
+        generateSmall().assertOk();
+        Map<String, byte[]> before = snapshot();
+        generateSmall().assertOneLineError(2, "int-1.pem", "already exists", "--force");
+        assertSnapshotEquals(before);
+
+        // Any one of the three existing is enough to refuse all three.
+        Files.delete(dir.resolve("int-1.pem"));
+        Files.delete(dir.resolve("int-1.pem.pub"));
+        generateSmall().assertOneLineError(2, "int-1.json", "--force");
+        assertFalse(Files.exists(dir.resolve("int-1.pem")), "no file written when refusing");
+    }
+
+    @Test
+    void forceReplacesTheKeyAndKeepsItOwnerOnly() throws Exception {
+        generateSmall().assertOk();
+        byte[] old = Files.readAllBytes(dir.resolve("int-1.pem"));
+        generateSmall("--force").assertOk();
+        assertFalse(java.util.Arrays.equals(old, Files.readAllBytes(dir.resolve("int-1.pem"))));
+        assertEquals("rw-------", TestSupport.posixMode(dir.resolve("int-1.pem")));
+        assertEquals("rw-r--r--", TestSupport.posixMode(dir.resolve("int-1.json")));
+        try (var files = Files.list(dir)) {
+            assertEquals(3, files.count(), "no temp file left behind");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"../escape", "a/b", "..", ".", "with space", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
+    void rejectsAKidThatIsNotASafeFileName(String kid) throws Exception {
+        generateSmall("--kid", kid).assertOneLineError(2, "invalid kid", "letters, digits");
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void rejectsAnUnknownEnvironmentListingTheValidOnes() {
+        generateSmall("--env", "staging").assertOneLineError(2, "staging",
+                "prod, int, dev, sandbox, ref, internal-dev, internal-qa, local");
+    }
+
+    @Test
+    void keySizeBelow2048IsRefusedAndBelow4096Warned() throws Exception {
+        generate("--output-dir", dir.toString(), "--key-size", "1024").assertOneLineError(2, "--key-size 1024", "4096");
+        generate("--output-dir", dir.toString(), "--key-size", "lots").assertOneLineError(2, "--key-size", "lots");
+        TestSupport.Result r = generateSmall().assertOk();
+        assertTrue(r.err().contains("warning: a 2048-bit key is below the 4096 bits"), r.err());
+    }
+
+    @Test
+    void createsAMissingOutputDirButNotOverAFile() throws Exception {
+        Path nested = dir.resolve("a/b/c");
+        generate("--output-dir", nested.toString(), "--key-size", "2048").assertOk();
+        assertTrue(Files.exists(nested.resolve("int-1.pem")));
+        Path file = Files.writeString(dir.resolve("plain-file"), "x");
+        generate("--output-dir", file.toString(), "--key-size", "2048").assertOneLineError(2, "plain-file");
+    }
+
+    @Test
+    void jsonFormatPrintsPathsAndThumbprintOnStdout() throws Exception {
+        TestSupport.Result r = generateSmall("--format", "json", "--kid", "k1").assertOk();
+        Map<String, Object> json = TestSupport.parseJson(r.out());
+        assertEquals("k1", json.get("kid"));
+        assertEquals(dir.resolve("k1.pem").toString(), json.get("private_key"));
+        assertEquals(dir.resolve("k1.pem.pub").toString(), json.get("public_key"));
+        assertEquals(dir.resolve("k1.json").toString(), json.get("jwks"));
+        RSAKey jwk = (RSAKey) JWKSet.load(dir.resolve("k1.json").toFile()).getKeys().get(0);
+        assertEquals(jwk.computeThumbprint().toString(), json.get("thumbprint"));
+        assertFalse(r.out().contains("PRIVATE KEY"), "the key itself is never printed");
+    }
+
+    @Test
+    void addToJwksKeepsTheOtherKeysForRotation() throws Exception {
+        generateSmall("--kid", "old").assertOk();
+        Path published = dir.resolve("old.json");
+        TestSupport.Result r = generateSmall("--kid", "new", "--add-to-jwks", published.toString()).assertOk();
+        JWKSet set = JWKSet.load(published.toFile());
+        assertEquals(List.of("old", "new"), set.getKeys().stream().map(k -> k.getKeyID()).toList());
+        assertTrue(r.err().contains("Wait over an hour"), r.err());
+        assertEquals("rw-r--r--", TestSupport.posixMode(published));
+
+        byte[] before = Files.readAllBytes(published);
+        generateSmall("--kid", "old", "--force", "--add-to-jwks", published.toString())
+                .assertOneLineError(2, "already has a key with kid 'old'");
+        assertArrayEquals(before, Files.readAllBytes(published));
+    }
+
+    @Test
+    void addToJwksRefusesAMalformedOrMissingFileBeforeWritingAnything() throws Exception {
+        Path broken = Files.writeString(dir.resolve("broken.json"), "{\"keys\": [");
+        generateSmall("--kid", "k", "--add-to-jwks", broken.toString()).assertOneLineError(2, "broken.json", "not a valid JWKS");
+        generateSmall("--kid", "k", "--add-to-jwks", dir.resolve("absent.json").toString())
+                .assertOneLineError(2, "absent.json", "does not exist");
+        generateSmall("--kid", "k", "--add-to-jwks", dir.toString()).assertOneLineError(2, "is a directory");
+        assertFalse(Files.exists(dir.resolve("k.pem")));
+    }
+
+    @Test
+    void everyKeyIsFresh() throws Exception {
+        generateSmall("--kid", "a").assertOk();
+        generateSmall("--kid", "b").assertOk();
+        assertNotEquals(readPkcs1(Files.readString(dir.resolve("a.pem"))).getModulus(),
+                readPkcs1(Files.readString(dir.resolve("b.pem"))).getModulus());
+    }
+
+    @Test
+    void helpDocumentsExitCodesAndEnvironmentVariables() {
+        TestSupport.Result r = generate("--help").assertOk();
+        assertTrue(r.out().contains("Exit codes:"), r.out());
+        assertTrue(r.out().contains("NHS_ENV"), r.out());
+        assertTrue(r.out().contains("5  network failure"), r.out());
+    }
+
+    private Map<String, byte[]> snapshot() throws IOException {
+        Map<String, byte[]> files = new java.util.TreeMap<>();
+        try (var list = Files.list(dir)) {
+            for (Path p : list.toList()) {
+                files.put(p.getFileName().toString(), Files.readAllBytes(p));
+            }
+        }
+        return files;
+    }
+
+    private void assertSnapshotEquals(Map<String, byte[]> before) throws IOException {
+        Map<String, byte[]> after = snapshot();
+        assertEquals(before.keySet(), after.keySet());
+        for (String name : before.keySet()) {
+            assertArrayEquals(before.get(name), after.get(name), name + " changed");
+        }
+    }
+
+    static RSAPrivateKey readPkcs1(String pem) throws IOException {
+        try (PemReader reader = new PemReader(new StringReader(pem))) {
+            var object = reader.readPemObject();
+            assertEquals("RSA PRIVATE KEY", object.getType());
+            return RSAPrivateKey.getInstance(object.getContent());
+        }
+    }
+
+    static RSAPublicKey readSpki(String pem) throws Exception {
+        try (PemReader reader = new PemReader(new StringReader(pem))) {
+            var object = reader.readPemObject();
+            assertEquals("PUBLIC KEY", object.getType());
+            return (RSAPublicKey) KeyFactory.getInstance("RSA").generatePublic(new X509EncodedKeySpec(object.getContent()));
+        }
+    }
+}

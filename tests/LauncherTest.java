@@ -1,0 +1,83 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The ./jbang launcher on machines that lack things: no JBang, no Maven, no Java, a bad jar. */
+class LauncherTest {
+
+    @TempDir
+    Path tmp;
+
+    /** A PATH holding only the named tools, so the launcher sees a bare machine. */
+    Path bin(String... tools) throws Exception {
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        for (String tool : tools) {
+            for (String dir : List.of("/usr/bin", "/bin", "/usr/local/bin")) {
+                Path real = Path.of(dir, tool);
+                if (Files.isExecutable(real)) {
+                    Files.createSymbolicLink(bin.resolve(tool), real.toRealPath());
+                    break;
+                }
+            }
+        }
+        return bin;
+    }
+
+    static final String[] BASICS = {"bash", "sh", "sed", "cut", "mkdir", "mktemp", "mv", "rm", "tail", "sha256sum",
+        "cat", "env", "dirname", "basename"};
+
+    TestSupport.Result launcher(Path bin, Map<String, String> extraEnv, String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of(bin.resolve("bash").toString(),
+                TestSupport.repoRoot().resolve("jbang").toString()));
+        cmd.addAll(List.of(args));
+        Map<String, String> env = new java.util.HashMap<>(Map.of("PATH", bin.toString(), "JAVA_HOME", "",
+                "JBANG_DIR", tmp.resolve("jbang-home").toString(), "HOME", tmp.toString()));
+        env.putAll(extraEnv);
+        return TestSupport.process(tmp, env, null, cmd);
+    }
+
+    @Test
+    void withoutJavaItSaysToInstallAJdk() throws Exception {
+        launcher(bin(BASICS), Map.of(), "version").assertOneLineError(2, "no Java found", "JDK 17");
+    }
+
+    @Test
+    void withoutJBangOrMavenItSaysToInstallMaven() throws Exception {
+        Path bin = bin(BASICS);
+        Files.createSymbolicLink(bin.resolve("java"), Path.of(System.getProperty("java.home"), "bin", "java"));
+        launcher(bin, Map.of(), "version").assertOneLineError(2, "Maven is not on PATH", "install Maven");
+    }
+
+    @Test
+    void refusesAJBangJarWithTheWrongChecksum() throws Exception {
+        Path bin = bin(BASICS);
+        Files.createSymbolicLink(bin.resolve("java"), Path.of(System.getProperty("java.home"), "bin", "java"));
+        Path jar = Files.createDirectories(tmp.resolve("jbang-home/nhs-auth-launcher")).resolve("jbang-cli-0.132.1-all.jar");
+        Files.writeString(jar, "not the real jar");
+        launcher(bin, Map.of(), "version").assertOneLineError(3, "refusing", "SHA-256");
+    }
+
+    @Test
+    void bootstrapsJBangWithMavenIntoAnEmptyJBangDir() throws Exception {
+        Path home = tmp.resolve("fresh-home");
+        Map<String, String> env = Map.of("JBANG_DIR", home.toString(), "NHS_AUTH_BUNDLED_JBANG", "1");
+        TestSupport.Result r = TestSupport.process(tmp, env, null,
+                List.of(TestSupport.repoRoot().resolve("jbang").toString(), "version")).assertOk();
+        assertEquals("0.132.1", r.out().trim());
+        TestSupport.process(tmp, env, null, List.of(TestSupport.repoRoot().resolve("jbang").toString(),
+                "generate-keys@" + TestSupport.repoRoot(), "--output-dir", "fresh", "--key-size", "2048")).assertOk();
+        assertTrue(Files.exists(tmp.resolve("fresh/int-1.pem")));
+        assertTrue(Files.exists(home.resolve("nhs-auth-launcher/jbang-cli-0.132.1-all.jar")));
+        try (var files = Files.list(home.resolve("nhs-auth-launcher"))) {
+            assertFalse(files.anyMatch(p -> p.getFileName().toString().startsWith(".download")), "temp folder left");
+        }
+    }
+}
