@@ -6,7 +6,9 @@
 //DEPS org.bouncycastle:bcpkix-jdk18on:1.87
 //SOURCES NhsClient.java
 //SOURCES GenerateKeys.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, ...)
+//SOURCES GetToken.java
+//SOURCES CallApi.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, ...)
 
 import java.util.concurrent.Callable;
 
@@ -17,7 +19,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, version = "nhs-auth 1.0",
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
-        subcommands = {GenerateKeys.class},
+        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options.%n", NhsClient.ExitCode.TABLE})
 public class NhsAuth implements Callable<Integer> {
 

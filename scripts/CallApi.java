@@ -1,0 +1,210 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
+//DEPS org.bouncycastle:bcprov-jdk18on:1.87
+//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
+//SOURCES NhsClient.java
+//DESCRIPTION Call an NHS API with a fresh access token (Authorization: Bearer)
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
+        version = "nhs-auth call-api 1.0",
+        description = {"Call an NHS API with Authorization: Bearer <a fresh access token>.",
+                "The response body goes to stdout exactly as received; the status line, the elapsed time and "
+                        + "the X-Request-ID go to stderr. Exit 0 on 2xx, 4 otherwise."},
+        footer = {"%nExamples:",
+                "  call-api --env int --url https://int.api.service.nhs.uk/hello-world/hello/application",
+                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'",
+                "%n", NhsClient.ExitCode.TABLE})
+public class CallApi implements Callable<Integer> {
+
+    static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+    static final String DEFAULT_PRODUCT_ID = "P.WTJ-FJT";
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    NhsClient.Cli.ClientOptions options;
+
+    @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
+            description = "The API URL to call (env NHS_API_URL). Required.")
+    String url;
+
+    @Option(names = {"-X", "--method"}, paramLabel = "METHOD", defaultValue = "GET",
+            description = "HTTP method: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = {"-H", "--header"}, paramLabel = "'NAME: VALUE'",
+            description = "Extra request header; repeatable.")
+    List<String> headers = new ArrayList<>();
+
+    @Option(names = {"-d", "--data"}, paramLabel = "BODY",
+            description = "Request body: text, @FILE for a file's bytes, or @- for stdin.")
+    String data;
+
+    @Option(names = {"-i", "--include"},
+            description = "Print the status line and response headers before the body on stdout, like curl -i.")
+    boolean include;
+
+    @Option(names = "--request-id", paramLabel = "UUID", description = "X-Request-ID to send (default: a fresh UUID, "
+            + "printed on stderr for NHS support).")
+    String requestId;
+
+    @Option(names = "--correlation-id", paramLabel = "ID", defaultValue = "${env:NHS_CORRELATION_ID}",
+            description = "X-Correlation-ID to send (env NHS_CORRELATION_ID).")
+    String correlationId;
+
+    @Option(names = "--retry", paramLabel = "N", defaultValue = "0",
+            description = "Resend up to N times on 429, 502, 503, 504, with the same X-Request-ID (default: ${DEFAULT-VALUE}).")
+    int retry;
+
+    @Option(names = "--nhs-number", paramLabel = "NUMBER", description = "Send nhs-login-nhs-number: NUMBER and "
+            + "NHSE-Product-ID (as the Python tool did). A number failing the modulus-11 check is warned about, not refused.")
+    String nhsNumber;
+
+    @Option(names = "--product-id", paramLabel = "ID", defaultValue = "${env:NHS_PRODUCT_ID:-" + DEFAULT_PRODUCT_ID + "}",
+            description = "NHSE-Product-ID sent with --nhs-number (env NHS_PRODUCT_ID; default: ${DEFAULT-VALUE}).")
+    String productId;
+
+    public static void main(String... args) {
+        NhsClient.Cli.main(new CallApi(), args);
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter err = NhsClient.Cli.err(spec);
+        HttpRequest.Builder request = buildRequest(err);
+        NhsClient client = options.client(err);
+        if (!client.usesToken()) {
+            err.println("note: the " + client.environment().id() + " environment is open access: no token is sent "
+                    + "(give --token-url to send one anyway)");
+        }
+        String id = request.copy().build().headers().firstValue("X-Request-ID").orElseThrow();
+        err.println("X-Request-ID: " + id);
+        err.flush();
+        long start = System.nanoTime();
+        HttpResponse<byte[]> response = client.send(request, retry);
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        err.println("HTTP " + response.statusCode() + " in " + ms + " ms");
+        err.flush();
+        writeResponse(response);
+        return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
+    }
+
+    /** Everything the user asked for, checked before any key is read or token fetched. */
+    HttpRequest.Builder buildRequest(PrintWriter err) throws IOException {
+        if (NhsClient.blankToNull(url) == null) {
+            throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(NhsClient.checkUrl(url, "--url"));
+        String verb = method.trim().toUpperCase(Locale.ROOT);
+        if (!METHODS.contains(verb)) {
+            throw new NhsClient.UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
+                    + "DELETE, HEAD, OPTIONS");
+        }
+        request.method(verb, data == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body()));
+        for (String header : headers) {
+            int colon = header.indexOf(':');
+            String name = colon < 0 ? "" : header.substring(0, colon).trim();
+            if (!name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
+                throw new NhsClient.UsageException("--header '" + header + "' is not 'Name: value': write it like "
+                        + "--header 'Accept: application/json'");
+            }
+            try {
+                request.header(name, header.substring(colon + 1).trim());
+            } catch (IllegalArgumentException e) {
+                throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
+                        + "): leave it to the HTTP client");
+            }
+        }
+        request.setHeader("X-Request-ID", requestId != null ? requestId.trim() : UUID.randomUUID().toString());
+        if (NhsClient.blankToNull(correlationId) != null) {
+            request.setHeader("X-Correlation-ID", correlationId.trim());
+        }
+        if (nhsNumber != null) {
+            String number = nhsNumber.replaceAll("[\\s-]", "");
+            if (!NhsNumber.isValid(number)) {
+                err.println("warning: '" + nhsNumber + "' is not a valid NHS number (modulus 11 check); sent anyway, "
+                        + "as test numbers of some sandboxes fail the check");
+            }
+            request.setHeader("nhs-login-nhs-number", number);
+            request.setHeader("NHSE-Product-ID", productId);
+        }
+        if (retry < 0 || retry > 10) {
+            throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
+        }
+        return request;
+    }
+
+    private byte[] body() throws IOException {
+        if (data.equals("@-")) {
+            return System.in.readAllBytes();
+        }
+        if (data.startsWith("@")) {
+            Path file = Path.of(data.substring(1));
+            NhsClient.readText(file, "--data file");
+            return java.nio.file.Files.readAllBytes(file);
+        }
+        return data.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private void writeResponse(HttpResponse<byte[]> response) throws IOException {
+        PrintWriter out = NhsClient.Cli.out(spec);
+        if (include) {
+            out.print((response.version() == java.net.http.HttpClient.Version.HTTP_2 ? "HTTP/2 " : "HTTP/1.1 ")
+                    + response.statusCode() + "\r\n");
+            response.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
+            out.print("\r\n");
+        }
+        out.flush();
+        OutputStream raw = NhsClient.Cli.rawStdout(spec);
+        if (raw != null) {
+            raw.write(response.body());
+            raw.flush();
+        } else {
+            out.print(new String(response.body(), java.nio.charset.StandardCharsets.UTF_8));
+            out.flush();
+        }
+    }
+
+    /** NHS number check digit (modulus 11), from the NHS Data Dictionary. */
+    static final class NhsNumber {
+        private NhsNumber() {
+        }
+
+        static boolean isValid(String number) {
+            if (!number.matches("\\d{10}")) {
+                return false;
+            }
+            int sum = 0;
+            for (int i = 0; i < 9; i++) {
+                sum += (number.charAt(i) - '0') * (10 - i);
+            }
+            int check = 11 - sum % 11;
+            if (check == 11) {
+                check = 0;
+            }
+            return check != 10 && check == number.charAt(9) - '0';
+        }
+    }
+}

@@ -1,0 +1,86 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
+//DEPS org.bouncycastle:bcprov-jdk18on:1.87
+//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
+//SOURCES NhsClient.java
+//DESCRIPTION Sign a client assertion and exchange it for an NHS access token
+
+import java.io.PrintWriter;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "get-token", mixinStandardHelpOptions = true, sortOptions = false,
+        version = "nhs-auth get-token 1.0",
+        description = {"Sign a client assertion (RS512 JWT) with your private key and exchange it at the "
+                + "NHS token endpoint for an access token."},
+        footer = {"%nExamples:",
+                "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
+                "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set",
+                "%n", NhsClient.ExitCode.TABLE})
+public class GetToken implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    NhsClient.Cli.ClientOptions options;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "text: token and expiry; token: the token alone; json: access_token, token_type, "
+                    + "expires_in, issued_at, expires_at (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = "--assertion-only",
+            description = "Print a signed client assertion and stop, without calling the token endpoint "
+                    + "(for curl or Postman; it is valid for 240 s and one use).")
+    boolean assertionOnly;
+
+    enum Format { text, token, json }
+
+    public static void main(String... args) {
+        NhsClient.Cli.main(new GetToken(), args);
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter err = NhsClient.Cli.err(spec);
+        PrintWriter out = NhsClient.Cli.out(spec);
+        NhsClient client = options.client(err);
+        if (assertionOnly) {
+            out.println(client.clientAssertion());
+            out.flush();
+            return NhsClient.ExitCode.OK;
+        }
+        NhsClient.AccessToken token = client.requestToken();
+        switch (format) {
+            case token:
+                out.println(token.value());
+                break;
+            case json:
+                Map<String, Object> json = new LinkedHashMap<>();
+                json.put("access_token", token.value());
+                json.put("token_type", token.tokenType());
+                json.put("expires_in", token.expiresInSeconds());
+                json.put("issued_at", token.issuedAtMillis());
+                json.put("expires_at", token.expiresAt().truncatedTo(ChronoUnit.SECONDS).toString());
+                out.println(NhsClient.toJson(json));
+                break;
+            default:
+                out.println("Access token: " + token.value());
+                out.println("Expires in:   " + token.expiresInSeconds() + " s (at "
+                        + token.expiresAt().truncatedTo(ChronoUnit.SECONDS) + ")");
+        }
+        out.flush();
+        return NhsClient.ExitCode.OK;
+    }
+}
