@@ -437,24 +437,29 @@ public final class NhsClient {
             if (privateKeyFile == null) {
                 throw new UsageException("no private key: pass --private-key or set NHS_PRIVATE_KEY to your key's PEM file");
             }
+            tokenUrl = tokenUrlOverride != null ? checkUrl(tokenUrlOverride, "--token-url").toString() : env.tokenUrl();
+            tokenNeeded = env != Environment.SANDBOX || tokenUrlOverride != null;
             signingKey = SigningKey.load(privateKeyFile, passphrase);
-            if (signingKey.bits() < 4096) {
-                notices.accept("warning: the private key has " + signingKey.bits()
-                        + " bits; NHS guidance asks for 4096");
-            }
+            String kidNote = null;
             if (kid == null) {
                 String name = privateKeyFile.getFileName().toString();
                 if (name.endsWith(".pem") && name.length() > 4) {
                     kid = name.substring(0, name.length() - 4);
-                    notices.accept("using kid '" + kid + "' (from the private key's file name; --kid to change)");
+                    kidNote = "using kid '" + kid + "' (from the private key's file name; --kid to change)";
                 } else {
                     kid = env.defaultKid();
-                    notices.accept("using kid '" + kid + "' (the " + env.id() + " default; --kid to change)");
+                    kidNote = "using kid '" + kid + "' (the " + env.id() + " default; --kid to change)";
                 }
             }
-            tokenUrl = tokenUrlOverride != null ? checkUrl(tokenUrlOverride, "--token-url").toString() : env.tokenUrl();
-            tokenNeeded = env != Environment.SANDBOX || tokenUrlOverride != null;
             transport = new Transport(timeout, caCertificates, proxyVariables, trace);
+            // Notes only once everything is known good, so a failure stays a single line.
+            if (signingKey.bits() < 4096) {
+                notices.accept("warning: the private key has " + signingKey.bits()
+                        + " bits; NHS guidance asks for 4096");
+            }
+            if (kidNote != null) {
+                notices.accept(kidNote);
+            }
             return new NhsClient(this);
         }
     }
@@ -734,7 +739,7 @@ public final class NhsClient {
         static String hint(int status, String description, HttpResponse<?> response, NhsClient client) {
             String d = description == null ? "" : description;
             if (d.contains("'exp' claim") && (d.contains("expired") || d.contains("more than 5 minutes"))) {
-                return clockSkew(response) + "; client assertions live " + ASSERTION_LIFETIME_SECONDS
+                return clockSkew(response.headers().firstValue("Date").orElse(null), Instant.now()) + "; client assertions live " + ASSERTION_LIFETIME_SECONDS
                         + " s, so a clock more than a minute off fails: sync it (e.g. timedatectl set-ntp true)";
             }
             if (d.startsWith("Invalid 'iss'/'sub' claims")) {
@@ -787,12 +792,13 @@ public final class NhsClient {
             return "the client assertion was malformed: please report this with --verbose output";
         }
 
-        private static String clockSkew(HttpResponse<?> response) {
-            return response.headers().firstValue("Date").map(date -> {
+        /** How far this machine's clock is from the endpoint's, read from its Date header. */
+        static String clockSkew(String dateHeader, Instant now) {
+            return Optional.ofNullable(dateHeader).map(date -> {
                 try {
                     Instant theirs = java.time.ZonedDateTime.parse(date, java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME)
                             .toInstant();
-                    long skew = Instant.now().getEpochSecond() - theirs.getEpochSecond();
+                    long skew = now.getEpochSecond() - theirs.getEpochSecond();
                     return "your clock is " + Math.abs(skew) + " s " + (skew >= 0 ? "ahead of" : "behind")
                             + " the token endpoint's (its Date: " + date + ")";
                 } catch (RuntimeException e) {

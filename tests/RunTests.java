@@ -8,6 +8,9 @@
 //SOURCES GenerateKeysTest.java
 //SOURCES EndToEndTest.java
 //SOURCES LauncherTest.java
+//SOURCES FakeServer.java
+//SOURCES GetTokenTest.java
+//SOURCES KeyFormatsTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
