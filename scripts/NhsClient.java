@@ -1384,6 +1384,8 @@ public final class NhsClient {
         /** A CommandLine wired with the toolkit's error handling, for main() and for tests. */
         public static CommandLine commandLine(Object command) {
             CommandLine cl = new CommandLine(command);
+            // '@FILE' is call-api's body syntax, as in curl: never picocli's argument files.
+            cl.setExpandAtFiles(false);
             cl.setExecutionExceptionHandler(Cli::onExecutionException);
             cl.setParameterExceptionHandler(Cli::onParameterException);
             cl.setExitCodeExceptionMapper(t -> t instanceof NhsAuthException

@@ -11,6 +11,7 @@
 //SOURCES FakeServer.java
 //SOURCES GetTokenTest.java
 //SOURCES KeyFormatsTest.java
+//SOURCES CallApiTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

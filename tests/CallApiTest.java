@@ -1,0 +1,187 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** call-api in-process: what reaches the API, what reaches stdout and stderr, and the exit codes. */
+class CallApiTest {
+
+    @TempDir
+    static Path keys;
+    static Path pem;
+
+    FakeServer tokenEndpoint;
+    FakeServer api;
+    AtomicInteger apiStatus = new AtomicInteger(200);
+
+    @BeforeAll
+    static void makeKey() {
+        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", keys.toString(), "--kid", "api-kid",
+                "--key-size", "2048").assertOk();
+        pem = keys.resolve("api-kid.pem");
+    }
+
+    @BeforeEach
+    void servers() throws Exception {
+        tokenEndpoint = new FakeServer(r -> FakeServer.Reply.token("bearer-secret-42"));
+        api = new FakeServer(r -> {
+            int status = apiStatus.get();
+            return new FakeServer.Reply(status, Map.of("Content-Type", "application/json", "X-Echo", "yes"),
+                    "{\"status\": " + status + ", \"path\": \"" + r.uri() + "\"}");
+        });
+    }
+
+    @AfterEach
+    void stop() {
+        tokenEndpoint.close();
+        api.close();
+    }
+
+    TestSupport.Result callApi(String... extra) {
+        List<String> args = new ArrayList<>(List.of("--api-key", "k", "--private-key", pem.toString(),
+                "--token-url", tokenEndpoint.url("/oauth2/token")));
+        args.addAll(List.of(extra));
+        return TestSupport.runInProcess(new CallApi(), args.toArray(String[]::new));
+    }
+
+    @Test
+    void sendsTheTokenBodyHeadersAndRequestIdAndPrintsTheBodyOnStdout() throws Exception {
+        TestSupport.Result r = callApi("--url", api.url("/some-api/endpoint?x=1"), "--method", "post",
+                "--data", "{\"a\": 1}", "--header", "Content-Type: application/json",
+                "--header", "  X-Custom :  spaced value ", "--correlation-id", "corr-1").assertOk();
+        assertEquals("{\"status\": 200, \"path\": \"/some-api/endpoint?x=1\"}", r.out(), "body exactly as received");
+        FakeServer.Request req = api.requests.get(0);
+        assertEquals("POST", req.method());
+        assertEquals("Bearer bearer-secret-42", req.header("Authorization"));
+        assertEquals("{\"a\": 1}", req.bodyText());
+        assertEquals("application/json", req.header("Content-Type"));
+        assertEquals("spaced value", req.header("X-Custom"));
+        assertEquals("corr-1", req.header("X-Correlation-ID"));
+        String requestId = req.header("X-Request-ID");
+        assertTrue(requestId.matches("[0-9a-f-]{36}"), requestId);
+        assertTrue(r.err().contains("X-Request-ID: " + requestId), r.err());
+        assertTrue(r.err().matches("(?s).*HTTP 200 in \\d+ ms.*"), r.err());
+        assertFalse(r.err().contains("bearer-secret-42") || r.out().contains("bearer-secret-42"), "token printed");
+    }
+
+    @Test
+    void nonSuccessIsExit4WithTheBodyStillPrinted() {
+        apiStatus.set(404);
+        TestSupport.Result r = callApi("--url", api.url("/missing"));
+        assertEquals(4, r.exit());
+        assertEquals("{\"status\": 404, \"path\": \"/missing\"}", r.out());
+        assertTrue(r.err().contains("HTTP 404 in"), r.err());
+    }
+
+    @Test
+    void includePrintsStatusAndHeadersFirstLikeCurl() {
+        TestSupport.Result r = callApi("--url", api.url("/x"), "--include").assertOk();
+        assertTrue(r.out().startsWith("HTTP/1.1 200\r\n"), r.out());
+        assertTrue(r.out().toLowerCase().contains("x-echo: yes\r\n"), r.out());
+        assertTrue(r.out().endsWith("\r\n\r\n{\"status\": 200, \"path\": \"/x\"}"), r.out());
+    }
+
+    @Test
+    void dataFromAFileAndRequestIdGiven() throws Exception {
+        Path body = Files.write(keys.resolve("body.bin"), new byte[] {'h', 'i', '\n'});
+        callApi("--url", api.url("/f"), "-X", "PUT", "--data", "@" + body, "--request-id", "fixed-id").assertOk();
+        assertEquals("hi\n", api.requests.get(0).bodyText());
+        assertEquals("fixed-id", api.requests.get(0).header("X-Request-ID"));
+    }
+
+    @Test
+    void retriesResendWithTheSameRequestId() {
+        AtomicInteger calls = new AtomicInteger();
+        api.close();
+        try (FakeServer flaky = new FakeServer(r -> calls.incrementAndGet() < 3
+                ? new FakeServer.Reply(503, Map.of("Retry-After", "0"), "busy") : FakeServer.Reply.json(200, "{}"))) {
+            callApi("--url", flaky.url("/r"), "--retry", "2").assertOk();
+            assertEquals(3, flaky.requests.size());
+            assertEquals(1, flaky.requests.stream().map(q -> q.header("X-Request-ID")).distinct().count());
+            assertEquals(1, tokenEndpoint.requests.size(), "one token for all tries");
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void nhsNumberSendsTheLoginAndProductHeadersAndWarnsOnABadCheckDigit() {
+        TestSupport.Result ok = callApi("--url", api.url("/eligibility-signposting-api/patient-check/9000000009"),
+                "--nhs-number", "9000000009").assertOk();
+        assertFalse(ok.err().contains("NHS number"), ok.err());
+        FakeServer.Request req = api.requests.get(0);
+        assertEquals("9000000009", req.header("nhs-login-nhs-number"));
+        assertEquals("P.WTJ-FJT", req.header("NHSE-Product-ID"));
+
+        TestSupport.Result warned = callApi("--url", api.url("/p"), "--nhs-number", "5000000001", "--product-id", "P.OTHER")
+                .assertOk();
+        assertTrue(warned.err().contains("warning: '5000000001' is not a valid NHS number"), warned.err());
+        assertEquals("P.OTHER", api.requests.get(1).header("NHSE-Product-ID"));
+    }
+
+    @Test
+    void theNhsNumberCheckDigitFollowsTheDataDictionary() {
+        assertTrue(CallApi.NhsNumber.isValid("9000000009"));
+        assertTrue(CallApi.NhsNumber.isValid("4010232137"));
+        assertFalse(CallApi.NhsNumber.isValid("4010232138"));
+        assertFalse(CallApi.NhsNumber.isValid("5000000001"));
+        assertFalse(CallApi.NhsNumber.isValid("123456789"));
+        assertFalse(CallApi.NhsNumber.isValid("12345678AB"));
+    }
+
+    @Test
+    void theSandboxIsOpenAccessSoNoTokenIsFetched() {
+        TestSupport.Result r = TestSupport.runInProcess(new CallApi(), "--api-key", "k", "--private-key", pem.toString(),
+                "--env", "sandbox", "--url", api.url("/sandbox")).assertOk();
+        assertTrue(tokenEndpoint.requests.isEmpty());
+        assertEquals(null, api.requests.get(0).header("Authorization"));
+        assertTrue(r.err().contains("open access"), r.err());
+    }
+
+    @Test
+    void aTokenFailureIsExit3AndTheApiIsNotCalled() {
+        tokenEndpoint.close();
+        try (FakeServer refusing = new FakeServer(r -> FakeServer.Reply.nhsError(401, "invalid_request",
+                "Invalid 'iss'/'sub' claims in client_assertion JWT"))) {
+            TestSupport.Result r = TestSupport.runInProcess(new CallApi(), "--api-key", "k", "--private-key", pem.toString(),
+                    "--token-url", refusing.url("/oauth2/token"), "--url", api.url("/x"));
+            assertEquals(3, r.exit(), r.err());
+            assertTrue(api.requests.isEmpty());
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void verboseShowsTheRequestWithTheBearerRedacted() {
+        TestSupport.Result r = callApi("--url", api.url("/v"), "--verbose").assertOk();
+        assertTrue(r.err().contains("> Authorization: Bearer ****"), r.err());
+        assertFalse(r.err().contains("bearer-secret-42"), r.err());
+    }
+
+    @Test
+    void badInputIsOneLineExit2BeforeAnyRequest() {
+        callApi("--url", api.url("/x"), "--header", "NoColonHere").assertOneLineError(2, "NoColonHere", "Name: value");
+        callApi("--url", api.url("/x"), "--method", "FETCH").assertOneLineError(2, "unknown --method 'FETCH'");
+        callApi("--url", api.url("/x"), "--data", "@" + keys.resolve("missing.json")).assertOneLineError(2, "missing.json", "does not exist");
+        callApi("--url", "int.api.service.nhs.uk/x").assertOneLineError(2, "must start with https://");
+        callApi("--url", "ftp://example.org/x").assertOneLineError(2, "must start with https://");
+        callApi().assertOneLineError(2, "no --url");
+        callApi("--url", api.url("/x"), "--header", "Host: evil").assertOneLineError(2, "'Host' cannot be set");
+        callApi("--url", api.url("/x"), "--retry", "many").assertOneLineError(2, "--retry");
+        assertTrue(api.requests.isEmpty());
+        assertTrue(tokenEndpoint.requests.isEmpty());
+    }
+}
