@@ -8,6 +8,7 @@
 //SOURCES GenerateKeys.java
 //SOURCES GetToken.java
 //SOURCES CallApi.java
+//SOURCES VerifyKeys.java
 //DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, ...)
 
 import java.util.concurrent.Callable;
@@ -19,7 +20,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, version = "nhs-auth 1.0",
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
-        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class},
+        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options.%n", NhsClient.ExitCode.TABLE})
 public class NhsAuth implements Callable<Integer> {
 

@@ -1304,6 +1304,34 @@ public final class NhsClient {
         }
     }
 
+    /**
+     * A JWKS from a file or an http(s) URL (fetched as the NHS token endpoint fetches it, with
+     * {@code User-Agent: APIM}, through the environment's proxy).
+     *
+     * @throws UsageException missing file, bad URL, a non-200 answer or not a JWKS
+     * @throws NetworkException the URL cannot be reached
+     */
+    public static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
+        String source = fileOrUrl.trim();
+        if (!source.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+            return readJwksFile(Path.of(source));
+        }
+        URI uri = checkUrl(source, "--jwks");
+        Transport transport = new Transport(timeout, caCertificates, System.getenv(), null);
+        HttpResponse<byte[]> response = transport.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
+                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL");
+        if (response.statusCode() != 200) {
+            throw new UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
+                    + ": the token endpoint could not fetch it either; publish the JWKS there");
+        }
+        try {
+            return JWKSet.parse(new String(response.body(), StandardCharsets.UTF_8));
+        } catch (java.text.ParseException e) {
+            throw new UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
+                    + "): publish the JSON from generate-keys");
+        }
+    }
+
     // ------------------------------------------------------------------ files
 
     static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");

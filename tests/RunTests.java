@@ -12,6 +12,7 @@
 //SOURCES GetTokenTest.java
 //SOURCES KeyFormatsTest.java
 //SOURCES CallApiTest.java
+//SOURCES VerifyKeysTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
