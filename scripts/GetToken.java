@@ -61,7 +61,7 @@ public class GetToken implements Callable<Integer> {
             out.flush();
             return NhsClient.ExitCode.OK;
         }
-        NhsClient.AccessToken token = client.requestToken();
+        NhsClient.AccessToken token = client.token();
         switch (format) {
             case token:
                 out.println(token.value());

@@ -102,6 +102,7 @@ public final class NhsClient {
     private final boolean tokenNeeded;
     private final Duration timeout;
     private final Transport transport;
+    private final TokenCache tokenCache;
     private AccessToken cached;
 
     private NhsClient(Builder b) {
@@ -113,6 +114,7 @@ public final class NhsClient {
         this.tokenNeeded = b.tokenNeeded;
         this.timeout = b.timeout;
         this.transport = b.transport;
+        this.tokenCache = b.tokenCacheDir == null ? null : new TokenCache(b.tokenCacheDir, b.notices);
     }
 
     /** Starts a client configuration; {@link Builder#build()} checks it. */
@@ -178,16 +180,32 @@ public final class NhsClient {
     }
 
     /**
-     * An access token, reusing the last one while it has more than a minute to live.
+     * An access token, reusing the last one while it has more than a minute to live: from this
+     * process, or with {@link Builder#tokenCache(Path)} from the cache shared across runs.
      *
      * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
-    public synchronized String accessToken() {
-        if (cached == null || cached.expiresWithin(Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS))) {
-            cached = requestToken();
+    public String accessToken() {
+        return token().value();
+    }
+
+    /** Like {@link #accessToken()}, with the token's type and lifetime. */
+    public synchronized AccessToken token() {
+        Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
+        if (cached == null || cached.expiresWithin(margin)) {
+            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, apiKey, kid);
+            if (stored != null && !stored.expiresWithin(margin)) {
+                transport.trace("reusing a cached access token until " + stored.expiresAt());
+                cached = stored;
+            } else {
+                cached = requestToken();
+                if (tokenCache != null) {
+                    tokenCache.write(tokenUrl, apiKey, kid, cached);
+                }
+            }
         }
-        return cached.value();
+        return cached;
     }
 
     /**
@@ -354,6 +372,7 @@ public final class NhsClient {
         private Map<String, String> proxyVariables = System.getenv();
         private java.util.function.Consumer<String> notices = line -> System.err.println("nhs-auth: " + line);
         private PrintWriter trace;
+        private Path tokenCacheDir;
 
         // derived by build()
         private SigningKey signingKey;
@@ -419,6 +438,15 @@ public final class NhsClient {
             return this;
         }
 
+        /**
+         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key
+         * and kid; null (the default) keeps them in memory only. See {@link TokenCache#defaultDir}.
+         */
+        public Builder tokenCache(Path dir) {
+            this.tokenCacheDir = dir;
+            return this;
+        }
+
         /** Receives a request/response trace with secrets redacted; null for none. */
         public Builder trace(PrintWriter sink) {
             this.trace = sink;
@@ -461,6 +489,102 @@ public final class NhsClient {
                 notices.accept(kidNote);
             }
             return new NhsClient(this);
+        }
+    }
+
+    // ------------------------------------------------------------------ the token cache
+
+    /**
+     * Access tokens kept across runs, one owner-only file per token URL + API key + kid. A file
+     * that is not ours, not private, unreadable or for another key is ignored and replaced: a
+     * cache must never be a way to inject a token.
+     */
+    public static final class TokenCache {
+        private final Path dir;
+        private final java.util.function.Consumer<String> notices;
+
+        TokenCache(Path dir, java.util.function.Consumer<String> notices) {
+            this.dir = dir;
+            this.notices = notices;
+        }
+
+        /** {@code $XDG_CACHE_HOME/nhs-auth}, else {@code ~/.cache/nhs-auth}. */
+        public static Path defaultDir() {
+            String xdg = blankToNull(System.getenv("XDG_CACHE_HOME"));
+            Path base = xdg != null ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+            return base.resolve("nhs-auth");
+        }
+
+        /** Deletes every cached token in {@code dir}; returns how many. */
+        public static int clear(Path dir) throws IOException {
+            if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                return 0;
+            }
+            int n = 0;
+            try (var files = Files.newDirectoryStream(dir, "token-*.json")) {
+                for (Path f : files) {
+                    Files.deleteIfExists(f);
+                    n++;
+                }
+            }
+            return n;
+        }
+
+        static String keyOf(String tokenUrl, String apiKey, String kid) {
+            try {
+                byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                        .digest((tokenUrl + "\n" + apiKey + "\n" + kid).getBytes(StandardCharsets.UTF_8));
+                return java.util.HexFormat.of().formatHex(hash);
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Path fileFor(String key) {
+            return dir.resolve("token-" + key.substring(0, 32) + ".json");
+        }
+
+        AccessToken read(String tokenUrl, String apiKey, String kid) {
+            String key = keyOf(tokenUrl, apiKey, kid);
+            Path file = fileFor(key);
+            try {
+                if (!Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                        || !Files.getPosixFilePermissions(file, java.nio.file.LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY)
+                        || !Files.getOwner(file, java.nio.file.LinkOption.NOFOLLOW_LINKS).getName()
+                                .equals(System.getProperty("user.name"))
+                        || Files.size(file) > 16_384) {
+                    return null;
+                }
+                Map<String, Object> json = JSONObjectUtils.parse(Files.readString(file, StandardCharsets.UTF_8));
+                if (!key.equals(json.get("key")) || !(json.get("access_token") instanceof String)
+                        || !(json.get("expires_in") instanceof Number) || !(json.get("issued_at") instanceof Number)) {
+                    return null;
+                }
+                return new AccessToken((String) json.get("access_token"), String.valueOf(json.get("token_type")),
+                        ((Number) json.get("expires_in")).longValue(), ((Number) json.get("issued_at")).longValue());
+            } catch (IOException | java.text.ParseException | RuntimeException e) {
+                return null;
+            }
+        }
+
+        void write(String tokenUrl, String apiKey, String kid, AccessToken token) {
+            String key = keyOf(tokenUrl, apiKey, kid);
+            Map<String, Object> json = new LinkedHashMap<>();
+            json.put("key", key);
+            json.put("token_url", tokenUrl);
+            json.put("kid", kid);
+            json.put("access_token", token.value());
+            json.put("token_type", token.tokenType());
+            json.put("expires_in", token.expiresInSeconds());
+            json.put("issued_at", token.issuedAtMillis());
+            try {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                writeAtomically(fileFor(key), toJson(json).getBytes(StandardCharsets.UTF_8), true, true);
+            } catch (IOException | RuntimeException e) {
+                // The token is good; only its reuse is lost.
+                notices.accept("warning: cannot write the token cache in " + dir + " (" + oneLine(e.getMessage())
+                        + "); the next run fetches a new token");
+            }
         }
     }
 
@@ -1524,9 +1648,27 @@ public final class NhsClient {
                     description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
             String passphrase;
 
+            @CommandLine.Option(names = "--token-cache",
+                    description = "Reuse an access token across runs until a minute before it expires (env NHS_TOKEN_CACHE=1); "
+                            + "kept owner-only under $XDG_CACHE_HOME/nhs-auth (default ~/.cache/nhs-auth).")
+            boolean tokenCache;
+
+            @CommandLine.Option(names = "--no-token-cache", description = "Fetch a new token even if NHS_TOKEN_CACHE is set.")
+            boolean noTokenCache;
+
+            @CommandLine.Option(names = "--token-cache-dir", paramLabel = "DIR", defaultValue = "${env:NHS_TOKEN_CACHE_DIR}",
+                    description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR).")
+            Path tokenCacheDir;
+
             @CommandLine.Option(names = "--verbose",
                     description = "Trace requests and responses on stderr (secrets redacted); stack traces for internal errors.")
             boolean verbose;
+
+            boolean tokenCacheWanted() {
+                String env = blankToNull(System.getenv("NHS_TOKEN_CACHE"));
+                boolean fromEnv = env != null && env.matches("(?i)1|true|yes|on");
+                return !noTokenCache && (tokenCache || fromEnv);
+            }
 
             /** The client these options describe; notes and the trace go to {@code err}. */
             public NhsClient client(PrintWriter err) {
@@ -1543,6 +1685,7 @@ public final class NhsClient {
                             err.flush();
                         })
                         .trace(verbose ? err : null)
+                        .tokenCache(tokenCacheWanted() ? (tokenCacheDir != null ? tokenCacheDir : TokenCache.defaultDir()) : null)
                         .build();
             }
         }

@@ -13,6 +13,7 @@
 //SOURCES KeyFormatsTest.java
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java
+//SOURCES TokenCacheTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
