@@ -473,10 +473,10 @@ public final class NhsClient {
                 String name = privateKeyFile.getFileName().toString();
                 if (name.endsWith(".pem") && name.length() > 4) {
                     kid = name.substring(0, name.length() - 4);
-                    kidNote = "using kid '" + kid + "' (from the private key's file name; --kid to change)";
+                    kidNote = "using kid '" + kid + "' (from the private key's file name; --kid or NHS_KID to change)";
                 } else {
                     kid = env.defaultKid();
-                    kidNote = "using kid '" + kid + "' (the " + env.id() + " default; --kid to change)";
+                    kidNote = "using kid '" + kid + "' (the " + env.id() + " default; --kid or NHS_KID to change)";
                 }
             }
             transport = new Transport(timeout, caCertificates, proxyVariables, trace);
@@ -705,8 +705,11 @@ public final class NhsClient {
         private SigningKey(RSAPrivateCrtKey privateKey) {
             this.privateKey = privateKey;
             this.publicKey = publicKeyOf(privateKey);
-            RSASSASigner rsa = new RSASSASigner(privateKey, true);
-            this.signer = rsa;
+            if (privateKey.getModulus().bitLength() < 2048) {
+                throw new UsageException("the private key has only " + privateKey.getModulus().bitLength()
+                        + " bits: RS512 needs at least 2048 and NHS guidance asks for 4096; make one with generate-keys");
+            }
+            this.signer = new RSASSASigner(privateKey);
         }
 
         static SigningKey load(Path file, char[] passphrase) {

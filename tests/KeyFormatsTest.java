@@ -61,6 +61,12 @@ class KeyFormatsTest {
     }
 
     @Test
+    void aKeyTooShortForRs512IsRefused() {
+        Path small = openssl("small.pem", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024");
+        tokenWith(small).assertOneLineError(2, "only 1024 bits", "at least 2048");
+    }
+
+    @Test
     void encryptedKeysWithoutOrWithAWrongPassphraseAreUsageErrors() {
         Path encrypted8 = openssl("enc8b.pem", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:right",
                 "-in", pkcs1.toString());
