@@ -171,8 +171,7 @@ public class CallApi implements Callable<Integer> {
     private void writeResponse(HttpResponse<byte[]> response) throws IOException {
         PrintWriter out = NhsClient.Cli.out(spec);
         if (include) {
-            out.print((response.version() == java.net.http.HttpClient.Version.HTTP_2 ? "HTTP/2 " : "HTTP/1.1 ")
-                    + response.statusCode() + "\r\n");
+            out.print("HTTP/1.1 " + response.statusCode() + "\r\n");
             response.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
             out.print("\r\n");
         }

@@ -9,7 +9,9 @@
 //SOURCES GetToken.java
 //SOURCES CallApi.java
 //SOURCES VerifyKeys.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, ...)
+//SOURCES MockServer.java
+//SOURCES Demo.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, mock-server, demo)
 
 import java.util.concurrent.Callable;
 
@@ -22,7 +24,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, version = "nhs-auth 1.0",
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
         subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
-            NhsAuth.Cache.class},
+            MockServer.class, Demo.class, NhsAuth.Cache.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options.%n", NhsClient.ExitCode.TABLE})
 public class NhsAuth implements Callable<Integer> {
 

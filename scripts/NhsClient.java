@@ -980,7 +980,9 @@ public final class NhsClient {
             this.timeout = timeout;
             this.trace = trace;
             this.proxies = new EnvironmentProxies(proxyVariables);
+            // HTTP/1.1 as curl and requests speak it: no h2c upgrade headers for proxies to trip on.
             HttpClient.Builder b = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
                     .connectTimeout(timeout)
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .proxy(proxies);

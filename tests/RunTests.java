@@ -14,6 +14,8 @@
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java
 //SOURCES TokenCacheTest.java
+//SOURCES ReadmeTest.java
+//SOURCES MockServerTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

@@ -1,0 +1,79 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's runbooks are real: every {@code sh} block runs, in order, as one shell session in
+ * a scratch folder laid out like the repository. A mock server stands in for the int
+ * environment: its token endpoint through NHS_TOKEN_URL, and int.api.service.nhs.uk URLs are
+ * pointed at it (Hello World as is, any other API at its echo endpoint).
+ */
+class ReadmeTest {
+
+    static final String INT = "https://int.api.service.nhs.uk/";
+
+    @TempDir
+    Path scratch;
+
+    static List<String> shellBlocks(String markdown) {
+        List<String> blocks = new ArrayList<>();
+        Matcher m = Pattern.compile("(?m)^```sh\\n(.*?)^```$", Pattern.DOTALL).matcher(markdown);
+        while (m.find()) {
+            blocks.add(m.group(1));
+        }
+        return blocks;
+    }
+
+    @Test
+    void everyShellBlockInTheReadmeRuns() throws Exception {
+        Path root = TestSupport.repoRoot();
+        for (String entry : List.of("jbang", "jbang-catalog.json", "scripts", "tests")) {
+            Files.createSymbolicLink(scratch.resolve(entry), root.resolve(entry));
+        }
+        List<String> blocks = shellBlocks(Files.readString(root.resolve("README.md")));
+        assertTrue(blocks.size() >= 10, "the README has its runbooks: " + blocks.size());
+
+        try (MockServer.Server mock = MockServer.start("127.0.0.1", 0,
+                List.of(new MockServer.App("YOUR_API_KEY", scratch.resolve(".auth/int-1.json").toString(), true)),
+                3600, null)) {
+            StringBuilder script = new StringBuilder("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
+            for (int i = 0; i < blocks.size(); i++) {
+                String block = blocks.get(i)
+                        .replace(INT + "hello-world/", mock.baseUrl() + "/hello-world/")
+                        .replace(INT, mock.baseUrl() + "/echo/")
+                        .replace("/path/to/nhs-auth", root.toString())
+                        .replaceAll("(?m)^.*tests/RunTests\\.java.*$", ": skipped, this is the test run itself");
+                script.append("echo '### README block ").append(i + 1).append("' >&2\n").append(block);
+            }
+            TestSupport.Result r = TestSupport.process(scratch, Map.of(
+                    "NHS_TOKEN_URL", mock.tokenUrl(),
+                    "XDG_CACHE_HOME", scratch.resolve(".cache").toString()), null,
+                    List.of("bash", "-c", script.toString()));
+            assertEquals(0, r.exit(), () -> "a README block failed; the last '### README block N' names it:\n"
+                    + r.err() + "\nstdout:\n" + r.out());
+            r.assertNoStackTrace();
+            assertTrue(r.out().contains("Hello Application!"), r.out());
+            assertTrue(r.out().contains("hello-world OK, token reused: true"), r.out());
+            assertTrue(r.out().contains("\"nhs-login-nhs-number\":\"9000000009\"")
+                    || r.out().toLowerCase().contains("\"nhs-login-nhs-number\":\"9000000009\""), r.out());
+            assertTrue(r.out().startsWith("nhs-auth demo:"), "the quick start's demo ran first");
+            assertTrue(Files.exists(scratch.resolve("MyCheck.java")), "the template was instantiated");
+            assertFalse(r.err().contains("Bearer ") && !r.err().contains("Bearer ****"), "a bearer token on stderr");
+        } finally {
+            for (String entry : List.of("jbang", "jbang-catalog.json", "scripts", "tests")) {
+                Files.deleteIfExists(scratch.resolve(entry));
+            }
+        }
+    }
+}
