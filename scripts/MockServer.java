@@ -220,6 +220,10 @@ public class MockServer implements Callable<Integer> {
             }
             if (isUrl(jwks)) {
                 checkJwksUrl(option, jwks);
+            } else if (jwks.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+                // Not a file either: Path.of would quietly turn ftp://host into ftp:/host.
+                throw new NhsClient.UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
+                        + "https:// (or http:// for a local server)");
             } else {
                 checkJwksFile(jwks);
             }
@@ -375,6 +379,11 @@ public class MockServer implements Callable<Integer> {
         public int liveTokenCount() {
             tokens.forgetExpired(System.currentTimeMillis());
             return tokens.size();
+        }
+
+        /** Access tokens issued since start: how a test or benchmark sees that a token was reused. */
+        public long tokensIssued() {
+            return tokens.issued();
         }
 
         @Override
@@ -984,6 +993,7 @@ public class MockServer implements Callable<Integer> {
 
         private static final SecureRandom RANDOM = new SecureRandom();
         private final ConcurrentHashMap<String, Long> expiresAt = new ConcurrentHashMap<>();
+        private final AtomicLong issued = new AtomicLong();
 
         /** 168 random bits: 28 URL-safe characters, the length NHS tokens have. */
         String issue(long now, long lifetimeMs) {
@@ -991,6 +1001,7 @@ public class MockServer implements Callable<Integer> {
             RANDOM.nextBytes(bytes);
             String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
             expiresAt.put(token, now + lifetimeMs);
+            issued.incrementAndGet();
             return token;
         }
 
@@ -1005,6 +1016,10 @@ public class MockServer implements Callable<Integer> {
 
         int size() {
             return expiresAt.size();
+        }
+
+        long issued() {
+            return issued.get();
         }
     }
 

@@ -600,89 +600,165 @@ public final class NhsClient {
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
         String text = readText(file, "private key file");
-        String where = "private key file '" + file + "'";
-        Object pem;
-        try (PEMParser parser = new PEMParser(new java.io.StringReader(text))) {
-            pem = parser.readObject();
-        } catch (IOException | RuntimeException e) {
-            throw new UsageException(where + " is not valid PEM (" + oneLine(e.getMessage())
-                    + "): give the private key PEM from generate-keys or openssl");
+        RSAPrivateCrtKey plain = PlainRsaPem.read(text);
+        if (plain != null) {
+            return plain;
         }
-        if (pem == null) {
-            throw new UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
-                    + ": give a private key PEM (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)");
-        }
-        PrivateKeyInfo info;
-        try {
-            info = privateKeyInfo(pem, passphrase, where);
-        } catch (UsageException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new UsageException(where + " cannot be decrypted (" + oneLine(e.getMessage())
-                    + "): check --private-key-passphrase / NHS_PRIVATE_KEY_PASSPHRASE", e);
-        }
-        String algorithm = info.getPrivateKeyAlgorithm().getAlgorithm().getId();
-        if (!algorithm.equals(PKCSObjectIdentifiers.rsaEncryption.getId())) {
-            throw new UsageException(where + " holds " + keyKind(algorithm)
-                    + " private key: NHS signed JWTs need an RSA key (RS512); make one with generate-keys");
-        }
-        try {
-            PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
-            if (key instanceof RSAPrivateCrtKey) {
-                return (RSAPrivateCrtKey) key;
-            }
-        } catch (PEMException | RuntimeException e) {
-            throw new UsageException(where + " holds a damaged RSA key (" + oneLine(e.getMessage())
-                    + "): make a new one with generate-keys", e);
-        }
-        throw new UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
+        return BouncyCastlePem.read(text, passphrase, "private key file '" + file + "'");
     }
 
-    private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) throws Exception {
-        if (pem instanceof PEMKeyPair) {
-            return ((PEMKeyPair) pem).getPrivateKeyInfo();
+    /**
+     * Every other PEM form, through BouncyCastle: encrypted PKCS#8 and PKCS#1, and whatever is
+     * not an RSA private key, named for the user. A class of its own so that the JVM touches
+     * BouncyCastle's jars only when a key needs it.
+     */
+    static final class BouncyCastlePem {
+        private BouncyCastlePem() {
         }
-        if (pem instanceof PrivateKeyInfo) {
-            return (PrivateKeyInfo) pem;
-        }
-        if (pem instanceof PKCS8EncryptedPrivateKeyInfo || pem instanceof PEMEncryptedKeyPair) {
-            if (passphrase == null || passphrase.length == 0) {
-                throw new UsageException(where + " is encrypted: give its passphrase with --private-key-passphrase "
-                        + "or NHS_PRIVATE_KEY_PASSPHRASE");
+
+        static RSAPrivateCrtKey read(String text, char[] passphrase, String where) {
+            Object pem;
+            try (PEMParser parser = new PEMParser(new java.io.StringReader(text))) {
+                pem = parser.readObject();
+            } catch (IOException | RuntimeException e) {
+                throw new UsageException(where + " is not valid PEM (" + oneLine(e.getMessage())
+                        + "): give the private key PEM from generate-keys or openssl");
+            }
+            if (pem == null) {
+                throw new UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
+                        + ": give a private key PEM (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)");
+            }
+            PrivateKeyInfo info;
+            try {
+                info = privateKeyInfo(pem, passphrase, where);
+            } catch (UsageException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new UsageException(where + " cannot be decrypted (" + oneLine(e.getMessage())
+                        + "): check --private-key-passphrase / NHS_PRIVATE_KEY_PASSPHRASE", e);
+            }
+            String algorithm = info.getPrivateKeyAlgorithm().getAlgorithm().getId();
+            if (!algorithm.equals(PKCSObjectIdentifiers.rsaEncryption.getId())) {
+                throw new UsageException(where + " holds " + keyKind(algorithm)
+                        + " private key: NHS signed JWTs need an RSA key (RS512); make one with generate-keys");
             }
             try {
-                if (pem instanceof PEMEncryptedKeyPair) {
-                    return ((PEMEncryptedKeyPair) pem).decryptKeyPair(new BcPEMDecryptorProvider(passphrase))
-                            .getPrivateKeyInfo();
+                PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
+                if (key instanceof RSAPrivateCrtKey) {
+                    return (RSAPrivateCrtKey) key;
                 }
-                // PBES2 needs a JCE provider; BouncyCastle is used for this one call only, never registered.
-                return ((PKCS8EncryptedPrivateKeyInfo) pem).decryptPrivateKeyInfo(
-                        new JceOpenSSLPKCS8DecryptorProviderBuilder()
-                                .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider())
-                                .build(passphrase));
-            } catch (Exception e) {
-                throw new UsageException(where + " cannot be decrypted with the passphrase given: check "
-                        + "--private-key-passphrase / NHS_PRIVATE_KEY_PASSPHRASE", e);
+            } catch (PEMException | RuntimeException e) {
+                throw new UsageException(where + " holds a damaged RSA key (" + oneLine(e.getMessage())
+                        + "): make a new one with generate-keys", e);
+            }
+            throw new UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
+        }
+
+        private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) throws Exception {
+            if (pem instanceof PEMKeyPair) {
+                return ((PEMKeyPair) pem).getPrivateKeyInfo();
+            }
+            if (pem instanceof PrivateKeyInfo) {
+                return (PrivateKeyInfo) pem;
+            }
+            if (pem instanceof PKCS8EncryptedPrivateKeyInfo || pem instanceof PEMEncryptedKeyPair) {
+                if (passphrase == null || passphrase.length == 0) {
+                    throw new UsageException(where + " is encrypted: give its passphrase with --private-key-passphrase "
+                            + "or NHS_PRIVATE_KEY_PASSPHRASE");
+                }
+                try {
+                    if (pem instanceof PEMEncryptedKeyPair) {
+                        return ((PEMEncryptedKeyPair) pem).decryptKeyPair(new BcPEMDecryptorProvider(passphrase))
+                                .getPrivateKeyInfo();
+                    }
+                    // PBES2 needs a JCE provider; BouncyCastle is used for this one call only, never registered.
+                    return ((PKCS8EncryptedPrivateKeyInfo) pem).decryptPrivateKeyInfo(
+                            new JceOpenSSLPKCS8DecryptorProviderBuilder()
+                                    .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider())
+                                    .build(passphrase));
+                } catch (Exception e) {
+                    throw new UsageException(where + " cannot be decrypted with the passphrase given: check "
+                            + "--private-key-passphrase / NHS_PRIVATE_KEY_PASSPHRASE", e);
+                }
+            }
+            if (pem instanceof SubjectPublicKeyInfo) {
+                throw new UsageException(where + " holds a public key: give the private key (the .pem, not the .pem.pub)");
+            }
+            if (pem instanceof X509CertificateHolder) {
+                throw new UsageException(where + " holds a certificate: give the RSA private key it was made from");
+            }
+            throw new UsageException(where + " holds a " + pem.getClass().getSimpleName()
+                    + ", not a private key: give the RSA private key PEM");
+        }
+
+        private static String keyKind(String oid) {
+            switch (oid) {
+                case "1.2.840.10045.2.1": return "an EC";
+                case "1.2.840.10040.4.1": return "a DSA";
+                case "1.3.101.112": return "an Ed25519";
+                case "1.3.101.113": return "an Ed448";
+                case "1.2.840.113549.1.1.10": return "an RSASSA-PSS-only";
+                default: return "a non-RSA (" + oid + ")";
             }
         }
-        if (pem instanceof SubjectPublicKeyInfo) {
-            throw new UsageException(where + " holds a public key: give the private key (the .pem, not the .pem.pub)");
-        }
-        if (pem instanceof X509CertificateHolder) {
-            throw new UsageException(where + " holds a certificate: give the RSA private key it was made from");
-        }
-        throw new UsageException(where + " holds a " + pem.getClass().getSimpleName()
-                + ", not a private key: give the RSA private key PEM");
     }
 
-    private static String keyKind(String oid) {
-        switch (oid) {
-            case "1.2.840.10045.2.1": return "an EC";
-            case "1.2.840.10040.4.1": return "a DSA";
-            case "1.3.101.112": return "an Ed25519";
-            case "1.3.101.113": return "an Ed448";
-            case "1.2.840.113549.1.1.10": return "an RSASSA-PSS-only";
-            default: return "a non-RSA (" + oid + ")";
+    /**
+     * Unencrypted RSA keys in the two forms generate-keys and openssl write, read with the JDK
+     * alone: BouncyCastle's signed jars cost about a quarter of a second to verify when first
+     * loaded, on every run. Anything else (encrypted, EC, certificates, damage) returns null and
+     * goes to BouncyCastle, which also names what it found.
+     */
+    static final class PlainRsaPem {
+        private static final java.util.regex.Pattern BLOCK = java.util.regex.Pattern.compile(
+                "-----BEGIN (RSA )?PRIVATE KEY-----\\s*([A-Za-z0-9+/=\\s]+?)-----END (RSA )?PRIVATE KEY-----");
+        /** AlgorithmIdentifier { rsaEncryption, NULL }, DER. */
+        private static final byte[] RSA_ALGORITHM = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86,
+            (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+
+        private PlainRsaPem() {
+        }
+
+        static RSAPrivateCrtKey read(String pem) {
+            java.util.regex.Matcher m = BLOCK.matcher(pem);
+            if (!m.find() || !java.util.Objects.equals(m.group(1), m.group(3))) {
+                return null;
+            }
+            try {
+                byte[] der = java.util.Base64.getMimeDecoder().decode(m.group(2));
+                byte[] pkcs8 = m.group(1) != null ? pkcs8Around(der) : der;
+                PrivateKey key = java.security.KeyFactory.getInstance("RSA")
+                        .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(pkcs8));
+                return key instanceof RSAPrivateCrtKey ? (RSAPrivateCrtKey) key : null;
+            } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
+                return null;
+            }
+        }
+
+        /** PKCS#8 PrivateKeyInfo { version 0, rsaEncryption, OCTET STRING { the PKCS#1 key } }. */
+        static byte[] pkcs8Around(byte[] pkcs1) {
+            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+            body.writeBytes(new byte[] {0x02, 0x01, 0x00});
+            body.writeBytes(RSA_ALGORITHM);
+            body.writeBytes(tagged(0x04, pkcs1));
+            return tagged(0x30, body.toByteArray());
+        }
+
+        private static byte[] tagged(int tag, byte[] content) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            out.write(tag);
+            int n = content.length;
+            if (n < 0x80) {
+                out.write(n);
+            } else {
+                int bytes = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
+                out.write(0x80 | bytes);
+                for (int i = bytes - 1; i >= 0; i--) {
+                    out.write(n >>> (8 * i));
+                }
+            }
+            out.writeBytes(content);
+            return out.toByteArray();
         }
     }
 
@@ -1090,8 +1166,20 @@ public final class NhsClient {
                         via.isEmpty() ? "check the URL and that the server is running (for --env local: mock-server)"
                                 : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
             }
+            String detail = oneLine(String.valueOf(e.getMessage()));
+            boolean hungUp = detail.contains("received no bytes") || detail.contains("bytes received");
+            for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
+                hungUp = t instanceof java.io.EOFException;
+            }
+            if (hungUp) {
+                // The JDK words this as parser state ("fixed content-length: 400, bytes received: 28").
+                return new NetworkException("the " + what + " at " + target + via + " closed the connection "
+                        + (detail.contains("received no bytes") ? "without answering" : "before its answer was complete")
+                        + " (" + detail + ")", "try again; if it keeps happening, a proxy or firewall may be cutting "
+                        + "connections (--verbose shows the exchange)", true, e);
+            }
             return new NetworkException("the connection to the " + what + " at " + target + via + " failed ("
-                    + oneLine(String.valueOf(e.getMessage())) + ")", "try again; --verbose shows the exchange", true, e);
+                    + detail + ")", "try again; --verbose shows the exchange", true, e);
         }
     }
 
@@ -1468,19 +1556,27 @@ public final class NhsClient {
 
     /** Reads a small text file, turning every I/O failure into a one-line usage error. */
     public static String readText(Path file, String what) {
+        byte[] bytes = readBytes(file, what);
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new UsageException(what + " '" + file + "' is not text: check you gave the right file");
+        }
+    }
+
+    /** Reads a small file as bytes (a request body may be binary), every I/O failure a one-line usage error. */
+    public static byte[] readBytes(Path file, String what) {
         try {
             if (Files.isDirectory(file)) {
                 throw new UsageException(what + " '" + file + "' is a directory: give the path of a file");
             }
-            return Files.readString(file, StandardCharsets.UTF_8);
+            return Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new UsageException(what + " '" + file + "' does not exist: check the path");
         } catch (AccessDeniedException e) {
             throw new UsageException(what + " '" + file + "' cannot be read: check its permissions");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new UsageException(what + " '" + file + "' is not text: check you gave the right file");
         } catch (IOException e) {
-            throw new UsageException("cannot read " + what + " '" + file + "': " + e.getMessage());
+            throw new UsageException("cannot read " + what + " '" + file + "': " + oneLine(e.getMessage()));
         }
     }
 

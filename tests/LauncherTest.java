@@ -31,7 +31,7 @@ class LauncherTest {
         return bin;
     }
 
-    static final String[] BASICS = {"bash", "sh", "sed", "cut", "mkdir", "mktemp", "mv", "rm", "tail", "sha256sum",
+    static final String[] BASICS = {"bash", "sh", "sed", "cut", "mkdir", "mktemp", "mv", "rm", "tail", "sha256sum", "readlink", "ls", "cksum",
         "cat", "env", "dirname", "basename"};
 
     TestSupport.Result launcher(Path bin, Map<String, String> extraEnv, String... args) {
@@ -79,5 +79,57 @@ class LauncherTest {
         try (var files = Files.list(home.resolve("nhs-auth-launcher"))) {
             assertFalse(files.anyMatch(p -> p.getFileName().toString().startsWith(".download")), "temp folder left");
         }
+    }
+
+    /**
+     * Warm runs of the repository's aliases skip JBang's JVM: proven by taking JBang's jar away
+     * after the first run, which only a remembered command line survives.
+     */
+    @Test
+    void aWarmAliasRunNeedsNoJBangAndAStaleEntryFallsBackToJBang() throws Exception {
+        Path home = tmp.resolve("jbang-home");
+        Path launcherDir = Files.createDirectories(home.resolve("nhs-auth-launcher"));
+        Path jar = launcherDir.resolve("jbang-cli-0.132.1-all.jar");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(sharedJBangJar()),
+                "the tests run through this launcher's own JBang, not one on PATH");
+        Files.copy(sharedJBangJar(), jar);
+        Map<String, String> env = Map.of("JBANG_DIR", home.toString(), "JBANG_CACHE_DIR", sharedJBangDir().resolve("cache").toString(),
+                "NHS_AUTH_BUNDLED_JBANG", "1");
+        String alias = "verify-keys@" + TestSupport.repoRoot();
+        List<String> help = List.of(TestSupport.repoRoot().resolve("jbang").toString(), alias, "--help");
+        String first = TestSupport.process(tmp, env, null, help).assertOk().out();
+        Path entries = launcherDir.resolve("exec-cache");
+        try (var files = Files.list(entries)) {
+            assertEquals(1, files.count(), "one remembered command line");
+        }
+
+        Files.move(jar, tmp.resolve("jar-taken-away"));
+        assertEquals(first, TestSupport.process(tmp, env, null, help).assertOk().out(), "served without JBang");
+
+        Path entry;
+        try (var files = Files.list(entries)) {
+            entry = files.findFirst().orElseThrow();
+        }
+        Files.writeString(entry, Files.readString(entry).replaceFirst("-classpath /", "-classpath /gone/"));
+        Files.move(tmp.resolve("jar-taken-away"), jar);
+        assertEquals(first, TestSupport.process(tmp, env, null, help).assertOk().out(), "a stale entry goes back to JBang");
+        assertFalse(Files.readString(entry).contains("/gone/"), "and is written anew");
+
+        Map<String, String> off = new java.util.HashMap<>(env);
+        off.put("NHS_AUTH_LAUNCHER_CACHE", "0");
+        Files.delete(entry);
+        TestSupport.process(tmp, off, null, help).assertOk();
+        try (var files = Files.list(entries)) {
+            assertEquals(0, files.count(), "NHS_AUTH_LAUNCHER_CACHE=0 remembers nothing");
+        }
+    }
+
+    static Path sharedJBangDir() {
+        String dir = System.getenv("JBANG_DIR");
+        return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".jbang");
+    }
+
+    static Path sharedJBangJar() {
+        return sharedJBangDir().resolve("nhs-auth-launcher/jbang-cli-0.132.1-all.jar");
     }
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The fast path: makes `nhs-auth` a command on PATH that starts in one JVM, with its own
+# class-data-sharing archive, instead of JBang's launcher JVM plus the script's.
+#
+#   scripts/install.sh [--prefix DIR]      (default DIR: ~/.local; the command goes to DIR/bin)
+#
+# Re-run it after updating the repository. `nhs-auth <command> ...` then takes exactly the
+# options of `./jbang <command> ...`.
+set -euo pipefail
+
+die() { printf 'install: %s\n' "$1" >&2; exit "${2:-2}"; }
+
+prefix="$HOME/.local"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || die "--prefix needs a folder"; prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#--prefix=}; shift ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1': use --prefix DIR" ;;
+  esac
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+lib="$prefix/lib/nhs-auth"
+bin="$prefix/bin"
+mkdir -p "$lib" "$bin" || die "cannot create '$lib' or '$bin': choose another --prefix"
+
+if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+  java_cmd="$JAVA_HOME/bin/java"
+else
+  java_cmd=$(command -v java) || die "no Java found: install a JDK 17 or newer or set JAVA_HOME"
+fi
+
+# A fresh export in a staging folder, swapped in whole, so a running nhs-auth never sees half a jar.
+stage=$(mktemp -d "$lib/.install.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+"$repo/jbang" export portable --force -O "$stage/nhs-auth.jar" "$repo/scripts/NhsAuth.java" >&2 \
+  || die "jbang export failed (output above)" 1
+
+# One training run through every command records the classes to share; the demo exercises
+# them all offline. Classes from signed jars (BouncyCastle) are never archived.
+"$java_cmd" -XX:ArchiveClassesAtExit="$stage/nhs-auth.jsa" -Xlog:disable -Xlog:all=off \
+  -jar "$stage/nhs-auth.jar" demo --key-size 2048 >/dev/null 2>&1 \
+  || printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
+
+rm -rf "$lib/lib" "$lib/nhs-auth.jar" "$lib/nhs-auth.jsa"
+mv "$stage/lib" "$stage/nhs-auth.jar" "$lib/"
+[ -f "$stage/nhs-auth.jsa" ] && mv "$stage/nhs-auth.jsa" "$lib/"
+
+# -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
+# CDS notices off stdout, which carries results.
+cat >"$bin/nhs-auth.tmp" <<SHIM
+#!/bin/sh
+# nhs-auth fast path, written by scripts/install.sh from $repo
+exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \\
+  -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$lib/nhs-auth.jar" "\$@"
+SHIM
+chmod 755 "$bin/nhs-auth.tmp"
+mv -f "$bin/nhs-auth.tmp" "$bin/nhs-auth"
+
+printf 'installed %s (one JVM, class-data sharing); try: nhs-auth get-token --help\n' "$bin/nhs-auth" >&2
+case ":$PATH:" in
+  *":$bin:"*) ;;
+  *) printf 'note: %s is not on PATH; add it, e.g. export PATH="%s:$PATH"\n' "$bin" "$bin" >&2 ;;
+esac
