@@ -131,15 +131,16 @@ public class CallApi implements Callable<Integer> {
                         + "--header 'Accept: application/json'");
             }
             try {
-                request.header(name, header.substring(colon + 1).trim());
+                request.header(name, oneLineValue("--header " + name, header.substring(colon + 1).trim()));
             } catch (IllegalArgumentException e) {
                 throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
                         + "): leave it to the HTTP client");
             }
         }
-        request.setHeader("X-Request-ID", requestId != null ? requestId.trim() : UUID.randomUUID().toString());
+        request.setHeader("X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
+                : UUID.randomUUID().toString());
         if (NhsClient.blankToNull(correlationId) != null) {
-            request.setHeader("X-Correlation-ID", correlationId.trim());
+            request.setHeader("X-Correlation-ID", oneLineValue("--correlation-id", correlationId.trim()));
         }
         if (nhsNumber != null) {
             String number = nhsNumber.replaceAll("[\\s-]", "");
@@ -148,7 +149,7 @@ public class CallApi implements Callable<Integer> {
                         + "as test numbers of some sandboxes fail the check");
             }
             request.setHeader("nhs-login-nhs-number", number);
-            request.setHeader("NHSE-Product-ID", productId);
+            request.setHeader("NHSE-Product-ID", oneLineValue("--product-id", productId));
         }
         if (retry < 0 || retry > 10) {
             throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
@@ -156,14 +157,26 @@ public class CallApi implements Callable<Integer> {
         return request;
     }
 
+    /** A value sent as a header: a line break in it would end the header and smuggle in another. */
+    static String oneLineValue(String option, String value) {
+        if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {
+            String shown = value.replace("\r", "\\r").replace("\n", "\\n").replaceAll("\\p{Cntrl}", "?");
+            throw new NhsClient.UsageException(option + " '" + shown + "' has a line break or control character: "
+                    + "give the value on one line");
+        }
+        return value;
+    }
+
     private byte[] body() throws IOException {
         if (data.equals("@-")) {
             return System.in.readAllBytes();
         }
         if (data.startsWith("@")) {
-            Path file = Path.of(data.substring(1));
-            NhsClient.readText(file, "--data file");
-            return java.nio.file.Files.readAllBytes(file);
+            if (data.length() == 1) {
+                throw new NhsClient.UsageException("--data '@' names no file: give --data @FILE, or @- for stdin");
+            }
+            // Bytes, not text: a body may be binary.
+            return NhsClient.readBytes(Path.of(data.substring(1)), "--data file");
         }
         return data.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }

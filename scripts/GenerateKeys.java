@@ -23,6 +23,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
@@ -135,14 +137,21 @@ public class GenerateKeys implements Callable<Integer> {
         RSAKey jwk = NhsClient.publicJwk(publicKey, keyId);
         String thumbprint = NhsClient.thumbprint(publicKey);
 
-        write(files.privateKey(), pem(pair.getPrivate()), true);
-        write(files.publicKey(), pem(publicKey), false);
-        write(files.jwks(), NhsClient.jwksJson(List.of(jwk)), false);
+        List<JWK> published = new ArrayList<>();
         if (rotated != null) {
-            List<JWK> keys = new ArrayList<>(rotated.getKeys());
-            keys.add(jwk);
-            NhsClient.writeAtomically(addToJwks, NhsClient.jwksJson(keys).getBytes(StandardCharsets.UTF_8),
-                    false, true);
+            published.addAll(rotated.getKeys());
+            published.add(jwk);
+        }
+        try (NhsClient.StagedFile privateKey = stage(files.privateKey(), pem(pair.getPrivate()), true);
+             NhsClient.StagedFile publicPem = stage(files.publicKey(), pem(publicKey), false);
+             NhsClient.StagedFile jwks = stage(files.jwks(), NhsClient.jwksJson(List.of(jwk)), false);
+             NhsClient.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsClient.jwksJson(published), false)) {
+            commit(privateKey, files.privateKey());
+            commit(publicPem, files.publicKey());
+            commit(jwks, files.jwks());
+            if (rotation != null) {
+                rotation.commit(true);
+            }
         }
         report(keyId, files, thumbprint, rotated == null ? 0 : rotated.getKeys().size());
         return NhsClient.ExitCode.OK;
@@ -171,10 +180,42 @@ public class GenerateKeys implements Callable<Integer> {
         }
     }
 
+    /**
+     * A 4096-bit key takes anything from a fraction of a second to several, depending on how
+     * soon the prime search succeeds; with two cores, two of the JDK's own generators race and
+     * the first key wins, which cuts the typical wait without touching how keys are made. The
+     * loser runs on as a daemon thread until it finishes or the command exits.
+     */
     static KeyPair generate(int bits) throws GeneralSecurityException {
+        newGenerator(bits); // a bad size fails here, on the caller's thread
+        int racers = Math.min(2, Runtime.getRuntime().availableProcessors());
+        CompletableFuture<KeyPair> first = new CompletableFuture<>();
+        for (int i = 0; i < racers; i++) {
+            Thread racer = new Thread(() -> {
+                try {
+                    first.complete(newGenerator(bits).generateKeyPair());
+                } catch (GeneralSecurityException | RuntimeException e) {
+                    first.completeExceptionally(e);
+                }
+            }, "key-generator-" + i);
+            racer.setDaemon(true);
+            racer.setPriority(Thread.NORM_PRIORITY - 1);
+            racer.start();
+        }
+        try {
+            return first.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new GeneralSecurityException("interrupted while generating the key", e);
+        } catch (ExecutionException e) {
+            throw new GeneralSecurityException("key generation failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private static KeyPairGenerator newGenerator(int bits) throws GeneralSecurityException {
         KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
         generator.initialize(new RSAKeyGenParameterSpec(bits, RSAKeyGenParameterSpec.F4));
-        return generator.generateKeyPair();
+        return generator;
     }
 
     /** PEM as OpenSSL and the Python tool write it: PKCS#1 for private keys, SPKI for public. */
@@ -186,9 +227,13 @@ public class GenerateKeys implements Callable<Integer> {
         return text.toString();
     }
 
-    private void write(Path file, String content, boolean ownerOnly) throws IOException {
+    private static NhsClient.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {
+        return NhsClient.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
+    }
+
+    private void commit(NhsClient.StagedFile staged, Path file) throws IOException {
         try {
-            NhsClient.writeAtomically(file, content.getBytes(StandardCharsets.US_ASCII), ownerOnly, force);
+            staged.commit(force);
         } catch (FileAlreadyExistsException e) {
             throw NhsClient.alreadyExists(file);
         }

@@ -190,7 +190,12 @@ public final class NhsClient {
         return token().value();
     }
 
-    /** Like {@link #accessToken()}, with the token's type and lifetime. */
+    /**
+     * Like {@link #accessToken()}, with the token's type and lifetime.
+     *
+     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
     public synchronized AccessToken token() {
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
@@ -229,7 +234,7 @@ public final class NhsClient {
             try {
                 response = transport.exchange(request, "token endpoint");
             } catch (NetworkException e) {
-                if (last || !e.transient_()) {
+                if (last || !e.retryable()) {
                     throw e;
                 }
                 transport.trace("retrying the token request after: " + e.getMessage());
@@ -284,7 +289,13 @@ public final class NhsClient {
         }
     }
 
-    /** GET a URL with the client's token; the body as text. */
+    /**
+     * GET a URL with the client's token; the body as text.
+     *
+     * @throws UsageException the URL is not http(s) (exit 2)
+     * @throws TokenRequestException getting the token failed (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
     public HttpResponse<String> get(String url) {
         HttpResponse<byte[]> r = send(HttpRequest.newBuilder(checkUrl(url, "URL")).GET(), 0);
         return new TextResponse(r);
@@ -878,7 +889,7 @@ public final class NhsClient {
         }
 
         /** Whether resending could help: a refused or reset connection. */
-        public boolean transient_() {
+        public boolean retryable() {
             return retryable;
         }
 
@@ -1062,9 +1073,8 @@ public final class NhsClient {
                     .connectTimeout(timeout)
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .proxy(proxies);
-            if (caCertificates != null) {
-                b.sslContext(TrustedCertificates.sslContext(caCertificates));
-            }
+            b.sslContext(caCertificates != null ? TrustedCertificates.sslContext(caCertificates)
+                    : TrustedCertificates.jdkDefaultsOnFirstUse());
             if (proxies.credentials != null) {
                 // The JDK refuses Basic proxy auth for HTTPS tunnels unless this is cleared.
                 System.setProperty("jdk.http.auth.tunneling.disabledSchemes", "");
@@ -1281,6 +1291,90 @@ public final class NhsClient {
     /** The JDK's trusted CAs plus the user's, for TLS-inspecting corporate proxies. */
     static final class TrustedCertificates {
         private TrustedCertificates() {
+        }
+
+        /**
+         * The JDK's own trust, loaded when a TLS handshake first needs it: the HttpClient builds
+         * its SSL context up front, and reading the JDK's CA store costs a tenth of a second that
+         * a plain-http call (the mock server, a local gateway) never needs.
+         */
+        static SSLContext jdkDefaultsOnFirstUse() {
+            try {
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(null, new javax.net.ssl.TrustManager[] {new JdkTrustOnFirstUse()}, null);
+                return context;
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IllegalStateException("TLS is missing from this JDK", e);
+            }
+        }
+
+        /** Every check is the JDK default trust manager's own, hostname verification included. */
+        static final class JdkTrustOnFirstUse extends javax.net.ssl.X509ExtendedTrustManager {
+            private volatile javax.net.ssl.X509ExtendedTrustManager jdk;
+
+            private javax.net.ssl.X509ExtendedTrustManager jdk() throws java.security.cert.CertificateException {
+                if (jdk == null) {
+                    try {
+                        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                        tmf.init((java.security.KeyStore) null);
+                        for (var tm : tmf.getTrustManagers()) {
+                            if (tm instanceof javax.net.ssl.X509ExtendedTrustManager) {
+                                jdk = (javax.net.ssl.X509ExtendedTrustManager) tm;
+                                return jdk;
+                            }
+                        }
+                    } catch (java.security.GeneralSecurityException e) {
+                        throw new java.security.cert.CertificateException("the JDK's trusted certificates cannot be loaded", e);
+                    }
+                    throw new java.security.cert.CertificateException("the JDK has no X.509 trust manager");
+                }
+                return jdk;
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                    throws java.security.cert.CertificateException {
+                jdk().checkServerTrusted(chain, authType, engine);
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                    throws java.security.cert.CertificateException {
+                jdk().checkServerTrusted(chain, authType, socket);
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                jdk().checkServerTrusted(chain, authType);
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                    throws java.security.cert.CertificateException {
+                jdk().checkClientTrusted(chain, authType, engine);
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                    throws java.security.cert.CertificateException {
+                jdk().checkClientTrusted(chain, authType, socket);
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                jdk().checkClientTrusted(chain, authType);
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                try {
+                    return jdk().getAcceptedIssuers();
+                } catch (java.security.cert.CertificateException e) {
+                    return new X509Certificate[0];
+                }
+            }
         }
 
         static SSLContext sslContext(Path pemFile) {
@@ -1587,24 +1681,57 @@ public final class NhsClient {
      */
     public static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
             throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
-                PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-        try {
-            Files.write(tmp, content);
-            if (!ownerOnly) {
-                Files.setPosixFilePermissions(tmp, WORLD_READABLE);
+        try (StagedFile staged = StagedFile.stage(target, content, ownerOnly)) {
+            staged.commit(replace);
+        }
+    }
+
+    /**
+     * A file written in full, synced and given its final permissions beside its target, waiting
+     * to be moved into place. Staging every file of a set before committing any shrinks the
+     * moment a crash could leave the set half old, half new to a few renames.
+     */
+    public static final class StagedFile implements AutoCloseable {
+        private final Path target;
+        private final Path tmp;
+
+        private StagedFile(Path target, Path tmp) {
+            this.target = target;
+            this.tmp = tmp;
+        }
+
+        public static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
+            Path dir = target.toAbsolutePath().getParent();
+            Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
+                    PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            try {
+                Files.write(tmp, content);
+                if (!ownerOnly) {
+                    Files.setPosixFilePermissions(tmp, WORLD_READABLE);
+                }
+                try (var channel = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+                    channel.force(true);
+                }
+                return new StagedFile(target, tmp);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
             }
-            try (var channel = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-                channel.force(true);
-            }
+        }
+
+        /** Moves the file into place; without {@code replace}, fails if the target exists. */
+        public void commit(boolean replace) throws IOException {
             if (replace) {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 // A hard link is an atomic create-if-absent: rename would silently replace.
                 Files.createLink(target, tmp);
             }
-        } finally {
+        }
+
+        /** Removes the temp file if it was not moved into place. */
+        @Override
+        public void close() throws IOException {
             Files.deleteIfExists(tmp);
         }
     }

@@ -2,7 +2,8 @@
 # The fast path: makes `nhs-auth` a command on PATH that starts in one JVM, with its own
 # class-data-sharing archive, instead of JBang's launcher JVM plus the script's.
 #
-#   scripts/install.sh [--prefix DIR]      (default DIR: ~/.local; the command goes to DIR/bin)
+#   scripts/install.sh [--prefix DIR]      (default DIR: $NHS_AUTH_PREFIX, else ~/.local;
+#                                            the command goes to DIR/bin)
 #
 # Re-run it after updating the repository. `nhs-auth <command> ...` then takes exactly the
 # options of `./jbang <command> ...`.
@@ -10,12 +11,12 @@ set -euo pipefail
 
 die() { printf 'install: %s\n' "$1" >&2; exit "${2:-2}"; }
 
-prefix="$HOME/.local"
+prefix="${NHS_AUTH_PREFIX:-$HOME/.local}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || die "--prefix needs a folder"; prefix=$2; shift 2 ;;
     --prefix=*) prefix=${1#--prefix=}; shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1': use --prefix DIR" ;;
   esac
 done

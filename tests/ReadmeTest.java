@@ -58,7 +58,8 @@ class ReadmeTest {
             }
             TestSupport.Result r = TestSupport.process(scratch, Map.of(
                     "NHS_TOKEN_URL", mock.tokenUrl(),
-                    "XDG_CACHE_HOME", scratch.resolve(".cache").toString()), null,
+                    "XDG_CACHE_HOME", scratch.resolve(".cache").toString(),
+                    "NHS_AUTH_PREFIX", scratch.resolve("prefix").toString()), null,
                     List.of("bash", "-c", script.toString()));
             assertEquals(0, r.exit(), () -> "a README block failed; the last '### README block N' names it:\n"
                     + r.err() + "\nstdout:\n" + r.out());

@@ -16,6 +16,11 @@
 //SOURCES TokenCacheTest.java
 //SOURCES ReadmeTest.java
 //SOURCES MockServerTest.java
+//SOURCES BadInputMatrixTest.java
+//SOURCES FaultsTest.java
+//SOURCES KillMidWriteTest.java
+//SOURCES SecretsTest.java
+//SOURCES MockServerLoadTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

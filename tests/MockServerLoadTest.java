@@ -1,0 +1,365 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.interfaces.RSAPublicKey;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The mock token endpoint under hostile and heavy traffic on loopback: a seeded fuzz of mutated
+ * client assertions and forms must never get a 5xx nor a token, and concurrent clients must all
+ * be served, each with its own token, with every remembered jti forgotten once it has expired.
+ * Bounded in work and time; nothing here measures speed.
+ */
+class MockServerLoadTest {
+
+    static {
+        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
+        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+
+    static final String API_KEY = "load-api-key";
+    static final String KID = "load-kid";
+    static final long SEED = 20261128L;
+    static final int FUZZ_CASES = 3000;
+    static final int FUZZ_BASE_ASSERTIONS = 100;
+    static final int THREADS = 8;
+    static final int PER_THREAD = 250;
+    static final int BATCH = 25;
+    /** Short, so the jti register empties soon after; long enough to outlast a batch on a busy machine. */
+    static final int LOAD_ASSERTION_SECONDS = 10;
+    static final long JTI_FORGET_WAIT_SECONDS = 15;
+    static final Duration SAFETY = Duration.ofSeconds(60);
+
+    static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
+
+    @TempDir
+    static Path dir;
+    static NhsClient.SigningKey signingKey;
+    static Path jwks;
+
+    MockServer.Server server;
+    ExecutorService pool;
+
+    @BeforeAll
+    static void appKey() throws Exception {
+        KeyPair pair = GenerateKeys.generate(2048);
+        Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.pem(pair.getPrivate()));
+        signingKey = NhsClient.SigningKey.load(pem, null);
+        jwks = Files.writeString(dir.resolve(KID + ".json"),
+                NhsClient.jwksJson(List.of(NhsClient.publicJwk((RSAPublicKey) pair.getPublic(), KID))));
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        server = MockServer.start("127.0.0.1", 0, List.of(new MockServer.App(API_KEY, jwks.toString(), true)), 3600, null);
+        pool = Executors.newFixedThreadPool(THREADS);
+    }
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        pool.shutdownNow();
+        pool.awaitTermination(10, TimeUnit.SECONDS);
+        server.close();
+    }
+
+    String assertion(int lifetimeSeconds) {
+        return signingKey.clientAssertion(API_KEY, KID, server.tokenUrl(), lifetimeSeconds);
+    }
+
+    // ------------------------------------------------------------------ fuzz
+
+    /** One mutated token request, made up front from the seed so a failure can be replayed. */
+    record Case(int base, String contentType, byte[] body, String mutations) {
+    }
+
+    @Test
+    void mutatedAssertionsAndFormsNeverGetA5xxOrAToken() throws Exception {
+        List<String> bases = IntStream.range(0, FUZZ_BASE_ASSERTIONS).mapToObj(i -> assertion(240)).toList();
+        Random random = new Random(SEED);
+        List<Case> cases = new ArrayList<>();
+        for (int i = 0; i < FUZZ_CASES; i++) {
+            cases.add(mutate(random, random.nextInt(bases.size()), bases));
+        }
+
+        Map<Integer, AtomicInteger> tokensPerBase = new ConcurrentHashMap<>();
+        List<String> failures = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger fiveHundreds = new AtomicInteger();
+        List<Future<?>> sent = new ArrayList<>();
+        for (List<Case> share : split(cases, THREADS)) {
+            sent.add(pool.submit((Callable<Void>) () -> {
+                for (Case c : share) {
+                    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(server.tokenUrl()))
+                            .timeout(SAFETY)
+                            .header("Content-Type", c.contentType())
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(c.body())).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    if (r.statusCode() >= 500) {
+                        fiveHundreds.incrementAndGet();
+                        failures.add("HTTP " + r.statusCode() + " for " + c.mutations() + ": " + r.body());
+                    } else if (r.statusCode() == 200) {
+                        if (!sameAssertion(assertionAsTheServerReadsIt(c.body()), bases.get(c.base()))) {
+                            failures.add("a token for a mutated assertion (" + c.mutations() + ")");
+                        }
+                        tokensPerBase.computeIfAbsent(c.base(), k -> new AtomicInteger()).incrementAndGet();
+                    }
+                }
+                return null;
+            }));
+        }
+        await(sent);
+        assertEquals(List.of(), head(failures), failures.size() + " failures, " + fiveHundreds + " of them 5xx");
+        tokensPerBase.forEach((base, n) -> assertEquals(1, n.get(), "base assertion " + base + " got a token twice"));
+        assertEquals(tokensPerBase.size(), server.liveTokenCount(), "no token issued other than those seen");
+    }
+
+    /** Flips, inserts or deletes bytes in the assertion, a field name or value, or the Content-Type. */
+    static Case mutate(Random random, int base, List<String> bases) {
+        StringBuilder form = new StringBuilder(NhsClient.tokenForm(bases.get(base)));
+        String contentType = NhsClient.FORM_CONTENT_TYPE;
+        List<String> done = new ArrayList<>();
+        // Mostly one edit, so most cases get past the early checks to the claims and the signature.
+        int roll = random.nextInt(10);
+        int n = roll < 7 ? 1 : roll < 9 ? 2 : 3;
+        for (int m = 0; m < n; m++) {
+            int assertionStart = Math.max(0, form.indexOf("client_assertion=") + "client_assertion=".length());
+            switch (random.nextInt(8)) {
+                case 0:
+                case 1: { // the assertion's characters
+                    int at = assertionStart + random.nextInt(Math.max(1, form.length() - assertionStart));
+                    done.add(edit(random, form, at, "assertion"));
+                    break;
+                }
+                case 4:
+                case 5:
+                case 6: // the header's or the claims' JSON, re-encoded: reaches the claim checks and the signature
+                    done.add(editDecoded(random, form, assertionStart));
+                    break;
+                case 2: // a field name
+                    done.add(edit(random, form, positionIn(form, random, "grant_type", "client_assertion_type",
+                            "client_assertion="), "field name"));
+                    break;
+                case 3: // a field value other than the assertion
+                    done.add(edit(random, form, positionIn(form, random, "client_credentials",
+                            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"), "field value"));
+                    break;
+                default: { // the Content-Type, kept to what an HTTP header may hold
+                    StringBuilder type = new StringBuilder(contentType);
+                    int at = type.length() == 0 ? 0 : random.nextInt(type.length());
+                    char c = (char) (0x21 + random.nextInt(0x7e - 0x21));
+                    int op = type.length() == 0 ? 1 : random.nextInt(3);
+                    if (op == 0) {
+                        type.setCharAt(at, c);
+                    } else if (op == 1) {
+                        type.insert(at, c);
+                    } else {
+                        type.deleteCharAt(at);
+                    }
+                    contentType = type.toString();
+                    done.add("Content-Type " + (op == 0 ? "flip" : op == 1 ? "insert" : "delete") + " at " + at);
+                }
+            }
+        }
+        // Some edits are raw bytes that are not UTF-8 at all; the rest of the body is ASCII.
+        return new Case(base, contentType, form.toString().getBytes(StandardCharsets.ISO_8859_1), String.join(", ", done));
+    }
+
+    /** A byte edit inside the decoded header (or claims) JSON, base64url-encoded again; the signature kept. */
+    static String editDecoded(Random random, StringBuilder form, int assertionStart) {
+        int end = form.indexOf("&", assertionStart);
+        end = end < 0 ? form.length() : end;
+        String[] parts = form.substring(assertionStart, end).split("\\.", -1);
+        int which = random.nextInt(10) < 3 ? 0 : 1;
+        byte[] json;
+        try {
+            json = parts.length == 3 ? Base64.getUrlDecoder().decode(parts[which]) : null;
+        } catch (IllegalArgumentException e) {
+            json = null;
+        }
+        if (json == null) {
+            return edit(random, form, assertionStart, "assertion (undecodable)");
+        }
+        StringBuilder edited = new StringBuilder(new String(json, StandardCharsets.ISO_8859_1));
+        String what = edit(random, edited, random.nextInt(Math.max(1, edited.length())), which == 0 ? "header JSON" : "claims JSON");
+        parts[which] = Base64.getUrlEncoder().withoutPadding()
+                .encodeToString(edited.toString().getBytes(StandardCharsets.ISO_8859_1));
+        form.replace(assertionStart, end, String.join(".", parts));
+        return what;
+    }
+
+    /** A random position inside one of {@code parts}, or anywhere once earlier edits have broken them all. */
+    static int positionIn(StringBuilder form, Random random, String... parts) {
+        String part = parts[random.nextInt(parts.length)];
+        int start = form.indexOf(part);
+        return start < 0 ? random.nextInt(Math.max(1, form.length())) : start + random.nextInt(part.length());
+    }
+
+    /** One byte-level edit at {@code at}: a bit flip, an inserted byte (any of 256) or a deletion. */
+    static String edit(Random random, StringBuilder form, int at, String where) {
+        at = Math.min(at, Math.max(0, form.length() - 1));
+        int op = form.length() == 0 ? 1 : random.nextInt(3);
+        if (op == 0) {
+            form.setCharAt(at, (char) ((form.charAt(at) ^ (1 << random.nextInt(8))) & 0xff));
+            return where + " flip at " + at;
+        }
+        if (op == 1) {
+            form.insert(at, (char) random.nextInt(256));
+            return where + " insert at " + at;
+        }
+        form.deleteCharAt(at);
+        return where + " delete at " + at;
+    }
+
+    /** The client_assertion field as the mock server's own form parser reads this body. */
+    static String assertionAsTheServerReadsIt(byte[] body) {
+        return MockServer.Form.parse(new String(body, StandardCharsets.UTF_8)).get("client_assertion");
+    }
+
+    /**
+     * The same signed claims: header and payload unchanged, the signature the same bytes. The last
+     * base64url character of a signature carries spare bits a decoder ignores, so an edit there can
+     * leave a valid assertion, and that is not a forgery.
+     */
+    static boolean sameAssertion(String candidate, String original) {
+        if (candidate == null) {
+            return false;
+        }
+        String[] a = candidate.split("\\.", -1);
+        String[] b = original.split("\\.", -1);
+        if (a.length != 3 || !a[0].equals(b[0]) || !a[1].equals(b[1])) {
+            return false;
+        }
+        try {
+            return java.util.Arrays.equals(Base64.getUrlDecoder().decode(a[2]), Base64.getUrlDecoder().decode(b[2]));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    // ------------------------------------------------------------------ load
+
+    @Test
+    void concurrentClientsAllGetDistinctTokensThatOpenTheApiAndEveryJtiIsForgotten() throws Exception {
+        assertEquals(0, server.rememberedJtiCount(), "baseline");
+        Set<String> tokens = ConcurrentHashMap.newKeySet();
+        AtomicInteger issued = new AtomicInteger();
+        List<String> errors = Collections.synchronizedList(new ArrayList<>());
+        List<Future<?>> sent = new ArrayList<>();
+        for (int t = 0; t < THREADS; t++) {
+            sent.add(pool.submit((Callable<Void>) () -> {
+                for (int batch = 0; batch < PER_THREAD / BATCH; batch++) {
+                    // Each batch is signed before it is sent, so sending is all server work; signing
+                    // in batches keeps a short exp valid however busy the machine is.
+                    List<String> assertions = IntStream.range(0, BATCH)
+                            .mapToObj(i -> assertion(LOAD_ASSERTION_SECONDS)).toList();
+                    for (String a : assertions) {
+                        HttpResponse<String> r = post(server.tokenUrl(), NhsClient.FORM_CONTENT_TYPE, NhsClient.tokenForm(a));
+                        String token = r.statusCode() == 200
+                                ? (String) TestSupport.parseJson(r.body()).get("access_token") : null;
+                        if (token == null) {
+                            errors.add("token request: HTTP " + r.statusCode() + " " + r.body());
+                        } else {
+                            issued.incrementAndGet();
+                            tokens.add(token);
+                        }
+                    }
+                }
+                return null;
+            }));
+        }
+        await(sent);
+        assertEquals(List.of(), head(errors));
+        assertEquals(THREADS * PER_THREAD, issued.get());
+        assertEquals(THREADS * PER_THREAD, tokens.size(), "every token is distinct");
+
+        List<String> bearer = List.copyOf(tokens);
+        List<Future<?>> calls = new ArrayList<>();
+        for (int t = 0; t < THREADS; t++) {
+            int thread = t;
+            calls.add(pool.submit((Callable<Void>) () -> {
+                for (int i = 0; i < PER_THREAD; i++) {
+                    String path = "/echo/load/" + thread + "/" + i;
+                    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + path))
+                            .timeout(SAFETY)
+                            .header("Authorization", "Bearer " + bearer.get(thread * PER_THREAD + i))
+                            .POST(HttpRequest.BodyPublishers.ofString("call " + i)).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    Map<String, Object> echoed = r.statusCode() == 200 ? TestSupport.parseJson(r.body()) : Map.of();
+                    if (!path.equals(echoed.get("path")) || !("call " + i).equals(echoed.get("body"))) {
+                        errors.add("echo " + path + ": HTTP " + r.statusCode() + " " + r.body());
+                    }
+                }
+                return null;
+            }));
+        }
+        await(calls);
+        assertEquals(List.of(), head(errors));
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(JTI_FORGET_WAIT_SECONDS);
+        while (server.rememberedJtiCount() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        assertEquals(0, server.rememberedJtiCount(), "jtis are forgotten once their assertions expire");
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static HttpResponse<String> post(String url, String contentType, String body) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(SAFETY).header("Content-Type", contentType)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static <T> List<List<T>> split(List<T> all, int parts) {
+        List<List<T>> shares = new ArrayList<>();
+        for (int p = 0; p < parts; p++) {
+            shares.add(new ArrayList<>());
+        }
+        for (int i = 0; i < all.size(); i++) {
+            shares.get(i % parts).add(all.get(i));
+        }
+        return shares;
+    }
+
+    static void await(List<Future<?>> futures) throws Exception {
+        for (Future<?> f : futures) {
+            f.get(SAFETY.toSeconds() * 2, TimeUnit.SECONDS);
+        }
+    }
+
+    static List<String> head(List<String> errors) {
+        synchronized (errors) {
+            return errors.size() > 10 ? List.copyOf(errors.subList(0, 10)) : List.copyOf(errors);
+        }
+    }
+}
