@@ -8,7 +8,6 @@
 //DESCRIPTION Generate an RSA key pair and its JWKS for NHS signed-JWT authentication
 
 import java.io.IOException;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -16,6 +15,8 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.RSAKeyGenParameterSpec;
 import java.util.ArrayList;
@@ -29,8 +30,6 @@ import java.util.concurrent.ExecutionException;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
-
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
@@ -142,8 +141,8 @@ public class GenerateKeys implements Callable<Integer> {
             published.addAll(rotated.getKeys());
             published.add(jwk);
         }
-        try (NhsClient.StagedFile privateKey = stage(files.privateKey(), pem(pair.getPrivate()), true);
-             NhsClient.StagedFile publicPem = stage(files.publicKey(), pem(publicKey), false);
+        try (NhsClient.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
+             NhsClient.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(publicKey), false);
              NhsClient.StagedFile jwks = stage(files.jwks(), NhsClient.jwksJson(List.of(jwk)), false);
              NhsClient.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsClient.jwksJson(published), false)) {
             commit(privateKey, files.privateKey());
@@ -218,13 +217,14 @@ public class GenerateKeys implements Callable<Integer> {
         return generator;
     }
 
-    /** PEM as OpenSSL and the Python tool write it: PKCS#1 for private keys, SPKI for public. */
-    static String pem(Object key) throws IOException {
-        StringWriter text = new StringWriter();
-        try (JcaPEMWriter writer = new JcaPEMWriter(text)) {
-            writer.writeObject(key);
-        }
-        return text.toString();
+    /** The private key as the Python tool wrote it: PKCS#1 PEM. */
+    static String privateKeyPem(PrivateKey key) {
+        return NhsClient.PlainRsaPem.pem("RSA PRIVATE KEY", NhsClient.PlainRsaPem.pkcs1Inside(key.getEncoded()));
+    }
+
+    /** The public key as SubjectPublicKeyInfo PEM ({@code BEGIN PUBLIC KEY}). */
+    static String publicKeyPem(PublicKey key) {
+        return NhsClient.PlainRsaPem.pem("PUBLIC KEY", key.getEncoded());
     }
 
     private static NhsClient.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {

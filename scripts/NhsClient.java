@@ -503,6 +503,29 @@ public final class NhsClient {
         }
     }
 
+    /**
+     * Ends the JVM without the wait JDK 17 adds at exit: it gives threads blocked in native code
+     * up to 0.3 s to settle, and every HttpClient keeps a selector thread blocked in one. Those
+     * threads are stopped first (they stop when interrupted); then {@code System.exit(status)}.
+     * For the end of a script's {@code main}, as the commands use it.
+     */
+    public static void exit(int status) {
+        System.out.flush();
+        System.err.flush();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
+                t.interrupt();
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        System.exit(status);
+    }
+
     // ------------------------------------------------------------------ the token cache
 
     /**
@@ -715,10 +738,10 @@ public final class NhsClient {
     }
 
     /**
-     * Unencrypted RSA keys in the two forms generate-keys and openssl write, read with the JDK
-     * alone: BouncyCastle's signed jars cost about a quarter of a second to verify when first
-     * loaded, on every run. Anything else (encrypted, EC, certificates, damage) returns null and
-     * goes to BouncyCastle, which also names what it found.
+     * Unencrypted RSA keys in the two forms generate-keys and openssl write, read and written with
+     * the JDK alone: BouncyCastle's signed jars cost about a quarter of a second to verify when
+     * first loaded, on every run. Anything else (encrypted, EC, certificates, damage) reads as
+     * null and goes to BouncyCastle, which also names what it found.
      */
     static final class PlainRsaPem {
         private static final java.util.regex.Pattern BLOCK = java.util.regex.Pattern.compile(
@@ -744,6 +767,41 @@ public final class NhsClient {
             } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
                 return null;
             }
+        }
+
+        /** The PKCS#1 key inside a PKCS#8 PrivateKeyInfo: the OCTET STRING after version and algorithm. */
+        static byte[] pkcs1Inside(byte[] pkcs8) {
+            int[] at = {0};
+            contentLength(pkcs8, at, 0x30);
+            int version = contentLength(pkcs8, at, 0x02);
+            at[0] += version;
+            int algorithm = contentLength(pkcs8, at, 0x30);
+            at[0] += algorithm;
+            int length = contentLength(pkcs8, at, 0x04);
+            return Arrays.copyOfRange(pkcs8, at[0], at[0] + length);
+        }
+
+        /** Reads a DER tag and length at {@code at[0]}, leaving {@code at[0]} on the content. */
+        private static int contentLength(byte[] der, int[] at, int tag) {
+            if ((der[at[0]++] & 0xff) != tag) {
+                throw new IllegalArgumentException("unexpected DER tag in a PKCS#8 key");
+            }
+            int first = der[at[0]++] & 0xff;
+            if (first < 0x80) {
+                return first;
+            }
+            int length = 0;
+            for (int i = 0; i < (first & 0x7f); i++) {
+                length = (length << 8) | (der[at[0]++] & 0xff);
+            }
+            return length;
+        }
+
+        /** PEM text as OpenSSL writes it: base64 in lines of 64. */
+        static String pem(String type, byte[] der) {
+            return "-----BEGIN " + type + "-----\n"
+                    + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+                    + "\n-----END " + type + "-----\n";
         }
 
         /** PKCS#8 PrivateKeyInfo { version 0, rsaEncryption, OCTET STRING { the PKCS#1 key } }. */
@@ -1936,7 +1994,7 @@ public final class NhsClient {
         public static void main(Callable<Integer> command, String[] args) {
             CommandLine cl = commandLine(command);
             cl.setOut(STDOUT);
-            System.exit(cl.execute(args));
+            exit(cl.execute(args));
         }
 
         /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */

@@ -38,23 +38,30 @@ trap 'rm -rf "$stage"' EXIT
 "$repo/jbang" export portable --force -O "$stage/nhs-auth.jar" "$repo/scripts/NhsAuth.java" >&2 \
   || die "jbang export failed (output above)" 1
 
-# One training run through every command records the classes to share; the demo exercises
-# them all offline. Classes from signed jars (BouncyCastle) are never archived.
-"$java_cmd" -XX:ArchiveClassesAtExit="$stage/nhs-auth.jsa" -Xlog:disable -Xlog:all=off \
-  -jar "$stage/nhs-auth.jar" demo --key-size 2048 >/dev/null 2>&1 \
-  || printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
-
 rm -rf "$lib/lib" "$lib/nhs-auth.jar" "$lib/nhs-auth.jsa"
 mv "$stage/lib" "$stage/nhs-auth.jar" "$lib/"
-[ -f "$stage/nhs-auth.jsa" ] && mv "$stage/nhs-auth.jsa" "$lib/"
+
+# One training run through every command records the classes to share; the demo exercises
+# them all offline. The archive remembers the jar's path, so it is made in place. Classes from
+# signed jars (BouncyCastle) are never archived.
+"$java_cmd" -XX:ArchiveClassesAtExit="$stage/nhs-auth.jsa" -XX:+UseSerialGC -Xlog:disable -Xlog:all=off \
+  -jar "$lib/nhs-auth.jar" demo --key-size 2048 >/dev/null 2>&1 \
+  && mv "$stage/nhs-auth.jsa" "$lib/nhs-auth.jsa" \
+  || printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
 
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
-# CDS notices off stdout, which carries results.
+# CDS notices off stdout, which carries results. Short commands start faster on the C1 compiler
+# alone and stay smaller with a small young generation; key generation and the mock server need
+# C2's big-number speed.
 cat >"$bin/nhs-auth.tmp" <<SHIM
 #!/bin/sh
 # nhs-auth fast path, written by scripts/install.sh from $repo
-exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \\
-  -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$lib/nhs-auth.jar" "\$@"
+case "\$1" in
+  generate-keys|demo|mock-server) jit="" ;;
+  *) jit="-XX:TieredStopAtLevel=1 -Xmn8m" ;;
+esac
+exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \
+  -XX:+UseSerialGC \$jit -jar "$lib/nhs-auth.jar" "\$@"
 SHIM
 chmod 755 "$bin/nhs-auth.tmp"
 mv -f "$bin/nhs-auth.tmp" "$bin/nhs-auth"

@@ -52,10 +52,8 @@ class BadInputMatrixTest {
 
     @BeforeAll
     static void inputs() throws Exception {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", scratch.toString(), "--kid", "good",
-                "--key-size", "2048").assertOk();
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", scratch.toString(), "--kid", "other",
-                "--key-size", "2048").assertOk();
+        TestSupport.testKey(scratch, "good");
+        TestSupport.testKey(scratch, "other");
         goodPem = scratch.resolve("good.pem");
         goodJwks = scratch.resolve("good.json");
         Files.createDirectory(scratch.resolve("a-folder"));

@@ -4,10 +4,6 @@
 //DESCRIPTION nhs-auth against the Python tool, side by side: start-up, memory, key generation, mock-server load
 
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -25,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One command, {@code ./jbang tests/Benchmark.java [--runs N] [--load-requests N]}, prints a
+ * One command, {@code ./jbang tests/Benchmark.java [--runs N] [--load-requests N] [--load-only]}, prints a
  * table of medians and the ratios of the speed issue's targets. Commands are run alternately
  * (A, B, A, B, ...) so that drift of a shared machine hits both sides alike. Everything talks
  * to a mock server on loopback; the run is bounded and stops by itself. Not part of the tests.
@@ -38,33 +35,38 @@ public class Benchmark {
     final Path work;
     final int runs;
     final int loadRequests;
+    final boolean loadOnly;
     final boolean gnuTime = Files.isExecutable(Path.of("/usr/bin/time"));
     final List<String[]> rows = new ArrayList<>();
 
-    Benchmark(Path root, Path work, int runs, int loadRequests) {
+    Benchmark(Path root, Path work, int runs, int loadRequests, boolean loadOnly) {
         this.root = root;
         this.work = work;
         this.runs = runs;
         this.loadRequests = loadRequests;
+        this.loadOnly = loadOnly;
     }
 
     public static void main(String... args) throws Exception {
         int runs = 10;
         int load = 6000;
+        boolean loadOnly = false;
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--runs")) {
+            if (args[i].equals("--load-only")) {
+                loadOnly = true;
+            } else if (args[i].equals("--runs")) {
                 runs = Integer.parseInt(args[++i]);
             } else if (args[i].equals("--load-requests")) {
                 load = Integer.parseInt(args[++i]);
             } else {
-                System.err.println("usage: Benchmark [--runs N] [--load-requests N]");
+                System.err.println("usage: Benchmark [--runs N] [--load-requests N] [--load-only]");
                 System.exit(2);
             }
         }
         Path root = repoRoot();
         Path work = Files.createTempDirectory("nhs-auth-bench-");
         try {
-            new Benchmark(root, work, runs, load).run();
+            new Benchmark(root, work, runs, load, loadOnly).run();
         } finally {
             deleteRecursively(work);
         }
@@ -79,6 +81,11 @@ public class Benchmark {
         Path pem = work.resolve("bench-1.pem");
         try (MockServer.Server mock = MockServer.start("127.0.0.1", 0,
                 List.of(new MockServer.App(API_KEY, work.resolve("bench-1.json").toString(), true)), 3600, null)) {
+            if (loadOnly) {
+                loadRows(mock, pem);
+                printTable();
+                return;
+            }
             List<String> jbangGetToken = List.of(root.resolve("jbang").toString(), "get-token", "--api-key", API_KEY,
                     "--private-key", pem.toString(), "--token-url", mock.tokenUrl(), "--format", "token");
             List<String> pythonGetToken = python == null ? null : List.of(python, root.resolve("tests/python_reference.py").toString(),
@@ -261,52 +268,88 @@ public class Benchmark {
         }
         signers.shutdown();
 
+        // The load generator speaks HTTP/1.1 over plain keep-alive sockets: the JDK HttpClient costs
+        // the shared two cores more than the server does. A quarter of the requests warm the JIT.
         int clients = 8;
-        log("load: " + clients + " clients, " + loadRequests + " token requests");
-        long[] latencyNanos = new long[loadRequests];
-        AtomicInteger next = new AtomicInteger();
-        AtomicInteger errors = new AtomicInteger();
+        int warmUp = loadRequests / 4;
+        log("load: " + clients + " clients, " + warmUp + " warm-up then " + (loadRequests - warmUp) + " measured token requests");
         Set<String> tokens = ConcurrentHashMap.newKeySet();
+        AtomicInteger errors = new AtomicInteger();
+        runLoad(mock, forms.subList(0, warmUp), clients, new long[warmUp], tokens, errors);
+        long[] latencyNanos = new long[loadRequests - warmUp];
+        double seconds = runLoad(mock, forms.subList(warmUp, loadRequests), clients, latencyNanos, tokens, errors);
+        long[] sorted = latencyNanos.clone();
+        Arrays.sort(sorted);
+        double perSecond = latencyNanos.length / seconds;
+        double p50 = sorted[sorted.length / 2] / 1e6;
+        double p99 = sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] / 1e6;
+        boolean met = perSecond >= 3000 && p99 <= 20 && errors.get() == 0 && tokens.size() == loadRequests;
+        rows.add(new String[] {"mock-server token exchanges (4096-bit, " + clients + " clients, same machine)",
+            String.format(Locale.ROOT, "%.0f/s, p50 %.1f ms, p99 %.1f ms, %d errors, %d distinct tokens", perSecond, p50,
+                    p99, errors.get(), tokens.size()), "-", "-", ">= 3000/s, p99 <= 20 ms", met ? "met" : "missed"});
+    }
+
+    /** Sends every form once over {@code clients} keep-alive connections; returns the wall seconds. */
+    static double runLoad(MockServer.Server mock, List<String> forms, int clients, long[] latencyNanos,
+            Set<String> tokens, AtomicInteger errors) throws Exception {
+        AtomicInteger next = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         List<Future<?>> done = new ArrayList<>();
         long start = System.nanoTime();
         for (int c = 0; c < clients; c++) {
             done.add(pool.submit(() -> {
-                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-                for (int i = next.getAndIncrement(); i < loadRequests; i = next.getAndIncrement()) {
-                    HttpRequest request = HttpRequest.newBuilder(URI.create(mock.tokenUrl()))
-                            .header("Content-Type", "application/x-www-form-urlencoded")
-                            .POST(HttpRequest.BodyPublishers.ofString(forms.get(i))).build();
-                    long t0 = System.nanoTime();
-                    try {
-                        HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+                try (java.net.Socket socket = new java.net.Socket("127.0.0.1", mock.port())) {
+                    socket.setTcpNoDelay(true);
+                    var out = new java.io.BufferedOutputStream(socket.getOutputStream());
+                    var in = new java.io.BufferedInputStream(socket.getInputStream());
+                    for (int i = next.getAndIncrement(); i < forms.size(); i = next.getAndIncrement()) {
+                        byte[] body = forms.get(i).getBytes(StandardCharsets.US_ASCII);
+                        long t0 = System.nanoTime();
+                        out.write(("POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1:" + mock.port()
+                                + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + body.length
+                                + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                        out.write(body);
+                        out.flush();
+                        String[] answer = readResponse(in);
                         latencyNanos[i] = System.nanoTime() - t0;
-                        Object token = r.statusCode() == 200 ? NhsClient.TokenResponses.parseObject(r.body()).get("access_token") : null;
-                        if (token == null || !tokens.add((String) token)) {
+                        Map<String, Object> json = answer[0].equals("200") ? NhsClient.TokenResponses.parseObject(answer[1]) : null;
+                        Object token = json == null ? null : json.get("access_token");
+                        if (!(token instanceof String) || !tokens.add((String) token)) {
                             errors.incrementAndGet();
                         }
-                    } catch (IOException | InterruptedException e) {
-                        latencyNanos[i] = System.nanoTime() - t0;
-                        errors.incrementAndGet();
                     }
                 }
                 return null;
             }));
         }
         for (Future<?> f : done) {
-            f.get(300, TimeUnit.SECONDS);
+            try {
+                f.get(300, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                errors.incrementAndGet();
+            }
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        pool.shutdown();
-        long[] sorted = latencyNanos.clone();
-        Arrays.sort(sorted);
-        double perSecond = loadRequests / seconds;
-        double p50 = sorted[sorted.length / 2] / 1e6;
-        double p99 = sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] / 1e6;
-        boolean met = perSecond >= 3000 && p99 <= 20 && errors.get() == 0;
-        rows.add(new String[] {"mock-server token exchanges (4096-bit, " + clients + " clients, same machine)",
-            String.format(Locale.ROOT, "%.0f/s, p50 %.1f ms, p99 %.1f ms, %d errors, %d tokens", perSecond, p50, p99,
-                    errors.get(), tokens.size()), "-", "-", ">= 3000/s, p99 <= 20 ms", met ? "met" : "missed"});
+        pool.shutdownNow();
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** Status code and body of one HTTP/1.1 response with a Content-Length. */
+    static String[] readResponse(java.io.InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (head.length() < 4 || !head.substring(head.length() - 4).equals("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("connection closed mid-response");
+            }
+            head.append((char) b);
+        }
+        int length = 0;
+        for (String line : head.toString().split("\r\n")) {
+            if (line.regionMatches(true, 0, "Content-Length:", 0, 15)) {
+                length = Integer.parseInt(line.substring(15).trim());
+            }
+        }
+        return new String[] {head.substring(9, 12), new String(in.readNBytes(length), StandardCharsets.UTF_8)};
     }
 
     void printTable() {

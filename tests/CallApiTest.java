@@ -28,9 +28,7 @@ class CallApiTest {
 
     @BeforeAll
     static void makeKey() {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", keys.toString(), "--kid", "api-kid",
-                "--key-size", "2048").assertOk();
-        pem = keys.resolve("api-kid.pem");
+        pem = TestSupport.testKey(keys, "api-kid");
     }
 
     @BeforeEach

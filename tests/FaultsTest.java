@@ -72,9 +72,7 @@ class FaultsTest {
 
     @BeforeAll
     static void makeKey() {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", "faults-kid",
-                "--key-size", "2048").assertOk();
-        pem = dir.resolve("faults-kid.pem");
+        pem = TestSupport.testKey(dir, "faults-kid");
     }
 
     static TestSupport.Result getToken(String tokenUrl, String... extra) {
@@ -148,7 +146,7 @@ class FaultsTest {
         KeyPair serverKeys = GenerateKeys.generate(2048);
         X509Certificate leaf = certificate("CN=127.0.0.1", serverKeys, "CN=nhs-auth test proxy CA", caKeys, false);
         Path caPem = dir.resolve("proxy-ca.pem");
-        Files.writeString(caPem, GenerateKeys.pem(ca));
+        Files.writeString(caPem, NhsClient.PlainRsaPem.pem("CERTIFICATE", ca.getEncoded()));
 
         HttpsServer tls = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         tls.setHttpsConfigurator(new HttpsConfigurator(serverContext(serverKeys, leaf, ca)));

@@ -35,9 +35,7 @@ class GetTokenTest {
 
     @BeforeAll
     static void makeKey() throws Exception {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", keys.toString(), "--kid", "test-kid",
-                "--key-size", "2048").assertOk();
-        pem = keys.resolve("test-kid.pem");
+        pem = TestSupport.testKey(keys, "test-kid");
         publicKey = NhsClient.publicKeyOf(NhsClient.readPrivateKey(pem, null));
     }
 

@@ -19,9 +19,7 @@ class KeyFormatsTest {
 
     @BeforeAll
     static void keys() {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", "pkcs1", "--key-size", "2048")
-                .assertOk();
-        pkcs1 = dir.resolve("pkcs1.pem");
+        pkcs1 = TestSupport.testKey(dir, "pkcs1");
     }
 
     static Path openssl(String name, String... args) {

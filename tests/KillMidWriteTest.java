@@ -48,8 +48,7 @@ class KillMidWriteTest {
     @BeforeAll
     static void keysAlreadyThere() throws Exception {
         for (String kid : List.of("bystander", "victim")) {
-            TestSupport.runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", kid,
-                    "--key-size", "2048").assertOk();
+            TestSupport.testKey(dir, kid);
         }
         bystander = read("bystander.pem", "bystander.pem.pub", "bystander.json");
         originalVictimKey = Files.readAllBytes(dir.resolve("victim.pem"));

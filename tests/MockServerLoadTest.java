@@ -75,7 +75,7 @@ class MockServerLoadTest {
     @BeforeAll
     static void appKey() throws Exception {
         KeyPair pair = GenerateKeys.generate(2048);
-        Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.pem(pair.getPrivate()));
+        Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.privateKeyPem(pair.getPrivate()));
         signingKey = NhsClient.SigningKey.load(pem, null);
         jwks = Files.writeString(dir.resolve(KID + ".json"),
                 NhsClient.jwksJson(List.of(NhsClient.publicJwk((RSAPublicKey) pair.getPublic(), KID))));

@@ -65,9 +65,7 @@ class SecretsTest {
 
     @BeforeAll
     static void keyServerAndRelay() throws Exception {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", "secrets-kid",
-                "--key-size", "2048").assertOk();
-        pem = dir.resolve("secrets-kid.pem");
+        pem = TestSupport.testKey(dir, "secrets-kid");
         addKeyWindows(Files.readString(pem), "the private key");
         server = MockServer.start("127.0.0.1", 0,
                 List.of(new MockServer.App(API_KEY, dir.resolve("secrets-kid.json").toString(), true)), 3600,

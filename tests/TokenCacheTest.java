@@ -25,9 +25,7 @@ class TokenCacheTest {
 
     @BeforeAll
     static void makeKey() {
-        TestSupport.runInProcess(new GenerateKeys(), "--output-dir", keys.toString(), "--kid", "cache-kid",
-                "--key-size", "2048").assertOk();
-        pem = keys.resolve("cache-kid.pem");
+        pem = TestSupport.testKey(keys, "cache-kid");
     }
 
     TestSupport.Result run(Object command, FakeServer tokenEndpoint, String... extra) {

@@ -18,8 +18,7 @@ class VerifyKeysTest {
     @BeforeAll
     static void keys() {
         for (String kid : new String[] {"int-1", "int-2"}) {
-            TestSupport.runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", kid, "--key-size", "2048")
-                    .assertOk();
+            TestSupport.testKey(dir, kid);
         }
     }
 
