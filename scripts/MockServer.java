@@ -91,8 +91,6 @@ public class MockServer implements Callable<Integer> {
     static final String TOKEN_PATH = "/oauth2/token";
     static final String HELLO_PATH = "/hello-world/hello/application";
     static final String ECHO_PATH = "/echo";
-    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
-    static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     static final int MAX_BODY_BYTES = 256 * 1024;
     static final int MAX_JWKS_BYTES = 1024 * 1024;
     static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(5);
@@ -686,7 +684,7 @@ public class MockServer implements Callable<Integer> {
                 return Reply.empty(405, "Allow", "POST");
             }
             // Compared as a plain string, as the reference infers: a charset suffix is refused.
-            if (!FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
+            if (!NhsClient.FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
                 return Reply.refusal(Refusal.WRONG_CONTENT_TYPE, null);
             }
             byte[] body = requestBody.read();
@@ -713,7 +711,7 @@ public class MockServer implements Callable<Integer> {
             if (!"client_credentials".equals(grantType)) {
                 throw new Refused(Refusal.GRANT_TYPE_INVALID);
             }
-            if (!ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
+            if (!NhsClient.ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
                 throw new Refused(Refusal.ASSERTION_TYPE_INVALID);
             }
             String jwt = form.get("client_assertion");

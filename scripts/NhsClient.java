@@ -335,6 +335,12 @@ public final class NhsClient {
         }
     }
 
+    /** The kid the Python tool derived from a key file: its name without {@code .pem}; null for other names. */
+    public static String kidFromKeyFile(Path pem) {
+        String name = pem.getFileName().toString();
+        return name.endsWith(".pem") && name.length() > 4 ? name.substring(0, name.length() - 4) : null;
+    }
+
     /** Checks a URL names http or https and a host; anything else is a usage error. */
     public static URI checkUrl(String url, String what) {
         URI uri;
@@ -481,9 +487,8 @@ public final class NhsClient {
             signingKey = SigningKey.load(privateKeyFile, passphrase);
             String kidNote = null;
             if (kid == null) {
-                String name = privateKeyFile.getFileName().toString();
-                if (name.endsWith(".pem") && name.length() > 4) {
-                    kid = name.substring(0, name.length() - 4);
+                kid = kidFromKeyFile(privateKeyFile);
+                if (kid != null) {
                     kidNote = "using kid '" + kid + "' (from the private key's file name; --kid or NHS_KID to change)";
                 } else {
                     kid = env.defaultKid();

@@ -46,7 +46,7 @@ public class VerifyKeys implements Callable<Integer> {
 
     @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
             description = "Key id to check (env NHS_KID; default: as get-token derives it, the key file's name "
-                    + "without .pem).")
+                    + "without .pem; else the JWKS's only key).")
     String kid;
 
     @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
@@ -79,7 +79,7 @@ public class VerifyKeys implements Callable<Integer> {
         }
         RSAPrivateCrtKey key = NhsClient.readPrivateKey(privateKey, passphrase == null ? null : passphrase.toCharArray());
         JWKSet set = NhsClient.loadJwks(jwks, NhsClient.parseTimeout(timeout, "--timeout"), caCert);
-        String keyId = NhsClient.blankToNull(kid) != null ? kid.trim() : kidFromFileName(privateKey);
+        String keyId = NhsClient.blankToNull(kid) != null ? kid.trim() : kidFor(privateKey, set);
         String thumbprint = NhsClient.thumbprint(NhsClient.publicKeyOf(key));
 
         JWK found = set.getKeyByKeyId(keyId);
@@ -125,9 +125,17 @@ public class VerifyKeys implements Callable<Integer> {
         return NhsClient.ExitCode.OK;
     }
 
-    private static String kidFromFileName(Path pem) {
-        String name = pem.getFileName().toString();
-        return name.endsWith(".pem") && name.length() > 4 ? name.substring(0, name.length() - 4) : name;
+    /** As get-token derives it from the file name; for another name, the JWKS's only key if it has one. */
+    private static String kidFor(Path pem, JWKSet set) {
+        String derived = NhsClient.kidFromKeyFile(pem);
+        if (derived != null) {
+            return derived;
+        }
+        if (set.getKeys().size() == 1 && set.getKeys().get(0).getKeyID() != null) {
+            return set.getKeys().get(0).getKeyID();
+        }
+        throw new NhsClient.UsageException("cannot tell which kid to check: '" + pem.getFileName()
+                + "' does not end in .pem and the JWKS holds " + set.getKeys().size() + " keys; give --kid");
     }
 
     private static boolean sameKey(RSAKey jwk, RSAPrivateCrtKey key) {

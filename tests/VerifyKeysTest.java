@@ -93,6 +93,24 @@ class VerifyKeysTest {
     }
 
     @Test
+    void aKeyFileNotEndingInPemIsCheckedAgainstTheOnlyKeyOrNeedsAKid() throws Exception {
+        Path renamed = Files.copy(Path.of(pem("int-1")), dir.resolve("int-1.key"));
+        verify("--private-key", renamed.toString(), "--jwks", jwks("int-1")).assertOk();
+        jwksWithBothKeys("two.json");
+        verify("--private-key", renamed.toString(), "--jwks", dir.resolve("two.json").toString())
+                .assertOneLineError(2, "cannot tell which kid", "--kid");
+        verify("--private-key", renamed.toString(), "--jwks", dir.resolve("two.json").toString(), "--kid", "int-1").assertOk();
+    }
+
+    /** A JWKS holding both test keys, as during a rotation. */
+    void jwksWithBothKeys(String name) throws Exception {
+        String one = Files.readString(Path.of(jwks("int-1")));
+        String two = Files.readString(Path.of(jwks("int-2")));
+        String key2 = two.substring(two.indexOf("{", two.indexOf("[")), two.lastIndexOf("]")).trim();
+        Files.writeString(dir.resolve(name), one.substring(0, one.lastIndexOf("]")).trim() + ",\n" + key2 + "\n]}\n");
+    }
+
+    @Test
     void worksThroughTheUmbrellaToo() {
         TestSupport.runInProcess(new NhsAuth(), "verify-keys", "--private-key", pem("int-2"), "--jwks", jwks("int-2")).assertOk();
     }
