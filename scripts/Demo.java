@@ -138,7 +138,7 @@ public class Demo implements Callable<Integer> {
         return Stream.concat(Stream.of(a), Stream.of(b)).toArray(String[]::new);
     }
 
-    private static void deleteRecursively(Path dir) throws IOException {
+    static void deleteRecursively(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);

@@ -1004,12 +1004,8 @@ public final class NhsClient {
             }
             String summary = "token endpoint refused: HTTP " + status + " " + error + ": " + description
                     + (messageId == null ? "" : " (message_id " + messageId + ")");
-            return failWith(new TokenRequestException(status, error, description, messageId, summary,
-                    hint(status, description, response, client)));
-        }
-
-        private static AccessToken failWith(TokenRequestException e) {
-            throw e;
+            throw new TokenRequestException(status, error, description, messageId, summary,
+                    hint(status, description, response, client));
         }
 
         /** What to do about each row of the NHS token endpoint's error table. */

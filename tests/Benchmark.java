@@ -68,7 +68,7 @@ public class Benchmark {
         try {
             new Benchmark(root, work, runs, load, loadOnly).run();
         } finally {
-            deleteRecursively(work);
+            Demo.deleteRecursively(work);
         }
     }
 
@@ -422,13 +422,5 @@ public class Benchmark {
             }
         }
         throw new IllegalStateException("run the benchmark from inside the nhs-auth repository");
-    }
-
-    static void deleteRecursively(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }
