@@ -1,10 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
+//SOURCES lib/NhsCli.java
 //DESCRIPTION Call an NHS API with a fresh access token (Authorization: Bearer)
 
 import java.io.IOException;
@@ -27,14 +23,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
-        version = "nhs-auth call-api 1.0",
+        versionProvider = NhsCli.Version.class,
         description = {"Call an NHS API with Authorization: Bearer <a fresh access token>.",
                 "The response body goes to stdout exactly as received; the status line, the elapsed time and "
                         + "the X-Request-ID go to stderr. Exit 0 on 2xx, 4 otherwise."},
         footer = {"%nExamples:",
                 "  call-api --env int --url https://int.api.service.nhs.uk/hello-world/hello/application",
-                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'",
-                "%n", NhsClient.ExitCode.TABLE})
+                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'"})
 public class CallApi implements Callable<Integer> {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
@@ -44,7 +39,7 @@ public class CallApi implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    NhsClient.Cli.ClientOptions options;
+    NhsCli.ClientOptions options;
 
     @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
             description = "The API URL to call (env NHS_API_URL). Required.")
@@ -87,12 +82,12 @@ public class CallApi implements Callable<Integer> {
     String productId;
 
     public static void main(String... args) {
-        NhsClient.Cli.main(new CallApi(), args);
+        NhsCli.main(new CallApi(), args);
     }
 
     @Override
     public Integer call() throws IOException {
-        PrintWriter err = NhsClient.Cli.err(spec);
+        PrintWriter err = NhsCli.err(spec);
         HttpRequest.Builder request = buildRequest(err);
         NhsClient client = options.client(err);
         if (!client.usesToken()) {
@@ -113,10 +108,10 @@ public class CallApi implements Callable<Integer> {
 
     /** Everything the user asked for, checked before any key is read or token fetched. */
     HttpRequest.Builder buildRequest(PrintWriter err) throws IOException {
-        if (NhsClient.blankToNull(url) == null) {
+        if (NhsSetting.blankToNull(url) == null) {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(NhsClient.checkUrl(url, "--url"));
+        HttpRequest.Builder request = HttpRequest.newBuilder(NhsSetting.checkUrl(url, "--url"));
         String verb = method.trim().toUpperCase(Locale.ROOT);
         if (!METHODS.contains(verb)) {
             throw new NhsClient.UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
@@ -139,7 +134,7 @@ public class CallApi implements Callable<Integer> {
         }
         request.setHeader("X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
-        if (NhsClient.blankToNull(correlationId) != null) {
+        if (NhsSetting.blankToNull(correlationId) != null) {
             request.setHeader("X-Correlation-ID", oneLineValue("--correlation-id", correlationId.trim()));
         }
         if (nhsNumber != null) {
@@ -176,20 +171,20 @@ public class CallApi implements Callable<Integer> {
                 throw new NhsClient.UsageException("--data '@' names no file: give --data @FILE, or @- for stdin");
             }
             // Bytes, not text: a body may be binary.
-            return NhsClient.readBytes(Path.of(data.substring(1)), "--data file");
+            return NhsFiles.readBytes(Path.of(data.substring(1)), "--data file");
         }
         return data.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private void writeResponse(HttpResponse<byte[]> response) throws IOException {
-        PrintWriter out = NhsClient.Cli.out(spec);
+        PrintWriter out = NhsCli.out(spec);
         if (include) {
             out.print("HTTP/1.1 " + response.statusCode() + "\r\n");
             response.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
             out.print("\r\n");
         }
         out.flush();
-        OutputStream raw = NhsClient.Cli.rawStdout(spec);
+        OutputStream raw = NhsCli.rawStdout(spec);
         if (raw != null) {
             raw.write(response.body());
             raw.flush();

@@ -1,15 +1,7 @@
-///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
-//SOURCES GenerateKeys.java
-//SOURCES GetToken.java
-//SOURCES CallApi.java
-//SOURCES MockServer.java
-//DESCRIPTION The whole NHS signed-JWT flow offline: keys, a local token endpoint, a token, two API calls
+// The demo: a subcommand of the umbrella (scripts/NhsAuth.java), whose catalog alias runs it as
+// `nhs-auth demo`. It shows the other commands in-process, and the umbrella already sources them.
+//SOURCES lib/NhsCli.java
+//SOURCES lib/MockIdentityService.java
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -23,17 +15,17 @@ import java.util.stream.Stream;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "demo", mixinStandardHelpOptions = true, version = "nhs-auth demo 1.0",
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = {"Run the whole signed-JWT flow offline, in a temporary folder: generate a key pair, start a local "
                 + "NHS token endpoint (mock-server) on a free loopback port, get an access token, call the "
                 + "Hello World API and the echo API.",
                 "Each step is shown as the command you would type, then its result (secrets redacted). "
-                        + "Nothing is left running or on disk."},
-        footer = {"%n", NhsClient.ExitCode.TABLE})
+                        + "Nothing is left running or on disk."})
 public class Demo implements Callable<Integer> {
 
     static final String API_KEY = "demo-api-key";
@@ -46,16 +38,12 @@ public class Demo implements Callable<Integer> {
             description = "Size of the demo key (default: ${DEFAULT-VALUE}, as NHS guidance asks).")
     int keySize;
 
-    @Option(names = "--verbose", description = "Stack traces for internal errors.")
-    boolean verbose;
-
-    public static void main(String... args) {
-        NhsClient.Cli.main(new Demo(), args);
-    }
+    @Mixin
+    NhsCli.VerboseOption verbose;
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter out = NhsClient.Cli.out(spec);
+        PrintWriter out = NhsCli.out(spec);
         Path dir = Files.createTempDirectory("nhs-auth-demo-");
         try {
             String pem = dir.resolve(KID + ".pem").toString();
@@ -67,8 +55,8 @@ public class Demo implements Callable<Integer> {
                     "generate-keys", new GenerateKeys(), "--env", "local", "--kid", KID, "--output-dir", dir.toString(),
                     "--key-size", String.valueOf(keySize));
 
-            try (MockServer.Server server = MockServer.start("127.0.0.1", 0,
-                    List.of(new MockServer.App(API_KEY, jwks, true)), 3600, null)) {
+            try (MockIdentityService server = MockIdentityService.start("127.0.0.1", 0,
+                    List.of(new MockIdentityService.App(API_KEY, jwks, true)), 3600, null)) {
                 out.println("2. Start a local NHS token endpoint with the app's API key and JWKS registered");
                 out.println("   $ mock-server --app " + API_KEY + "=" + jwks + " --port " + server.port());
                 out.println("   listening on " + server.baseUrl() + " (stopped when the demo ends)");
@@ -99,7 +87,7 @@ public class Demo implements Callable<Integer> {
         out.println("   $ " + name + " " + shellQuote(args));
         StringWriter stdout = new StringWriter();
         StringWriter stderr = new StringWriter();
-        CommandLine cl = NhsClient.Cli.commandLine(command);
+        CommandLine cl = NhsCli.commandLine(command);
         cl.setOut(new PrintWriter(stdout, true));
         cl.setErr(new PrintWriter(stderr, true));
         int exit = cl.execute(args);

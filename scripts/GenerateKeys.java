@@ -1,10 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
+//SOURCES lib/NhsCli.java
 //DESCRIPTION Generate an RSA key pair and its JWKS for NHS signed-JWT authentication
 
 import java.io.IOException;
@@ -33,17 +29,18 @@ import com.nimbusds.jose.jwk.RSAKey;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        version = "nhs-auth generate-keys 1.0",
+        versionProvider = NhsCli.Version.class,
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
                 "Writes <kid>.pem (private key, PKCS#1, mode 600), <kid>.pem.pub (public key) and "
                         + "<kid>.json (JWKS). Never overwrites a file unless --force is given."},
         footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options of "
-                + "the same name.%n", NhsClient.ExitCode.TABLE})
+                + "the same name."})
 public class GenerateKeys implements Callable<Integer> {
 
     static final int RECOMMENDED_KEY_SIZE = 4096;
@@ -53,12 +50,8 @@ public class GenerateKeys implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--env", paramLabel = "ENV", defaultValue = "${env:NHS_ENV:-int}",
-            converter = NhsClient.Cli.EnvironmentConverter.class,
-            completionCandidates = NhsClient.Cli.EnvironmentCandidates.class,
-            description = "NHS environment, used for the default kid: ${COMPLETION-CANDIDATES} "
-                    + "(default: ${DEFAULT-VALUE}).")
-    NhsClient.Environment env;
+    @Mixin
+    NhsCli.EnvOption environment;
 
     @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
             description = "Key id, also the file name stem (default: <env>-1).")
@@ -88,8 +81,8 @@ public class GenerateKeys implements Callable<Integer> {
             description = "Accepted for compatibility with the Python tool; not used.")
     String apiKey;
 
-    @Option(names = "--verbose", description = "Show stack traces for internal errors.")
-    boolean verbose;
+    @Mixin
+    NhsCli.VerboseOption verbose;
 
     enum Format { text, json }
 
@@ -105,46 +98,46 @@ public class GenerateKeys implements Callable<Integer> {
     }
 
     public static void main(String... args) {
-        NhsClient.Cli.main(new GenerateKeys(), args);
+        NhsCli.main(new GenerateKeys(), args);
     }
 
     @Override
     public Integer call() throws Exception {
-        String keyId = NhsClient.checkKid(kid == null || kid.isBlank() ? env.defaultKid() : kid.trim());
+        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim());
         checkKeySize();
         KeyFiles files = KeyFiles.in(outputDir, keyId);
         if (!force) {
             for (Path p : files.all()) {
                 if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                    throw NhsClient.alreadyExists(p);
+                    throw alreadyExists(p);
                 }
             }
         }
-        JWKSet rotated = addToJwks == null ? null : NhsClient.readJwksFile(addToJwks);
+        JWKSet rotated = addToJwks == null ? null : NhsJwks.readJwksFile(addToJwks);
         if (rotated != null && rotated.getKeyByKeyId(keyId) != null) {
             throw new NhsClient.UsageException("'" + addToJwks + "' already has a key with kid '" + keyId
                     + "': choose a new --kid for the new key");
         }
         prepareOutputDir();
         if (keySize < RECOMMENDED_KEY_SIZE) {
-            NhsClient.Cli.err(spec).println("warning: a " + keySize + "-bit key is below the "
+            NhsCli.err(spec).println("warning: a " + keySize + "-bit key is below the "
                     + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
         }
 
         KeyPair pair = generate(keySize);
         RSAPublicKey publicKey = (RSAPublicKey) pair.getPublic();
-        RSAKey jwk = NhsClient.publicJwk(publicKey, keyId);
-        String thumbprint = NhsClient.thumbprint(publicKey);
+        RSAKey jwk = NhsJwks.publicJwk(publicKey, keyId);
+        String thumbprint = NhsJwks.thumbprint(publicKey);
 
         List<JWK> published = new ArrayList<>();
         if (rotated != null) {
             published.addAll(rotated.getKeys());
             published.add(jwk);
         }
-        try (NhsClient.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
-             NhsClient.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(publicKey), false);
-             NhsClient.StagedFile jwks = stage(files.jwks(), NhsClient.jwksJson(List.of(jwk)), false);
-             NhsClient.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsClient.jwksJson(published), false)) {
+        try (NhsFiles.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
+             NhsFiles.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(publicKey), false);
+             NhsFiles.StagedFile jwks = stage(files.jwks(), NhsJwks.jwksJson(List.of(jwk)), false);
+             NhsFiles.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsJwks.jwksJson(published), false)) {
             commit(privateKey, files.privateKey());
             commit(publicPem, files.publicKey());
             commit(jwks, files.jwks());
@@ -217,25 +210,39 @@ public class GenerateKeys implements Callable<Integer> {
         return generator;
     }
 
+    /** Key ids become file names, so only a safe alphabet is allowed. */
+    static String checkKid(String kid) {
+        if (kid == null || !kid.matches("[A-Za-z0-9._-]{1,64}") || kid.equals(".") || kid.equals("..")) {
+            throw new NhsClient.UsageException("invalid kid '" + kid + "': use 1-64 letters, digits, '.', '_' or '-'");
+        }
+        return kid;
+    }
+
+    /** Reports a file that exists, or appeared between our check and our write. */
+    static NhsClient.UsageException alreadyExists(Path file) {
+        return new NhsClient.UsageException("'" + file + "' already exists: choose another --kid or --output-dir, "
+                + "or pass --force to overwrite it");
+    }
+
     /** The private key as the Python tool wrote it: PKCS#1 PEM. */
     static String privateKeyPem(PrivateKey key) {
-        return NhsClient.PlainRsaPem.pem("RSA PRIVATE KEY", NhsClient.PlainRsaPem.pkcs1Inside(key.getEncoded()));
+        return NhsKeys.pem("RSA PRIVATE KEY", NhsKeys.pkcs1Inside(key.getEncoded()));
     }
 
     /** The public key as SubjectPublicKeyInfo PEM ({@code BEGIN PUBLIC KEY}). */
     static String publicKeyPem(PublicKey key) {
-        return NhsClient.PlainRsaPem.pem("PUBLIC KEY", key.getEncoded());
+        return NhsKeys.pem("PUBLIC KEY", key.getEncoded());
     }
 
-    private static NhsClient.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {
-        return NhsClient.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
+    private static NhsFiles.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {
+        return NhsFiles.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
     }
 
-    private void commit(NhsClient.StagedFile staged, Path file) throws IOException {
+    private void commit(NhsFiles.StagedFile staged, Path file) throws IOException {
         try {
             staged.commit(force);
         } catch (FileAlreadyExistsException e) {
-            throw NhsClient.alreadyExists(file);
+            throw alreadyExists(file);
         }
     }
 
@@ -250,11 +257,11 @@ public class GenerateKeys implements Callable<Integer> {
             if (addToJwks != null) {
                 result.put("added_to_jwks", addToJwks.toString());
             }
-            NhsClient.Cli.out(spec).println(NhsClient.toJson(result));
-            NhsClient.Cli.out(spec).flush();
+            NhsCli.out(spec).println(NhsJson.compact(result));
+            NhsCli.out(spec).flush();
             return;
         }
-        var err = NhsClient.Cli.err(spec);
+        var err = NhsCli.err(spec);
         err.println("Private key: " + files.privateKey() + "  (keep it secret; mode 600)");
         err.println("Public key:  " + files.publicKey());
         err.println("JWKS:        " + files.jwks());
@@ -273,7 +280,7 @@ public class GenerateKeys implements Callable<Integer> {
             err.println("  1. Register the public key for your app: upload " + files.jwks()
                     + " on the NHS developer portal (\"Manage public key\") or host it at your JWKS URL.");
             err.println("  2. Keep " + files.privateKey() + " secret: never commit it or share it.");
-            err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + env.id()
+            err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + environment.env.id()
                     + " --private-key " + files.privateKey());
         }
         err.flush();

@@ -1,10 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
+//SOURCES lib/NhsCli.java
 //DESCRIPTION Sign a client assertion and exchange it for an NHS access token
 
 import java.io.PrintWriter;
@@ -20,20 +16,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "get-token", mixinStandardHelpOptions = true, sortOptions = false,
-        version = "nhs-auth get-token 1.0",
+        versionProvider = NhsCli.Version.class,
         description = {"Sign a client assertion (RS512 JWT) with your private key and exchange it at the "
                 + "NHS token endpoint for an access token."},
         footer = {"%nExamples:",
                 "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
-                "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set",
-                "%n", NhsClient.ExitCode.TABLE})
+                "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set"})
 public class GetToken implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
     @Mixin
-    NhsClient.Cli.ClientOptions options;
+    NhsCli.ClientOptions options;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: token and expiry; token: the token alone; json: access_token, token_type, "
@@ -48,13 +43,13 @@ public class GetToken implements Callable<Integer> {
     enum Format { text, token, json }
 
     public static void main(String... args) {
-        NhsClient.Cli.main(new GetToken(), args);
+        NhsCli.main(new GetToken(), args);
     }
 
     @Override
     public Integer call() {
-        PrintWriter err = NhsClient.Cli.err(spec);
-        PrintWriter out = NhsClient.Cli.out(spec);
+        PrintWriter err = NhsCli.err(spec);
+        PrintWriter out = NhsCli.out(spec);
         NhsClient client = options.client(err);
         if (assertionOnly) {
             out.println(client.clientAssertion());
@@ -73,7 +68,7 @@ public class GetToken implements Callable<Integer> {
                 json.put("expires_in", token.expiresInSeconds());
                 json.put("issued_at", token.issuedAtMillis());
                 json.put("expires_at", token.expiresAt().truncatedTo(ChronoUnit.SECONDS).toString());
-                out.println(NhsClient.toJson(json));
+                out.println(NhsJson.compact(json));
                 break;
             default:
                 out.println("Access token: " + token.value());

@@ -1,10 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
 //SOURCES GenerateKeys.java
 //SOURCES GetToken.java
 //SOURCES CallApi.java
@@ -21,18 +16,18 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "nhs-auth", mixinStandardHelpOptions = true, version = "nhs-auth 1.0",
+@Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
         subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
             MockServer.class, Demo.class, NhsAuth.Cache.class},
-        footer = {"%nRun 'nhs-auth <command> --help' for a command's options.%n", NhsClient.ExitCode.TABLE})
+        footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
 public class NhsAuth implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
     public static void main(String... args) {
-        NhsClient.Cli.main(new NhsAuth(), args);
+        NhsCli.main(new NhsAuth(), args);
     }
 
     @Override
@@ -65,9 +60,9 @@ public class NhsAuth implements Callable<Integer> {
 
             @Override
             public Integer call() throws java.io.IOException {
-                java.nio.file.Path folder = dir != null ? dir : NhsClient.TokenCache.defaultDir();
-                int removed = NhsClient.TokenCache.clear(folder);
-                NhsClient.Cli.err(spec).println("removed " + removed + " cached token" + (removed == 1 ? "" : "s")
+                java.nio.file.Path folder = dir != null ? dir : NhsClient.defaultTokenCacheDir();
+                int removed = NhsTokenCache.clear(folder);
+                NhsCli.err(spec).println("removed " + removed + " cached token" + (removed == 1 ? "" : "s")
                         + " from " + folder);
                 return NhsClient.ExitCode.OK;
             }

@@ -1,10 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS info.picocli:picocli:4.7.7
-//DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS org.bouncycastle:bcprov-jdk18on:1.87
-//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
-//SOURCES NhsClient.java
+//SOURCES lib/NhsCli.java
 //DESCRIPTION Check that a private key matches the JWKS registered for it (the troubleshooting step)
 
 import java.io.PrintWriter;
@@ -19,68 +15,52 @@ import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jose.jwk.RSAKey;
 
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "verify-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        version = "nhs-auth verify-keys 1.0",
+        versionProvider = NhsCli.Version.class,
         description = {"Check that a private key matches the JWKS registered for it: the key loads and is RSA, "
                 + "the kid is in the JWKS, modulus and exponent match, alg is absent or RS512, use is absent or sig.",
                 "Prints a one-line verdict on stdout (exit 0), or the first mismatch and what to do (exit 2)."},
-        footer = {"%nExample:", "  verify-keys --private-key .auth/int-1.pem --jwks .auth/int-1.json", "%n",
-                NhsClient.ExitCode.TABLE})
+        footer = {"%nExample:", "  verify-keys --private-key .auth/int-1.pem --jwks .auth/int-1.json"})
 public class VerifyKeys implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--private-key", paramLabel = "PEM", defaultValue = "${env:NHS_PRIVATE_KEY}",
-            showDefaultValue = Visibility.NEVER, description = "The private key (env NHS_PRIVATE_KEY). Required.")
-    Path privateKey;
+    @Mixin
+    NhsCli.KeyOptions keyFile;
 
     @Option(names = "--jwks", paramLabel = "FILE|URL", defaultValue = "${env:NHS_JWKS}",
             description = "The JWKS registered for the app: a file or an https URL (env NHS_JWKS). Required.")
     String jwks;
 
-    @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
-            description = "Key id to check (env NHS_KID; default: as get-token derives it, the key file's name "
-                    + "without .pem; else the JWKS's only key).")
-    String kid;
+    @Mixin
+    NhsCli.ConnectionOptions connection;
 
-    @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
-            defaultValue = "${env:NHS_PRIVATE_KEY_PASSPHRASE}", showDefaultValue = Visibility.NEVER,
-            description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
-    String passphrase;
-
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "${env:NHS_TIMEOUT:-30}",
-            description = "Seconds allowed to fetch a JWKS URL (default: ${DEFAULT-VALUE}).")
-    String timeout;
-
-    @Option(names = "--cacert", paramLabel = "PEM", defaultValue = "${env:NHS_CA_CERT}",
-            description = "Extra trusted CA certificates for a JWKS URL behind a TLS-inspecting proxy (env NHS_CA_CERT).")
-    Path caCert;
-
-    @Option(names = "--verbose", description = "Stack traces for internal errors.")
-    boolean verbose;
+    @Mixin
+    NhsCli.VerboseOption verbose;
 
     public static void main(String... args) {
-        NhsClient.Cli.main(new VerifyKeys(), args);
+        NhsCli.main(new VerifyKeys(), args);
     }
 
     @Override
     public Integer call() {
+        Path privateKey = keyFile.privateKey;
         if (privateKey == null) {
             throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
-        if (NhsClient.blankToNull(jwks) == null) {
+        if (NhsSetting.blankToNull(jwks) == null) {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
-        RSAPrivateCrtKey key = NhsClient.readPrivateKey(privateKey, passphrase == null ? null : passphrase.toCharArray());
-        JWKSet set = NhsClient.loadJwks(jwks, NhsClient.parseTimeout(timeout, "--timeout"), caCert);
-        String keyId = NhsClient.blankToNull(kid) != null ? kid.trim() : kidFor(privateKey, set);
-        String thumbprint = NhsClient.thumbprint(NhsClient.publicKeyOf(key));
+        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
+        JWKSet set = NhsJwks.loadJwks(jwks, NhsSetting.parseTimeout(connection.timeout, "--timeout"), connection.caCert);
+        String keyId = NhsSetting.blankToNull(keyFile.kid) != null ? keyFile.kid.trim() : kidFor(privateKey, set);
+        String thumbprint = NhsJwks.thumbprint(NhsKeys.publicKeyOf(key));
 
         JWK found = set.getKeyByKeyId(keyId);
         if (found == null) {
@@ -116,9 +96,9 @@ public class VerifyKeys implements Callable<Integer> {
         }
         int bits = key.getModulus().bitLength();
         if (bits < 4096) {
-            NhsClient.Cli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for 4096");
+            NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for 4096");
         }
-        PrintWriter out = NhsClient.Cli.out(spec);
+        PrintWriter out = NhsCli.out(spec);
         out.println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
                 + " bits, thumbprint " + thumbprint + ")");
         out.flush();
@@ -127,7 +107,7 @@ public class VerifyKeys implements Callable<Integer> {
 
     /** As get-token derives it from the file name; for another name, the JWKS's only key if it has one. */
     private static String kidFor(Path pem, JWKSet set) {
-        String derived = NhsClient.kidFromKeyFile(pem);
+        String derived = NhsKeys.kidFromKeyFile(pem);
         if (derived != null) {
             return derived;
         }

@@ -77,10 +77,10 @@ public class Benchmark {
         log("machine: " + Runtime.getRuntime().availableProcessors() + " cores, Java " + System.getProperty("java.version")
                 + (python == null ? ", Python column skipped: python3 with jwt, requests and cryptography not found "
                         + "(Debian: apt-get install python3-jwt python3-requests python3-cryptography)" : ", " + python));
-        NhsClient.Cli.run(new GenerateKeys(), "--output-dir", work.toString(), "--kid", "bench-1");
+        NhsCli.run(new GenerateKeys(), "--output-dir", work.toString(), "--kid", "bench-1");
         Path pem = work.resolve("bench-1.pem");
-        try (MockServer.Server mock = MockServer.start("127.0.0.1", 0,
-                List.of(new MockServer.App(API_KEY, work.resolve("bench-1.json").toString(), true)), 3600, null)) {
+        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
+                List.of(new MockIdentityService.App(API_KEY, work.resolve("bench-1.json").toString(), true)), 3600, null)) {
             if (loadOnly) {
                 loadRows(mock, pem);
                 printTable();
@@ -236,7 +236,7 @@ public class Benchmark {
             "<= 2.0x", ratio <= 2.0 ? "met" : "missed"});
     }
 
-    void tokenCacheRow(MockServer.Server mock, Path pem) throws Exception {
+    void tokenCacheRow(MockIdentityService mock, Path pem) throws Exception {
         List<String> call = List.of(root.resolve("jbang").toString(), "call-api", "--api-key", API_KEY, "--private-key",
                 pem.toString(), "--token-url", mock.tokenUrl(), "--token-cache", "--token-cache-dir",
                 work.resolve("token-cache").toString(), "--url", mock.baseUrl() + "/hello-world/hello/application");
@@ -252,7 +252,7 @@ public class Benchmark {
      * Token exchanges against the mock with 4096-bit keys. Assertions are signed beforehand (each
      * jti must be fresh), so the timed part is the server's: parse, check, verify, issue.
      */
-    void loadRows(MockServer.Server mock, Path pem) throws Exception {
+    void loadRows(MockIdentityService mock, Path pem) throws Exception {
         NhsClient client = NhsClient.builder().apiKey(API_KEY).privateKey(pem, null).tokenUrl(mock.tokenUrl())
                 .notices(null).build();
         log("signing " + loadRequests + " unique client assertions (4096-bit)");
@@ -290,7 +290,7 @@ public class Benchmark {
     }
 
     /** Sends every form once over {@code clients} keep-alive connections; returns the wall seconds. */
-    static double runLoad(MockServer.Server mock, List<String> forms, int clients, long[] latencyNanos,
+    static double runLoad(MockIdentityService mock, List<String> forms, int clients, long[] latencyNanos,
             Set<String> tokens, AtomicInteger errors) throws Exception {
         AtomicInteger next = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(clients);
@@ -312,7 +312,7 @@ public class Benchmark {
                         out.flush();
                         String[] answer = readResponse(in);
                         latencyNanos[i] = System.nanoTime() - t0;
-                        Map<String, Object> json = answer[0].equals("200") ? NhsClient.TokenResponses.parseObject(answer[1]) : null;
+                        Map<String, Object> json = answer[0].equals("200") ? NhsTokenAnswers.parseObject(answer[1]) : null;
                         Object token = json == null ? null : json.get("access_token");
                         if (!(token instanceof String) || !tokens.add((String) token)) {
                             errors.incrementAndGet();

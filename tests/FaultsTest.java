@@ -146,7 +146,7 @@ class FaultsTest {
         KeyPair serverKeys = GenerateKeys.generate(2048);
         X509Certificate leaf = certificate("CN=127.0.0.1", serverKeys, "CN=nhs-auth test proxy CA", caKeys, false);
         Path caPem = dir.resolve("proxy-ca.pem");
-        Files.writeString(caPem, NhsClient.PlainRsaPem.pem("CERTIFICATE", ca.getEncoded()));
+        Files.writeString(caPem, NhsKeys.pem("CERTIFICATE", ca.getEncoded()));
 
         HttpsServer tls = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         tls.setHttpsConfigurator(new HttpsConfigurator(serverContext(serverKeys, leaf, ca)));

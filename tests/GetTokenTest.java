@@ -36,7 +36,7 @@ class GetTokenTest {
     @BeforeAll
     static void makeKey() throws Exception {
         pem = TestSupport.testKey(keys, "test-kid");
-        publicKey = NhsClient.publicKeyOf(NhsClient.readPrivateKey(pem, null));
+        publicKey = NhsKeys.publicKeyOf(NhsKeys.readPrivateKey(pem, null));
     }
 
     static TestSupport.Result getToken(FakeServer server, String... extra) {
@@ -197,10 +197,10 @@ class GetTokenTest {
     void clockSkewIsMeasuredAgainstTheEndpointsDateHeader() {
         java.time.Instant now = java.time.Instant.parse("2026-11-28T12:02:00Z");
         assertEquals("your clock is 120 s ahead of the token endpoint's (its Date: Sat, 28 Nov 2026 12:00:00 GMT)",
-                NhsClient.TokenResponses.clockSkew("Sat, 28 Nov 2026 12:00:00 GMT", now));
+                NhsTokenAnswers.clockSkew("Sat, 28 Nov 2026 12:00:00 GMT", now));
         assertEquals("your clock is 90 s behind the token endpoint's (its Date: Sat, 28 Nov 2026 12:03:30 GMT)",
-                NhsClient.TokenResponses.clockSkew("Sat, 28 Nov 2026 12:03:30 GMT", now));
-        assertTrue(NhsClient.TokenResponses.clockSkew(null, now).contains("no Date header"));
+                NhsTokenAnswers.clockSkew("Sat, 28 Nov 2026 12:03:30 GMT", now));
+        assertTrue(NhsTokenAnswers.clockSkew(null, now).contains("no Date header"));
     }
 
     @Test

@@ -33,14 +33,14 @@ class KeyFormatsTest {
     }
 
     static String thumbprintOf(Path pem, String passphrase) {
-        return NhsClient.thumbprint(NhsClient.publicKeyOf(
-                NhsClient.readPrivateKey(pem, passphrase == null ? null : passphrase.toCharArray())));
+        return NhsJwks.thumbprint(NhsKeys.publicKeyOf(
+                NhsKeys.readPrivateKey(pem, passphrase == null ? null : passphrase.toCharArray())));
     }
 
     @Test
     void pkcs8FromOpensslGenpkeyLoads() {
         Path key = openssl("genpkey.pem", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048");
-        assertEquals(64, String.join("", NhsClient.readPrivateKey(key, null).getModulus().toString(16)).length() / 8);
+        assertEquals(64, String.join("", NhsKeys.readPrivateKey(key, null).getModulus().toString(16)).length() / 8);
         assertEquals("-----BEGIN PRIVATE KEY-----", firstLine(key));
     }
 

@@ -99,7 +99,7 @@ class KillMidWriteTest {
             bystander.forEach((name, bytes) -> assertArrayEquals(bytes, readUnchecked(name), name + " changed"));
             byte[] victim = Files.readAllBytes(dir.resolve("victim.pem"));
             if (!java.util.Arrays.equals(victim, originalVictimKey)) {
-                NhsClient.readPrivateKey(dir.resolve("victim.pem"), null);
+                NhsKeys.readPrivateKey(dir.resolve("victim.pem"), null);
             }
         }
     }
@@ -135,7 +135,7 @@ class KillMidWriteTest {
                 }
                 try {
                     if (name.endsWith(".pem")) {
-                        NhsClient.readPrivateKey(p, null);
+                        NhsKeys.readPrivateKey(p, null);
                         assertEquals("rw-------", TestSupport.posixMode(p), context);
                     } else if (name.endsWith(".pem.pub")) {
                         try (PEMParser parser = new PEMParser(new StringReader(Files.readString(p)))) {

@@ -66,24 +66,24 @@ class MockServerLoadTest {
 
     @TempDir
     static Path dir;
-    static NhsClient.SigningKey signingKey;
+    static NhsSigningKey signingKey;
     static Path jwks;
 
-    MockServer.Server server;
+    MockIdentityService server;
     ExecutorService pool;
 
     @BeforeAll
     static void appKey() throws Exception {
         KeyPair pair = GenerateKeys.generate(2048);
         Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.privateKeyPem(pair.getPrivate()));
-        signingKey = NhsClient.SigningKey.load(pem, null);
+        signingKey = NhsSigningKey.load(pem, null);
         jwks = Files.writeString(dir.resolve(KID + ".json"),
-                NhsClient.jwksJson(List.of(NhsClient.publicJwk((RSAPublicKey) pair.getPublic(), KID))));
+                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) pair.getPublic(), KID))));
     }
 
     @BeforeEach
     void start() throws Exception {
-        server = MockServer.start("127.0.0.1", 0, List.of(new MockServer.App(API_KEY, jwks.toString(), true)), 3600, null);
+        server = MockIdentityService.start("127.0.0.1", 0, List.of(new MockIdentityService.App(API_KEY, jwks.toString(), true)), 3600, null);
         pool = Executors.newFixedThreadPool(THREADS);
     }
 
@@ -243,7 +243,7 @@ class MockServerLoadTest {
 
     /** The client_assertion field as the mock server's own form parser reads this body. */
     static String assertionAsTheServerReadsIt(byte[] body) {
-        return MockServer.Form.parse(new String(body, StandardCharsets.UTF_8)).get("client_assertion");
+        return MockTokenEndpoint.Form.parse(new String(body, StandardCharsets.UTF_8)).get("client_assertion");
     }
 
     /**

@@ -115,7 +115,7 @@ class MockServerTest {
     Path dir;
 
     Path jwksFile;
-    MockServer.Server server;
+    MockIdentityService server;
     final StringWriter log = new StringWriter();
     final List<AutoCloseable> toClose = new ArrayList<>();
 
@@ -129,10 +129,10 @@ class MockServerTest {
     void startServer() throws IOException {
         jwksFile = writeJwks("app.json", keys.getPublic(), KID);
         server = start(List.of(
-                new MockServer.App(APP, jwksFile.toString(), true),
-                new MockServer.App("second-app", jwksFile.toString(), true),
-                new MockServer.App("keyless-app", null, true),
-                new MockServer.App("level-2-app", jwksFile.toString(), false)), 3600);
+                new MockIdentityService.App(APP, jwksFile.toString(), true),
+                new MockIdentityService.App("second-app", jwksFile.toString(), true),
+                new MockIdentityService.App("keyless-app", null, true),
+                new MockIdentityService.App("level-2-app", jwksFile.toString(), false)), 3600);
     }
 
     @AfterEach
@@ -143,8 +143,8 @@ class MockServerTest {
         }
     }
 
-    MockServer.Server start(List<MockServer.App> apps, long cacheSeconds) throws IOException {
-        MockServer.Server s = MockServer.start("127.0.0.1", 0, apps, cacheSeconds, new PrintWriter(log, true));
+    MockIdentityService start(List<MockIdentityService.App> apps, long cacheSeconds) throws IOException {
+        MockIdentityService s = MockIdentityService.start("127.0.0.1", 0, apps, cacheSeconds, new PrintWriter(log, true));
         toClose.add(s);
         return s;
     }
@@ -470,7 +470,7 @@ class MockServerTest {
         // A 512-bit key parses as a JWK, but SHA512withRSA cannot use a key that short: nothing the
         // table foresees, so the reference's catch-all answers.
         Path shortKey = writeJwks("short.json", generate(512).getPublic(), "short-1");
-        MockServer.Server s = start(List.of(new MockServer.App(APP, shortKey.toString(), true)), 3600);
+        MockIdentityService s = start(List.of(new MockIdentityService.App(APP, shortKey.toString(), true)), 3600);
         Map<String, Object> header = header();
         header.put("kid", "short-1");
         HttpResponse<String> r = send(s, form(assertion(header, claims(s))));
@@ -612,7 +612,7 @@ class MockServerTest {
 
     @Test
     void rememberedJtisAreForgottenOnceTheirExpHasPassed() throws Exception {
-        MockServer.Server fresh = start(List.of(new MockServer.App(APP, jwksFile.toString(), true)), 3600);
+        MockIdentityService fresh = start(List.of(new MockIdentityService.App(APP, jwksFile.toString(), true)), 3600);
         for (int i = 0; i < 5; i++) {
             Map<String, Object> claims = claims(fresh);
             claims.put("exp", nowSeconds() + 3);
@@ -627,7 +627,7 @@ class MockServerTest {
     @Test
     void aJwksUrlIsFetchedAsApimAndCached() throws Exception {
         JwksHost host = jwksHost();
-        MockServer.Server viaUrl = start(List.of(new MockServer.App(APP, host.url("/jwks.json"), true)), 3600);
+        MockIdentityService viaUrl = start(List.of(new MockIdentityService.App(APP, host.url("/jwks.json"), true)), 3600);
         assertEquals(0, host.hits.get(), "fetched on demand, not at start");
         assertEquals(200, send(viaUrl, form(assertion(header(), claims(viaUrl)))).statusCode());
         assertEquals(200, send(viaUrl, form(assertion(header(), claims(viaUrl)))).statusCode());
@@ -637,7 +637,7 @@ class MockServerTest {
         assertEquals(1, host.hits.get(), "one fetch, then the cache, even for an unknown kid");
         assertEquals(List.of("APIM"), host.userAgents);
 
-        MockServer.Server uncached = start(List.of(new MockServer.App(APP, host.url("/jwks.json"), true)), 0);
+        MockIdentityService uncached = start(List.of(new MockIdentityService.App(APP, host.url("/jwks.json"), true)), 0);
         assertEquals(200, send(uncached, form(assertion(header(), claims(uncached)))).statusCode());
         assertEquals(200, send(uncached, form(assertion(header(), claims(uncached)))).statusCode());
         assertEquals(3, host.hits.get(), "--jwks-cache-seconds 0 fetches every time");
@@ -650,11 +650,11 @@ class MockServerTest {
             closedPort = s.getLocalPort();
         }
         JwksHost host = jwksHost();
-        MockServer.Server s = start(List.of(
-                new MockServer.App("refused", "http://127.0.0.1:" + closedPort + "/jwks.json", true),
-                new MockServer.App("error", host.url("/broken"), true),
-                new MockServer.App("not-json", host.url("/not-json"), true),
-                new MockServer.App("huge", host.url("/huge"), true)), 3600);
+        MockIdentityService s = start(List.of(
+                new MockIdentityService.App("refused", "http://127.0.0.1:" + closedPort + "/jwks.json", true),
+                new MockIdentityService.App("error", host.url("/broken"), true),
+                new MockIdentityService.App("not-json", host.url("/not-json"), true),
+                new MockIdentityService.App("huge", host.url("/huge"), true)), 3600);
         for (String app : List.of("refused", "error", "not-json", "huge")) {
             Map<String, Object> claims = claims(s);
             claims.put("iss", app);
@@ -670,9 +670,9 @@ class MockServerTest {
         newKid.put("kid", "test-2");
         assertRow(requestToken(sign("SHA512withRSA", otherKeys.getPrivate(), newKid, claims())), 23);
 
-        Files.writeString(jwksFile, NhsClient.jwksJson(List.of(
-                NhsClient.publicJwk((RSAPublicKey) keys.getPublic(), KID),
-                NhsClient.publicJwk((RSAPublicKey) otherKeys.getPublic(), "test-2"))));
+        Files.writeString(jwksFile, NhsJwks.jwksJson(List.of(
+                NhsJwks.publicJwk((RSAPublicKey) keys.getPublic(), KID),
+                NhsJwks.publicJwk((RSAPublicKey) otherKeys.getPublic(), "test-2"))));
         Files.setLastModifiedTime(jwksFile, FileTime.fromMillis(System.currentTimeMillis() + 2000));
         assertEquals(200, requestToken(sign("SHA512withRSA", otherKeys.getPrivate(), newKid, claims())).statusCode());
         assertEquals(200, requestToken(assertion(header(), claims())).statusCode(), "both keys during rotation");
@@ -690,10 +690,10 @@ class MockServerTest {
                 + KID + "\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
                 + "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}]}");
         Path noKid = Files.writeString(dir.resolve("nokid.json"),
-                NhsClient.jwksJson(List.of(NhsClient.publicJwk((RSAPublicKey) keys.getPublic(), KID)))
+                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) keys.getPublic(), KID)))
                         .replace("\"kid\": \"" + KID + "\",", ""));
-        MockServer.Server s = start(List.of(new MockServer.App("ec", ecOnly.toString(), true),
-                new MockServer.App("nokid", noKid.toString(), true)), 3600);
+        MockIdentityService s = start(List.of(new MockIdentityService.App("ec", ecOnly.toString(), true),
+                new MockIdentityService.App("nokid", noKid.toString(), true)), 3600);
         for (String app : List.of("ec", "nokid")) {
             Map<String, Object> claims = claims(s);
             claims.put("iss", app);
@@ -732,7 +732,7 @@ class MockServerTest {
     @Test
     void theCommandServesUntilStopped() throws Exception {
         MockServer command = new MockServer();
-        CommandLine cl = NhsClient.Cli.commandLine(command);
+        CommandLine cl = NhsCli.commandLine(command);
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(out, true));
@@ -744,7 +744,7 @@ class MockServerTest {
         serving.start();
         try {
             waitUntil(() -> out.toString().contains("level-2-app"), "startup lines printed");
-            MockServer.Server s = command.running;
+            MockIdentityService s = command.running;
             List<String> lines = out.toString().lines().toList();
             assertEquals("mock-server listening on " + s.baseUrl(), lines.get(0));
             assertTrue(s.baseUrl().matches("http://127\\.0\\.0\\.1:\\d+"), s.baseUrl());
@@ -783,7 +783,7 @@ class MockServerTest {
 
     Path writeJwks(String name, PublicKey key, String kid) throws IOException {
         return Files.writeString(dir.resolve(name),
-                NhsClient.jwksJson(List.of(NhsClient.publicJwk((RSAPublicKey) key, kid))));
+                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) key, kid))));
     }
 
     static Map<String, Object> header() {
@@ -805,7 +805,7 @@ class MockServerTest {
         return c;
     }
 
-    static Map<String, Object> claims(MockServer.Server s) {
+    static Map<String, Object> claims(MockIdentityService s) {
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("iss", APP);
         c.put("sub", APP);
@@ -840,7 +840,7 @@ class MockServerTest {
     }
 
     static byte[] json(Map<String, Object> members) {
-        return NhsClient.toJson(members).getBytes(StandardCharsets.UTF_8);
+        return NhsJson.compact(members).getBytes(StandardCharsets.UTF_8);
     }
 
     static String b64(byte[] bytes) {
@@ -889,7 +889,7 @@ class MockServerTest {
                 .POST(HttpRequest.BodyPublishers.ofString(form)).build();
     }
 
-    static HttpResponse<String> send(MockServer.Server s, String form) throws Exception {
+    static HttpResponse<String> send(MockIdentityService s, String form) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create(s.tokenUrl())).header("Content-Type", FORM)
                 .POST(HttpRequest.BodyPublishers.ofString(form)).build(), utf8());
     }

@@ -44,8 +44,8 @@ class ReadmeTest {
         List<String> blocks = shellBlocks(Files.readString(root.resolve("README.md")));
         assertTrue(blocks.size() >= 10, "the README has its runbooks: " + blocks.size());
 
-        try (MockServer.Server mock = MockServer.start("127.0.0.1", 0,
-                List.of(new MockServer.App("YOUR_API_KEY", scratch.resolve(".auth/int-1.json").toString(), true)),
+        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
+                List.of(new MockIdentityService.App("YOUR_API_KEY", scratch.resolve(".auth/int-1.json").toString(), true)),
                 3600, null)) {
             StringBuilder script = new StringBuilder("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
             for (int i = 0; i < blocks.size(); i++) {

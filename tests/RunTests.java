@@ -21,6 +21,7 @@
 //SOURCES KillMidWriteTest.java
 //SOURCES SecretsTest.java
 //SOURCES MockServerLoadTest.java
+//SOURCES LibraryTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

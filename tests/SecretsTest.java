@@ -57,7 +57,7 @@ class SecretsTest {
     @TempDir
     static Path dir;
     static Path pem;
-    static MockServer.Server server;
+    static MockIdentityService server;
     static RecordingRelay relay;
     static final StringWriter serverLog = new StringWriter();
     /** Base64 windows of the private key (PEM body and JWK d) → what they belong to. */
@@ -67,8 +67,8 @@ class SecretsTest {
     static void keyServerAndRelay() throws Exception {
         pem = TestSupport.testKey(dir, "secrets-kid");
         addKeyWindows(Files.readString(pem), "the private key");
-        server = MockServer.start("127.0.0.1", 0,
-                List.of(new MockServer.App(API_KEY, dir.resolve("secrets-kid.json").toString(), true)), 3600,
+        server = MockIdentityService.start("127.0.0.1", 0,
+                List.of(new MockIdentityService.App(API_KEY, dir.resolve("secrets-kid.json").toString(), true)), 3600,
                 new PrintWriter(serverLog, true));
         relay = new RecordingRelay(server.port());
     }
@@ -83,8 +83,8 @@ class SecretsTest {
     static void addKeyWindows(String pemText, String what) {
         String body = pemText.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
         addWindows(body, what + " (PEM body)", keyWindows);
-        RSAKey jwk = new RSAKey.Builder(NhsClient.publicKeyOf(NhsClient.readPrivateKey(pem, null)))
-                .privateKey(NhsClient.readPrivateKey(pem, null)).build();
+        RSAKey jwk = new RSAKey.Builder(NhsKeys.publicKeyOf(NhsKeys.readPrivateKey(pem, null)))
+                .privateKey(NhsKeys.readPrivateKey(pem, null)).build();
         addWindows(jwk.getPrivateExponent().toString(), what + " (private exponent d)", keyWindows);
     }
 
@@ -224,7 +224,7 @@ class SecretsTest {
             public void close() {
             }
         };
-        CommandLine cl = NhsClient.Cli.commandLine(new Demo());
+        CommandLine cl = NhsCli.commandLine(new Demo());
         cl.setOut(new PrintWriter(watching, true));
         StringWriter err = new StringWriter();
         cl.setErr(new PrintWriter(err, true));

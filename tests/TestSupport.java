@@ -69,7 +69,7 @@ final class TestSupport {
     static Result runInProcess(Object command, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cl = NhsClient.Cli.commandLine(command);
+        CommandLine cl = NhsCli.commandLine(command);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         int exit = cl.execute(args);

@@ -1,0 +1,377 @@
+
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.SignatureException;
+import java.security.interfaces.RSAPublicKey;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import com.nimbusds.jose.util.JSONObjectUtils;
+import com.sun.net.httpserver.HttpExchange;
+
+/** POST /oauth2/token of the mock identity service: a client assertion in, an access token out. */
+final class MockTokenEndpoint {
+    private final MockJwks.Registry registry;
+    private final JtiRegister jtis;
+    private final AccessTokens tokens;
+
+    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, AccessTokens tokens) {
+        this.registry = registry;
+        this.jtis = jtis;
+        this.tokens = tokens;
+    }
+
+    MockIdentityService.Reply handle(HttpExchange exchange, MockIdentityService.RequestBody requestBody, String fallbackBase)
+            throws IOException, GeneralSecurityException {
+        if (!"POST".equals(exchange.getRequestMethod())) {
+            return MockIdentityService.Reply.empty(405, "Allow", "POST");
+        }
+        // Compared as a plain string, as the reference infers: a charset suffix is refused.
+        if (!NhsClient.FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
+            return MockIdentityService.Reply.refusal(MockIdentityService.Refusal.WRONG_CONTENT_TYPE, null);
+        }
+        byte[] body = requestBody.read();
+        if (body == null) {
+            return MockIdentityService.Reply.refusal(MockIdentityService.Refusal.BODY_TOO_LARGE, null);
+        }
+        String host = exchange.getRequestHeaders().getFirst("Host");
+        // The aud must be the URL the client posted to, as it wrote it.
+        String tokenUrl = host == null ? fallbackBase + MockIdentityService.TOKEN_PATH : "http://" + host + MockIdentityService.TOKEN_PATH;
+        try {
+            return grant(Form.parse(new String(body, StandardCharsets.UTF_8)), tokenUrl,
+                    System.currentTimeMillis());
+        } catch (MockIdentityService.Refused r) {
+            return MockIdentityService.Reply.refusal(r.refusal, r.detail);
+        }
+    }
+
+    private MockIdentityService.Reply grant(Map<String, String> form, String tokenUrl, long now)
+            throws MockIdentityService.Refused, GeneralSecurityException {
+        String grantType = form.get("grant_type");
+        if (grantType == null || grantType.isEmpty()) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.GRANT_TYPE_MISSING);
+        }
+        if (!"client_credentials".equals(grantType)) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.GRANT_TYPE_INVALID);
+        }
+        if (!NhsClient.ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.ASSERTION_TYPE_INVALID);
+        }
+        String jwt = form.get("client_assertion");
+        if (jwt == null || jwt.isEmpty()) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.ASSERTION_MISSING);
+        }
+        ClientAssertion assertion = ClientAssertion.decode(jwt);
+        assertion.checkClaims(now);
+        // Burnt here, before the app and its keys are looked at, as the real endpoint does:
+        // a replayed assertion is refused even if its first use failed a later check.
+        jtis.burn(assertion.subject(), assertion.jti(), assertion.expMillis(), now);
+
+        MockJwks.Registry.Registration app = registry.app(assertion.subject());
+        if (app == null) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.UNKNOWN_APP);
+        }
+        if (app.jwks() == null) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NO_PUBLIC_KEY);
+        }
+        Map<String, RSAPublicKey> keys;
+        try {
+            keys = app.jwks().keysByKid();
+        } catch (MockJwks.JwksUnavailable e) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.JWKS_UNREACHABLE, e.getMessage());
+        }
+        RSAPublicKey key = assertion.kid() == null ? null : keys.get(assertion.kid());
+        if (key == null) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NO_MATCHING_KID);
+        }
+        assertion.verifySignature(key, now);
+        if (!assertion.isFor(tokenUrl)) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.AUD_INVALID, "expected aud " + tokenUrl);
+        }
+        if (!app.level3()) {
+            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NOT_LEVEL_3);
+        }
+        return issue(form.get("_access_token_expiry_ms"), now);
+    }
+
+    private MockIdentityService.Reply issue(String requestedLifetime, long now) {
+        long lifetime = MockIdentityService.TOKEN_LIFETIME_MS;
+        if (requestedLifetime != null) {
+            try {
+                long requested = Long.parseLong(requestedLifetime.trim());
+                if (requested > 0) {
+                    lifetime = Math.min(requested, MockIdentityService.TOKEN_LIFETIME_MS);
+                }
+            } catch (NumberFormatException ignored) {
+                // a test-only knob: nonsense leaves the normal lifetime
+            }
+        }
+        String token = tokens.issue(now, lifetime);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("access_token", token);
+        // 600 s shows as "599", as NHS shows it; a shortened lifetime never shows as 0.
+        body.put("expires_in", Long.toString(Math.max(1, (lifetime - 1) / 1000)));
+        body.put("token_type", "Bearer");
+        body.put("issued_at", Long.toString(now));
+        return MockIdentityService.Reply.json(200, body, null);
+    }
+
+    /**
+     * A form body. Duplicate fields: the first value wins, as Apigee's {@code request.formparam.x}
+     * returns the first; a field that cannot be percent-decoded is kept as sent (it then fails its
+     * own check instead of becoming a 500).
+     */
+    static final class Form {
+        private Form() {
+        }
+
+        static Map<String, String> parse(String body) {
+            Map<String, String> fields = new HashMap<>();
+            for (String pair : body.split("&")) {
+                if (pair.isEmpty()) {
+                    continue;
+                }
+                int eq = pair.indexOf('=');
+                String name = decode(eq < 0 ? pair : pair.substring(0, eq));
+                String value = eq < 0 ? "" : decode(pair.substring(eq + 1));
+                fields.putIfAbsent(name, value);
+            }
+            return fields;
+        }
+
+        private static String decode(String s) {
+            try {
+                return URLDecoder.decode(s, StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                return s;
+            }
+        }
+    }
+
+    /** The signed JWT a client sends instead of a secret; decoded but not yet trusted. */
+    static final class ClientAssertion {
+        private static final ThreadLocal<Signature> RS512 = ThreadLocal.withInitial(() -> {
+            try {
+                return Signature.getInstance("SHA512withRSA");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("this JDK lacks SHA512withRSA", e);
+            }
+        });
+
+        private final Map<String, Object> header;
+        private final Map<String, Object> claims;
+        private final byte[] signingInput;
+        private final byte[] signature;
+
+        private ClientAssertion(Map<String, Object> header, Map<String, Object> claims, byte[] signingInput,
+                byte[] signature) {
+            this.header = header;
+            this.claims = claims;
+            this.signingInput = signingInput;
+            this.signature = signature;
+        }
+
+        /** Row 8: three base64url parts, the first two UTF-8 JSON objects. */
+        static ClientAssertion decode(String jwt) throws MockIdentityService.Refused {
+            int dot1 = jwt.indexOf('.');
+            int dot2 = dot1 < 0 ? -1 : jwt.indexOf('.', dot1 + 1);
+            if (dot2 < 0 || jwt.indexOf('.', dot2 + 1) >= 0) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.MALFORMED_JWT, "not three dot-separated parts");
+            }
+            try {
+                Map<String, Object> header = jsonObject(jwt.substring(0, dot1));
+                Map<String, Object> claims = jsonObject(jwt.substring(dot1 + 1, dot2));
+                byte[] signature = Base64.getUrlDecoder().decode(jwt.substring(dot2 + 1));
+                return new ClientAssertion(header, claims,
+                        jwt.substring(0, dot2).getBytes(StandardCharsets.US_ASCII), signature);
+            } catch (java.text.ParseException | CharacterCodingException | RuntimeException
+                     | StackOverflowError e) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.MALFORMED_JWT, e.getClass().getSimpleName());
+            }
+        }
+
+        private static Map<String, Object> jsonObject(String part)
+                throws java.text.ParseException, CharacterCodingException {
+            byte[] bytes = Base64.getUrlDecoder().decode(part);
+            String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+            Map<String, Object> object = JSONObjectUtils.parse(text);
+            if (object == null) {
+                throw new java.text.ParseException("null is not a JSON object", 0);
+            }
+            return object;
+        }
+
+        /** Rows 9 to 17, in the reference's order (rows 18 and 19 need the jti register). */
+        void checkClaims(long now) throws MockIdentityService.Refused {
+            if (!"RS512".equals(header.get("alg"))) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.ALG_NOT_RS512);
+            }
+            Object exp = claims.get("exp");
+            if (exp instanceof Number n && n.doubleValue() * 1000 < now) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_PASSED);
+            }
+            Object kid = header.get("kid");
+            if (kid == null || "".equals(kid)) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.KID_MISSING);
+            }
+            if (!(header.get("typ") instanceof String typ && typ.equalsIgnoreCase("JWT"))) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.TYP_INVALID);
+            }
+            if (exp == null) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_MISSING);
+            }
+            if (!(exp instanceof Number)) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_NOT_NUMBER);
+            }
+            if (!(claims.get("iss") instanceof String iss && !iss.isEmpty() && iss.equals(claims.get("sub")))) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.ISS_SUB_INVALID);
+            }
+            Object jti = claims.get("jti");
+            if (jti == null) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_MISSING);
+            }
+            if (!(jti instanceof String s) || s.isEmpty()) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_NOT_STRING);
+            }
+        }
+
+        String subject() {
+            return (String) claims.get("sub");
+        }
+
+        String jti() {
+            return (String) claims.get("jti");
+        }
+
+        /** A kid that is not a string can match no key: there is no such thing as a non-string kid. */
+        String kid() {
+            return header.get("kid") instanceof String s ? s : null;
+        }
+
+        double expMillis() {
+            return ((Number) claims.get("exp")).doubleValue() * 1000;
+        }
+
+        /**
+         * Row 24, with iat and nbf. They are optional and allowed 10 s of clock skew; one further
+         * ahead fails here because the real endpoint checks them in the same Apigee VerifyJWT step
+         * that checks the signature (inferred), so the jti is burnt first, as with a bad signature.
+         */
+        void verifySignature(RSAPublicKey key, long now) throws MockIdentityService.Refused, GeneralSecurityException {
+            Signature verifier = RS512.get();
+            verifier.initVerify(key);
+            verifier.update(signingInput);
+            boolean valid;
+            try {
+                valid = verifier.verify(signature);
+            } catch (SignatureException wrongLength) {
+                valid = false;
+            }
+            if (!valid) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.SIGNATURE_INVALID);
+            }
+            for (String claim : List.of("iat", "nbf")) {
+                if (claims.get(claim) instanceof Number n && n.doubleValue() * 1000 > now + MockIdentityService.IAT_NBF_ALLOWANCE_MS) {
+                    throw new MockIdentityService.Refused(MockIdentityService.Refusal.SIGNATURE_INVALID, "'" + claim + "' is more than 10 s in the future");
+                }
+            }
+        }
+
+        /** Row 25: aud as the token URL, or a JSON array holding it (RFC 7519 allows both). */
+        boolean isFor(String tokenUrl) {
+            Object aud = claims.get("aud");
+            return tokenUrl.equals(aud) || (aud instanceof List<?> list && list.contains(tokenUrl));
+        }
+    }
+
+    /**
+     * The jtis each app has used. NHS remembers them for 30 days; we forget one once its
+     * assertion's exp has passed, since row 10 already refuses any replay of that assertion.
+     */
+    static final class JtiRegister {
+        private record Used(String sub, String jti) {
+        }
+
+        private final ConcurrentHashMap<Used, Long> forgetAfter = new ConcurrentHashMap<>();
+
+        /** Rows 18 and 19; on success the jti is burnt for this sub. */
+        void burn(String sub, String jti, double expMillis, long now) throws MockIdentityService.Refused {
+            Used used = new Used(sub, jti);
+            Long previous = forgetAfter.get(used);
+            if (previous != null && previous >= now) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_REUSED);
+            }
+            if (expMillis > now + MockIdentityService.MAX_EXP_AHEAD_MS) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_TOO_FAR);
+            }
+            long until = (long) Math.ceil(expMillis);
+            boolean[] reused = {false};
+            forgetAfter.compute(used, (k, old) -> {
+                if (old != null && old >= now) {
+                    reused[0] = true;
+                    return old;
+                }
+                return until;
+            });
+            if (reused[0]) {
+                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_REUSED, "lost a race with a concurrent request");
+            }
+        }
+
+        void forgetExpired(long now) {
+            forgetAfter.values().removeIf(until -> until < now);
+        }
+
+        int size() {
+            return forgetAfter.size();
+        }
+    }
+
+    /** Issued access tokens and when each expires. */
+    static final class AccessTokens {
+        enum Check { VALID, EXPIRED, UNKNOWN }
+
+        private static final SecureRandom RANDOM = new SecureRandom();
+        private final ConcurrentHashMap<String, Long> expiresAt = new ConcurrentHashMap<>();
+        private final AtomicLong issued = new AtomicLong();
+
+        /** 168 random bits: 28 URL-safe characters, the length NHS tokens have. */
+        String issue(long now, long lifetimeMs) {
+            byte[] bytes = new byte[21];
+            RANDOM.nextBytes(bytes);
+            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+            expiresAt.put(token, now + lifetimeMs);
+            issued.incrementAndGet();
+            return token;
+        }
+
+        Check check(String token, long now) {
+            Long until = expiresAt.get(token);
+            return until == null ? Check.UNKNOWN : until > now ? Check.VALID : Check.EXPIRED;
+        }
+
+        void forgetExpired(long now) {
+            expiresAt.values().removeIf(until -> until <= now);
+        }
+
+        int size() {
+            return expiresAt.size();
+        }
+
+        long issued() {
+            return issued.get();
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//DEPS info.picocli:picocli:4.7.7
+//SOURCES NhsClient.java
+
+import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
+
+/**
+ * What the commands share on the command line: one-line errors with an exit code, the exit-code
+ * list in every --help, the options that more than one command takes (as mixins), and the
+ * options' names for the settings that library messages mention.
+ */
+final class NhsCli {
+    private NhsCli() {
+    }
+
+    /** Every command's exit codes, shown in its --help. */
+    static final Map<String, String> EXIT_CODES = exitCodes();
+
+    private static Map<String, String> exitCodes() {
+        Map<String, String> codes = new LinkedHashMap<>();
+        codes.put("0", "success");
+        codes.put("1", "unexpected internal error (run again with --verbose for a stack trace)");
+        codes.put("2", "bad usage or bad input: options, files, formats, refusal to overwrite");
+        codes.put("3", "the token endpoint refused the client assertion");
+        codes.put("4", "the API answered with a non-2xx status");
+        codes.put("5", "network failure: DNS, connect, TLS, timeout");
+        return codes;
+    }
+
+    /** How a command user changes a setting that a library message mentions: its option and variable. */
+    static final NhsSetting.Words OPTIONS = (setting, action) -> {
+        String option = switch (setting) {
+            case API_KEY -> "--api-key";
+            case PRIVATE_KEY -> "--private-key";
+            case PASSPHRASE -> "--private-key-passphrase";
+            case ENV -> "--env";
+            case KID -> "--kid";
+            case TOKEN_URL -> "--token-url";
+            case TIMEOUT -> "--timeout";
+            case CA_CERT -> "--cacert";
+            case TRACE -> "--verbose";
+        };
+        return setting.variable() == null ? option
+                : action ? "pass " + option + " or set " + setting.variable() : option + " / " + setting.variable();
+    };
+
+    // ------------------------------------------------------------------ running a command
+
+    /** Runs a picocli command and returns its exit code; all failures become one line on stderr. */
+    static int run(Object command, String... args) {
+        return commandLine(command).execute(args);
+    }
+
+    /** A CommandLine wired with the toolkit's error handling, for main() and for tests. */
+    static CommandLine commandLine(Object command) {
+        CommandLine cl = new CommandLine(command);
+        // '@FILE' is call-api's body syntax, as in curl: never picocli's argument files.
+        cl.setExpandAtFiles(false);
+        cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
+        cl.setParameterExceptionHandler(NhsCli::onParameterException);
+        cl.setExitCodeExceptionMapper(t -> t instanceof NhsClient.NhsAuthException
+                ? ((NhsClient.NhsAuthException) t).exitCode() : NhsClient.ExitCode.INTERNAL);
+        listExitCodes(cl);
+        return cl;
+    }
+
+    private static void listExitCodes(CommandLine cl) {
+        cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
+        // Two spaces after the code, as --help has always shown it (picocli's own table pads to three).
+        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_EXIT_CODE_LIST, help -> {
+            StringBuilder list = new StringBuilder();
+            help.commandSpec().usageMessage().exitCodeList().forEach((code, meaning) ->
+                    list.append("  ").append(code).append("  ").append(meaning).append(System.lineSeparator()));
+            return list.toString();
+        });
+        cl.getSubcommands().values().forEach(NhsCli::listExitCodes);
+    }
+
+    /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
+    private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+
+    /** For {@code main}: run and exit with the command's code. */
+    static void main(Callable<Integer> command, String[] args) {
+        CommandLine cl = commandLine(command);
+        cl.setOut(STDOUT);
+        NhsClient.exit(cl.execute(args));
+    }
+
+    /** The stream a command writes its result to. */
+    static PrintWriter out(CommandSpec spec) {
+        return spec.commandLine().getOut();
+    }
+
+    /** The stream a command writes its talk to. */
+    static PrintWriter err(CommandSpec spec) {
+        return spec.commandLine().getErr();
+    }
+
+    /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */
+    static OutputStream rawStdout(CommandSpec spec) {
+        return spec.commandLine().getOut() == STDOUT ? System.out : null;
+    }
+
+    private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cl = ex.getCommandLine();
+        String name = cl.getCommandSpec().qualifiedName();
+        cl.getErr().println(name + ": " + NhsSetting.oneLine(ex.getMessage()) + " (see '" + name + " --help')");
+        cl.getErr().flush();
+        return NhsClient.ExitCode.USAGE;
+    }
+
+    private static int onExecutionException(Exception ex, CommandLine cl, ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        String name = cl.getCommandSpec().qualifiedName();
+        boolean verbose = wantsVerbose(parsed);
+        if (ex instanceof NhsClient.NhsAuthException known) {
+            err.println(name + ": " + known.message(OPTIONS));
+            String hint = known.hint(OPTIONS);
+            if (hint != null) {
+                err.println("hint: " + hint);
+            }
+            if (verbose && ex.getCause() != null) {
+                ex.printStackTrace(err);
+            }
+            err.flush();
+            return known.exitCode();
+        }
+        err.println(name + ": internal error: " + NhsSetting.oneLine(String.valueOf(ex))
+                + (verbose ? "" : " (run again with --verbose for details)"));
+        if (verbose) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        return NhsClient.ExitCode.INTERNAL;
+    }
+
+    private static boolean wantsVerbose(ParseResult parsed) {
+        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** "nhs-auth get-token 1.0" for --version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public String[] getVersion() {
+            String name = spec.qualifiedName();
+            return new String[] {(name.startsWith("nhs-auth") ? "" : "nhs-auth ") + name + " " + NhsClient.VERSION};
+        }
+    }
+
+    // ------------------------------------------------------------------ option values
+
+    /** Converts {@code --env} values, naming the valid ones on a mistake. */
+    static final class EnvironmentConverter implements CommandLine.ITypeConverter<NhsEnvironment> {
+        @Override
+        public NhsEnvironment convert(String value) {
+            try {
+                return NhsEnvironment.parse(value);
+            } catch (NhsClient.UsageException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** Lists the valid {@code --env} values in --help. */
+    static final class EnvironmentCandidates implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Arrays.stream(NhsEnvironment.values()).map(NhsEnvironment::id).iterator();
+        }
+    }
+
+    // ------------------------------------------------------------------ shared options
+
+    /** --verbose, which every command takes. */
+    static final class VerboseOption {
+        @Option(names = "--verbose",
+                description = "Trace requests and responses on stderr (secrets redacted); stack traces for errors.")
+        boolean verbose;
+    }
+
+    /** --env, for the commands that pick an NHS environment. */
+    static final class EnvOption {
+        @Option(names = "--env", paramLabel = "ENV", defaultValue = "${env:NHS_ENV:-int}",
+                converter = EnvironmentConverter.class, completionCandidates = EnvironmentCandidates.class,
+                description = "NHS environment: ${COMPLETION-CANDIDATES} (env NHS_ENV; default: ${DEFAULT-VALUE}).")
+        NhsEnvironment env;
+    }
+
+    /** The private key and its passphrase. */
+    static final class KeyOptions {
+        @Option(names = "--private-key", paramLabel = "PEM", defaultValue = "${env:NHS_PRIVATE_KEY}",
+                showDefaultValue = Visibility.NEVER,
+                description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY). Required.")
+        Path privateKey;
+
+        @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
+                defaultValue = "${env:NHS_PRIVATE_KEY_PASSPHRASE}", showDefaultValue = Visibility.NEVER,
+                description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
+        String passphrase;
+
+        @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
+                description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
+                        + "else <env>-1).")
+        String kid;
+
+        char[] passphraseChars() {
+            return passphrase == null ? null : passphrase.toCharArray();
+        }
+    }
+
+    /** How to reach a server: the time allowed and extra trusted CAs. */
+    static final class ConnectionOptions {
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "${env:NHS_TIMEOUT:-30}",
+                description = "Seconds allowed to connect and to answer (env NHS_TIMEOUT; default: ${DEFAULT-VALUE}).")
+        String timeout;
+
+        @Option(names = "--cacert", paramLabel = "PEM", defaultValue = "${env:NHS_CA_CERT}",
+                description = "Extra trusted CA certificates, PEM, for TLS-inspecting proxies (env NHS_CA_CERT).")
+        Path caCert;
+    }
+
+    /** The options get-token and call-api share, each also from an NHS_* environment variable. */
+    static final class ClientOptions {
+        @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:NHS_API_KEY}",
+                showDefaultValue = Visibility.NEVER,
+                description = "The app's API key from the developer portal: iss and sub of the client assertion "
+                        + "(env NHS_API_KEY). Required.")
+        String apiKey;
+
+        @Mixin
+        KeyOptions key;
+
+        @Mixin
+        EnvOption env;
+
+        @Option(names = "--token-url", paramLabel = "URL", defaultValue = "${env:NHS_TOKEN_URL}",
+                description = "Token endpoint instead of the environment's; the assertion's aud follows it "
+                        + "(env NHS_TOKEN_URL).")
+        String tokenUrl;
+
+        @Mixin
+        ConnectionOptions connection;
+
+        @Option(names = "--token-cache",
+                description = "Reuse an access token across runs until a minute before it expires (env NHS_TOKEN_CACHE=1); "
+                        + "kept owner-only in the user's cache folder (see --token-cache-dir).")
+        boolean tokenCache;
+
+        @Option(names = "--no-token-cache", description = "Fetch a new token even if NHS_TOKEN_CACHE is set.")
+        boolean noTokenCache;
+
+        @Option(names = "--token-cache-dir", paramLabel = "DIR", defaultValue = "${env:NHS_TOKEN_CACHE_DIR}",
+                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default $XDG_CACHE_HOME/nhs-auth, "
+                        + "else ~/.cache/nhs-auth).")
+        Path tokenCacheDir;
+
+        @Mixin
+        VerboseOption verbose;
+
+        boolean tokenCacheWanted() {
+            return !noTokenCache && (tokenCache || NhsSetting.isOn(System.getenv("NHS_TOKEN_CACHE")));
+        }
+
+        /** The client these options describe; notes and the trace go to {@code err}. */
+        NhsClient client(PrintWriter err) {
+            return NhsClient.builder()
+                    .environment(env.env)
+                    .apiKey(apiKey)
+                    .privateKey(key.privateKey, key.passphraseChars())
+                    .kid(key.kid)
+                    .tokenUrl(tokenUrl)
+                    .timeout(NhsSetting.parseTimeout(connection.timeout, "--timeout"))
+                    .caCertificates(connection.caCert)
+                    .settingNames(OPTIONS)
+                    .notices(line -> {
+                        err.println(line);
+                        err.flush();
+                    })
+                    .trace(verbose.verbose ? err : null)
+                    .tokenCache(tokenCacheWanted()
+                            ? (tokenCacheDir != null ? tokenCacheDir : NhsClient.defaultTokenCacheDir()) : null)
+                    .build();
+        }
+    }
+}

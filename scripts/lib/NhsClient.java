@@ -1,0 +1,654 @@
+//JAVA 17+
+//SOURCES NhsEnvironment.java
+//SOURCES NhsSetting.java
+//SOURCES NhsSigningKey.java
+//SOURCES NhsHttp.java
+//SOURCES NhsProxies.java
+//SOURCES NhsTls.java
+//SOURCES NhsKeys.java
+//SOURCES NhsJwks.java
+//SOURCES NhsTokenAnswers.java
+//SOURCES NhsTokenCache.java
+//SOURCES NhsFiles.java
+//SOURCES NhsJson.java
+
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+
+/**
+ * A client for NHS England's application-restricted APIs with signed-JWT authentication: it
+ * signs a client assertion with your private key, exchanges it at the token endpoint for an
+ * access token, reuses the token while it lives, and sends API requests with
+ * {@code Authorization: Bearer}.
+ *
+ * <p>Pull it into a JBang script with one line, {@code //SOURCES path/or/url/of/lib/NhsClient.java};
+ * its helpers and {@code //DEPS} come along. Failures are {@link NhsAuthException}s whose message
+ * is one line naming the problem and the fix, with an exit code.
+ */
+public final class NhsClient {
+    /** How many times a token request is resent after a transient failure. */
+    public static final int TOKEN_RETRIES = 2;
+    /** Seconds a client assertion lives: the endpoint allows at most 300 (310 with its grace). */
+    public static final int ASSERTION_LIFETIME_SECONDS = 240;
+    /** A token is not reused within this many seconds of its expiry. */
+    public static final int TOKEN_REUSE_MARGIN_SECONDS = 60;
+    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+    static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+    /** This toolkit's version, as {@code --version} shows it. */
+    public static final String VERSION = "1.0";
+
+    private final Builder config;
+    private final NhsEnvironment env;
+    private final String apiKey;
+    private final NhsSigningKey signingKey;
+    private final String kid;
+    private final String tokenUrl;
+    private final boolean tokenNeeded;
+    private final Duration timeout;
+    private final NhsHttp http;
+    private final NhsTokenCache tokenCache;
+    private AccessToken cached;
+
+    private NhsClient(Builder b, NhsSigningKey signingKey, String kid, String tokenUrl, NhsHttp http) {
+        this.config = b.copy();
+        this.env = b.env;
+        this.apiKey = b.apiKey;
+        this.signingKey = signingKey;
+        this.kid = kid;
+        this.tokenUrl = tokenUrl;
+        this.tokenNeeded = b.env != NhsEnvironment.SANDBOX || b.tokenUrl != null;
+        this.timeout = b.timeout;
+        this.http = http;
+        this.tokenCache = b.tokenCacheDir == null ? null : new NhsTokenCache(b.tokenCacheDir, b.notices);
+    }
+
+    /** Starts a client configuration; {@link Builder#build()} checks it. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * A client configured from the {@code NHS_*} environment variables, as the commands read them.
+     *
+     * @throws UsageException a variable is missing or its value is unusable
+     * @see Builder#fromEnvironment()
+     */
+    public static NhsClient fromEnvironment() {
+        return builder().fromEnvironment().build();
+    }
+
+    /** This client's configuration, to change a setting and build another client. */
+    public Builder toBuilder() {
+        return config.copy();
+    }
+
+    /** The NHS environment this client talks to. */
+    public NhsEnvironment environment() {
+        return env;
+    }
+
+    /** The key id sent in the client assertion's header. */
+    public String kid() {
+        return kid;
+    }
+
+    /** The token endpoint posted to; the client assertion's {@code aud}. */
+    public String tokenUrl() {
+        return tokenUrl;
+    }
+
+    /** RFC 7638 thumbprint of the signing key's public half, to compare with the registered JWKS. */
+    public String keyThumbprint() {
+        return signingKey.thumbprint();
+    }
+
+    /** Whether API calls carry a token: NHS sandboxes are open access unless a token URL is given. */
+    public boolean usesToken() {
+        return tokenNeeded;
+    }
+
+    /** A freshly signed client assertion (new jti, exp = now + 240 s). Treat it as a secret. */
+    public String clientAssertion() {
+        return signingKey.clientAssertion(apiKey, kid, tokenUrl, ASSERTION_LIFETIME_SECONDS);
+    }
+
+    /**
+     * An access token, reusing the last one while it has more than a minute to live: from this
+     * process, or with {@link Builder#tokenCache(Path)} from the cache shared across runs.
+     *
+     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
+    public String accessToken() {
+        return token().value();
+    }
+
+    /**
+     * Like {@link #accessToken()}, with the token's type and lifetime.
+     *
+     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
+    public synchronized AccessToken token() {
+        Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
+        if (cached == null || cached.expiresWithin(margin)) {
+            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, apiKey, kid);
+            if (stored != null && !stored.expiresWithin(margin)) {
+                http.trace("reusing a cached access token until " + stored.expiresAt());
+                cached = stored;
+            } else {
+                cached = requestToken();
+                if (tokenCache != null) {
+                    tokenCache.write(tokenUrl, apiKey, kid, cached);
+                }
+            }
+        }
+        return cached;
+    }
+
+    /**
+     * Exchanges a fresh client assertion for a new access token, retrying transient failures
+     * (connection refused or reset, HTTP 429, 502, 503, 504) up to twice, each time with a newly
+     * signed assertion so no jti is ever reused.
+     *
+     * @throws TokenRequestException the token endpoint refused, or answered with something that is not a token (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
+    public AccessToken requestToken() {
+        for (int attempt = 0; ; attempt++) {
+            boolean last = attempt >= TOKEN_RETRIES;
+            HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl))
+                    .timeout(timeout)
+                    .header("Content-Type", FORM_CONTENT_TYPE)
+                    .header("Accept", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(tokenForm(clientAssertion())))
+                    .build();
+            HttpResponse<byte[]> response;
+            try {
+                response = http.exchange(request, "token endpoint");
+            } catch (NetworkException e) {
+                if (last || !e.retryable()) {
+                    throw e;
+                }
+                http.trace("retrying the token request after: " + e.getMessage());
+                sleep(backoff(attempt, null));
+                continue;
+            }
+            int status = response.statusCode();
+            if (!last && NhsHttp.isTransient(status)) {
+                http.trace("retrying the token request after HTTP " + status);
+                sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
+                continue;
+            }
+            return NhsTokenAnswers.read(response, new NhsTokenAnswers.Asked(tokenUrl, env, kid, signingKey.thumbprint()));
+        }
+    }
+
+    /** Form body of the token request, exactly as the NHS token endpoint expects it. */
+    static String tokenForm(String assertion) {
+        return "grant_type=client_credentials"
+                + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
+                + "&client_assertion=" + URLEncoder.encode(assertion, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Sends an API request with {@code Authorization: Bearer} (unless the environment is an open
+     * sandbox) and an {@code X-Request-ID} (a fresh UUID unless the request has one). With
+     * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
+     * The caller's builder is left as it was.
+     *
+     * @throws TokenRequestException getting the token failed (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     * @throws UsageException the request has a header the JDK may not set (exit 2)
+     */
+    public HttpResponse<byte[]> send(HttpRequest.Builder request, int retries) {
+        HttpRequest.Builder ours = request.copy();
+        HttpRequest probe = ours.copy().build();
+        if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
+            ours.header("X-Request-ID", UUID.randomUUID().toString());
+        }
+        if (tokenNeeded && probe.headers().firstValue("Authorization").isEmpty()) {
+            ours.header("Authorization", "Bearer " + accessToken());
+        }
+        if (probe.timeout().isEmpty()) {
+            ours.timeout(timeout);
+        }
+        HttpRequest built = ours.build();
+        for (int attempt = 0; ; attempt++) {
+            HttpResponse<byte[]> response = http.exchange(built, "API");
+            if (attempt >= retries || !NhsHttp.isTransient(response.statusCode())) {
+                return response;
+            }
+            http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
+            sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
+        }
+    }
+
+    /** {@link #send(HttpRequest.Builder, int)} without resending. */
+    public HttpResponse<byte[]> send(HttpRequest.Builder request) {
+        return send(request, 0);
+    }
+
+    /**
+     * GET a URL with the client's token; the body as text.
+     *
+     * @throws UsageException the URL is not http(s) (exit 2)
+     * @throws TokenRequestException getting the token failed (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
+    public HttpResponse<String> get(String url) {
+        return NhsHttp.asText(send(HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL")).GET()));
+    }
+
+    /**
+     * POST a body of the given content type with the client's token; the answer as text.
+     *
+     * @throws UsageException the URL is not http(s) (exit 2)
+     * @throws TokenRequestException getting the token failed (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     */
+    public HttpResponse<String> post(String url, String body, String contentType) {
+        return NhsHttp.asText(send(post(url, body).header("Content-Type", contentType)));
+    }
+
+    /** POST JSON text ({@code Content-Type} and {@code Accept: application/json}); the answer as text. */
+    public HttpResponse<String> postJson(String url, String json) {
+        return NhsHttp.asText(send(post(url, json).header("Content-Type", "application/json")
+                .header("Accept", "application/json")));
+    }
+
+    private static HttpRequest.Builder post(String url, String body) {
+        return HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL"))
+                .POST(HttpRequest.BodyPublishers.ofString(body == null ? "" : body, StandardCharsets.UTF_8));
+    }
+
+    private static Duration backoff(int attempt, String retryAfter) {
+        Duration hinted = NhsHttp.parseRetryAfter(retryAfter);
+        if (hinted != null) {
+            return hinted;
+        }
+        long base = 500L << attempt;
+        return Duration.ofMillis(base + ThreadLocalRandom.current().nextLong(base));
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NhsAuthException(ExitCode.INTERNAL, "interrupted", null, e);
+        }
+    }
+
+    /**
+     * Ends the JVM without the wait JDK 17 adds at exit: it gives threads blocked in native code
+     * up to 0.3 s to settle, and every HttpClient keeps a selector thread blocked in one. Those
+     * threads are stopped first (they stop when interrupted); then {@code System.exit(status)}.
+     * For the end of a script's {@code main}.
+     */
+    public static void exit(int status) {
+        System.out.flush();
+        System.err.flush();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
+                t.interrupt();
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        System.exit(status);
+    }
+
+    // ------------------------------------------------------------------ configuration
+
+    /** Configures a client; every setter accepts null to mean "the default". */
+    public static final class Builder {
+        private NhsEnvironment env = NhsEnvironment.INT;
+        private String apiKey;
+        private Path privateKeyFile;
+        private char[] passphrase;
+        private String kid;
+        private String tokenUrl;
+        private Duration timeout = DEFAULT_TIMEOUT;
+        private Path caCertificates;
+        private Map<String, String> proxyVariables = System.getenv();
+        private Consumer<String> notices = line -> System.err.println("nhs-auth: " + line);
+        private PrintWriter trace;
+        private Path tokenCacheDir;
+        private NhsSetting.Words settingNames = NhsSetting.LIBRARY;
+
+        private Builder() {
+        }
+
+        private Builder copy() {
+            Builder b = new Builder();
+            b.env = env;
+            b.apiKey = apiKey;
+            b.privateKeyFile = privateKeyFile;
+            b.passphrase = passphrase == null ? null : passphrase.clone();
+            b.kid = kid;
+            b.tokenUrl = tokenUrl;
+            b.timeout = timeout;
+            b.caCertificates = caCertificates;
+            b.proxyVariables = proxyVariables;
+            b.notices = notices;
+            b.trace = trace;
+            b.tokenCacheDir = tokenCacheDir;
+            b.settingNames = settingNames;
+            return b;
+        }
+
+        /**
+         * Takes every setting the environment gives, as the commands read it: NHS_API_KEY,
+         * NHS_PRIVATE_KEY, NHS_PRIVATE_KEY_PASSPHRASE, NHS_ENV, NHS_KID, NHS_TOKEN_URL, NHS_TIMEOUT,
+         * NHS_CA_CERT, NHS_TOKEN_CACHE ({@code 1}, {@code true}, {@code yes}, {@code on}) with
+         * NHS_TOKEN_CACHE_DIR, and the proxy variables. Setters called after it win.
+         *
+         * @throws UsageException a variable's value is unusable, naming the variable
+         */
+        public Builder fromEnvironment() {
+            return fromEnvironment(System.getenv());
+        }
+
+        /** {@link #fromEnvironment()} from a map of variables instead of the process's. */
+        public Builder fromEnvironment(Map<String, String> vars) {
+            apiKey(vars.get("NHS_API_KEY"));
+            String env = NhsSetting.blankToNull(vars.get("NHS_ENV"));
+            if (env != null) {
+                environment(NhsEnvironment.parse(env, "NHS_ENV"));
+            }
+            kid(vars.get("NHS_KID"));
+            tokenUrl(vars.get("NHS_TOKEN_URL"));
+            String key = NhsSetting.blankToNull(vars.get("NHS_PRIVATE_KEY"));
+            String passphrase = vars.get("NHS_PRIVATE_KEY_PASSPHRASE");
+            privateKey(key == null ? null : Path.of(key), passphrase == null ? null : passphrase.toCharArray());
+            String seconds = NhsSetting.blankToNull(vars.get("NHS_TIMEOUT"));
+            if (seconds != null) {
+                timeout(NhsSetting.parseTimeout(seconds, "NHS_TIMEOUT"));
+            }
+            String ca = NhsSetting.blankToNull(vars.get("NHS_CA_CERT"));
+            caCertificates(ca == null ? null : Path.of(ca));
+            if (NhsSetting.isOn(vars.get("NHS_TOKEN_CACHE"))) {
+                String dir = NhsSetting.blankToNull(vars.get("NHS_TOKEN_CACHE_DIR"));
+                tokenCache(dir != null ? Path.of(dir) : NhsTokenCache.defaultDir(vars));
+            }
+            return proxyVariables(vars);
+        }
+
+        /** The NHS environment: its token endpoint and default kid (default {@code int}). */
+        public Builder environment(NhsEnvironment e) {
+            this.env = e == null ? NhsEnvironment.INT : e;
+            return this;
+        }
+
+        /** @throws UsageException an unknown environment name */
+        public Builder environment(String name) {
+            return environment(NhsSetting.blankToNull(name) == null ? null : NhsEnvironment.parse(name));
+        }
+
+        /** The app's API key from the developer portal: iss and sub of the client assertion. */
+        public Builder apiKey(String key) {
+            this.apiKey = NhsSetting.blankToNull(key);
+            return this;
+        }
+
+        /** The RSA private key's PEM file (PKCS#1 or PKCS#8), and its passphrase if encrypted. */
+        public Builder privateKey(Path pemFile, char[] passphrase) {
+            this.privateKeyFile = pemFile;
+            this.passphrase = passphrase;
+            return this;
+        }
+
+        /** The kid of the registered public key (default: the key file's name without .pem, else {@code <env>-1}). */
+        public Builder kid(String kid) {
+            this.kid = NhsSetting.blankToNull(kid);
+            return this;
+        }
+
+        /** Overrides the environment's token endpoint; the assertion's aud follows it. */
+        public Builder tokenUrl(String url) {
+            this.tokenUrl = NhsSetting.blankToNull(url);
+            return this;
+        }
+
+        /** How long to wait to connect and for an answer (default 30 s). */
+        public Builder timeout(Duration d) {
+            this.timeout = d == null ? DEFAULT_TIMEOUT : d;
+            return this;
+        }
+
+        /** Extra trusted CA certificates (PEM), on top of the JDK's: for TLS-inspecting proxies. */
+        public Builder caCertificates(Path pemFile) {
+            this.caCertificates = pemFile;
+            return this;
+        }
+
+        /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read from (default: the process environment). */
+        public Builder proxyVariables(Map<String, String> vars) {
+            this.proxyVariables = vars == null ? Map.of() : vars;
+            return this;
+        }
+
+        /** Receives warnings and notes (a derived kid, a short key); default: stderr. */
+        public Builder notices(Consumer<String> sink) {
+            this.notices = sink == null ? line -> { } : sink;
+            return this;
+        }
+
+        /**
+         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key
+         * and kid; null (the default) keeps them in memory only. {@link #defaultTokenCacheDir()}
+         * is where the commands keep them.
+         */
+        public Builder tokenCache(Path dir) {
+            this.tokenCacheDir = dir;
+            return this;
+        }
+
+        /** Receives a request/response trace with secrets redacted; null for none. */
+        public Builder trace(PrintWriter sink) {
+            this.trace = sink;
+            return this;
+        }
+
+        /** How notices name settings: the commands name their options. */
+        Builder settingNames(NhsSetting.Words names) {
+            this.settingNames = names;
+            return this;
+        }
+
+        /**
+         * Checks the configuration and loads the private key.
+         *
+         * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
+         */
+        public NhsClient build() {
+            if (apiKey == null) {
+                throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
+                        + " to your app's key from the developer portal");
+            }
+            if (privateKeyFile == null) {
+                throw new UsageException("no private key: " + NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file");
+            }
+            String url = tokenUrl != null ? NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()).toString() : env.tokenUrl();
+            NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase));
+            String keyId = kid;
+            String kidNote = null;
+            if (keyId == null) {
+                keyId = NhsKeys.kidFromKeyFile(privateKeyFile);
+                String from = keyId != null ? "from the private key's file name" : "the " + env.id() + " default";
+                keyId = keyId != null ? keyId : env.defaultKid();
+                kidNote = "using kid '" + keyId + "' (" + from + "; " + NhsSetting.KID.named() + " to change)";
+            }
+            NhsHttp http = new NhsHttp(timeout, caCertificates, proxyVariables, trace);
+            // Notes only once everything is known good, so a failure stays a single line.
+            if (signingKey.bits() < 4096) {
+                notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for 4096");
+            }
+            if (kidNote != null) {
+                notices.accept(NhsSetting.render(kidNote, settingNames));
+            }
+            return new NhsClient(this, signingKey, keyId, url, http);
+        }
+    }
+
+    /** Where the commands keep tokens with --token-cache; see the README for each platform. */
+    public static Path defaultTokenCacheDir() {
+        return NhsTokenCache.defaultDir(System.getenv());
+    }
+
+    /** An access token as the token endpoint issued it. */
+    public record AccessToken(String value, String tokenType, long expiresInSeconds, long issuedAtMillis) {
+        /** When the token stops working. */
+        public Instant expiresAt() {
+            return Instant.ofEpochMilli(issuedAtMillis).plusSeconds(expiresInSeconds);
+        }
+
+        /** Whether it expires within {@code margin} from now. */
+        public boolean expiresWithin(Duration margin) {
+            return !Instant.now().plus(margin).isBefore(expiresAt());
+        }
+
+        /** Never shows the token itself. */
+        @Override
+        public String toString() {
+            return "AccessToken[****, expires " + expiresAt() + "]";
+        }
+    }
+
+    // ------------------------------------------------------------------ errors and exit codes
+
+    /** The toolkit's exit codes, one meaning each, the same for every command. */
+    public static final class ExitCode {
+        public static final int OK = 0;
+        public static final int INTERNAL = 1;
+        public static final int USAGE = 2;
+        public static final int TOKEN_REFUSED = 3;
+        public static final int API_ERROR = 4;
+        public static final int NETWORK = 5;
+
+        private ExitCode() {
+        }
+    }
+
+    /** A failure the user can act on; its message is one line that names the problem and the fix. */
+    public static class NhsAuthException extends RuntimeException {
+        private final int exitCode;
+        private final String hint;
+
+        public NhsAuthException(int exitCode, String message, Throwable cause) {
+            this(exitCode, message, null, cause);
+        }
+
+        public NhsAuthException(int exitCode, String message, String hint, Throwable cause) {
+            super(message, cause);
+            this.exitCode = exitCode;
+            this.hint = hint;
+        }
+
+        /** The process exit code this failure maps to. */
+        public int exitCode() {
+            return exitCode;
+        }
+
+        /** The message, with settings named as a library user sets them. */
+        @Override
+        public String getMessage() {
+            return message(NhsSetting.LIBRARY);
+        }
+
+        /** The message, with settings named by {@code names} (a command names its options). */
+        String message(NhsSetting.Words names) {
+            return NhsSetting.render(super.getMessage(), names);
+        }
+
+        /** What to do about it, when there is more to say than the message; null otherwise. */
+        public String hint() {
+            return hint(NhsSetting.LIBRARY);
+        }
+
+        /** The hint, with settings named by {@code names}. */
+        String hint(NhsSetting.Words names) {
+            return NhsSetting.render(hint, names);
+        }
+    }
+
+    /** Bad settings, files or formats (exit 2). */
+    public static class UsageException extends NhsAuthException {
+        public UsageException(String message) {
+            this(message, null);
+        }
+
+        public UsageException(String message, Throwable cause) {
+            super(ExitCode.USAGE, message, null, cause);
+        }
+    }
+
+    /** The token endpoint refused the client assertion or did not answer with a token (exit 3). */
+    public static class TokenRequestException extends NhsAuthException {
+        private final int status;
+        private final String error;
+        private final String errorDescription;
+        private final String messageId;
+
+        public TokenRequestException(int status, String error, String errorDescription, String messageId,
+                String summary, String hint) {
+            super(ExitCode.TOKEN_REFUSED, summary, hint, null);
+            this.status = status;
+            this.error = error;
+            this.errorDescription = errorDescription;
+            this.messageId = messageId;
+        }
+
+        /** HTTP status of the token endpoint's answer. */
+        public int status() {
+            return status;
+        }
+
+        /** The NHS {@code error} member, e.g. {@code invalid_request}; null if the answer was not NHS JSON. */
+        public String error() {
+            return error;
+        }
+
+        /** The NHS {@code error_description}, e.g. {@code Invalid 'kid' header in client_assertion JWT - no matching public key}. */
+        public String errorDescription() {
+            return errorDescription;
+        }
+
+        /** The NHS {@code message_id} that NHS support asks for. */
+        public String messageId() {
+            return messageId;
+        }
+    }
+
+    /** DNS, connect, TLS or timeout failure talking to the token endpoint or the API (exit 5). */
+    public static class NetworkException extends NhsAuthException {
+        private final boolean retryable;
+
+        public NetworkException(String message, String hint, boolean retryable, Throwable cause) {
+            super(ExitCode.NETWORK, message, hint, cause);
+            this.retryable = retryable;
+        }
+
+        /** Whether resending could help: a refused or reset connection. */
+        public boolean retryable() {
+            return retryable;
+        }
+    }
+}

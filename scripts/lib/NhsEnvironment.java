@@ -1,0 +1,74 @@
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** An NHS API platform environment and its base URL; {@code local} is the mock server. */
+public enum NhsEnvironment {
+    PROD("prod", "https://api.service.nhs.uk"),
+    INT("int", "https://int.api.service.nhs.uk"),
+    DEV("dev", "https://dev.api.service.nhs.uk"),
+    SANDBOX("sandbox", "https://sandbox.api.service.nhs.uk"),
+    REF("ref", "https://ref.api.service.nhs.uk"),
+    INTERNAL_DEV("internal-dev", "https://internal-dev.api.service.nhs.uk"),
+    INTERNAL_QA("internal-qa", "https://internal-qa.api.service.nhs.uk"),
+    LOCAL("local", "http://127.0.0.1:9000");
+
+    /** The mock server's default port, which {@code local} points at. */
+    public static final int LOCAL_PORT = 9000;
+
+    private final String id;
+    private final String baseUrl;
+
+    NhsEnvironment(String id, String baseUrl) {
+        this.id = id;
+        this.baseUrl = baseUrl;
+    }
+
+    /** The name users type: {@code int}, {@code prod}, … */
+    public String id() {
+        return id;
+    }
+
+    /** Where its APIs live, e.g. {@code https://int.api.service.nhs.uk}. */
+    public String baseUrl() {
+        return baseUrl;
+    }
+
+    /** The token endpoint: the client assertion's {@code aud} must equal it exactly. */
+    public String tokenUrl() {
+        return baseUrl + "/oauth2/token";
+    }
+
+    /** The kid the Python tool defaulted to. */
+    public String defaultKid() {
+        return id + "-1";
+    }
+
+    /** Every environment's name, comma-separated. */
+    public static String validNames() {
+        return Arrays.stream(values()).map(NhsEnvironment::id).collect(Collectors.joining(", "));
+    }
+
+    /** @throws UsageException naming the valid environments */
+    public static NhsEnvironment parse(String name) {
+        return parse(name, null);
+    }
+
+    /** Like {@link #parse(String)}, naming where the value came from (a variable or option) on a mistake. */
+    static NhsEnvironment parse(String name, String source) {
+        String wanted = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
+        for (NhsEnvironment e : values()) {
+            if (e.id.equals(wanted)) {
+                return e;
+            }
+        }
+        throw new NhsClient.UsageException("unknown environment '" + name + "'" + (source == null ? "" : " in " + source)
+                + ": use one of " + validNames());
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}
+

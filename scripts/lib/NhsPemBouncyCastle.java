@@ -1,0 +1,117 @@
+//DEPS org.bouncycastle:bcprov-jdk18on:1.87
+//DEPS org.bouncycastle:bcpkix-jdk18on:1.87
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.security.PrivateKey;
+import java.security.interfaces.RSAPrivateCrtKey;
+
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMException;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.bc.BcPEMDecryptorProvider;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+
+/**
+ * Every PEM form the JDK alone does not read, through BouncyCastle: encrypted PKCS#8 and PKCS#1,
+ * and whatever is not an RSA private key, named for the user. A class of its own so that the JVM
+ * touches BouncyCastle's jars only when a key needs it.
+ */
+final class NhsPemBouncyCastle {
+    private NhsPemBouncyCastle() {
+    }
+
+    static RSAPrivateCrtKey read(String text, char[] passphrase, String where) {
+        Object pem;
+        try (PEMParser parser = new PEMParser(new StringReader(text))) {
+            pem = parser.readObject();
+        } catch (IOException | RuntimeException e) {
+            throw new NhsClient.UsageException(where + " is not valid PEM (" + NhsSetting.oneLine(e.getMessage())
+                    + "): give the private key PEM from generate-keys or openssl");
+        }
+        if (pem == null) {
+            throw new NhsClient.UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
+                    + ": give a private key PEM (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)");
+        }
+        PrivateKeyInfo info;
+        try {
+            info = privateKeyInfo(pem, passphrase, where);
+        } catch (NhsClient.UsageException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new NhsClient.UsageException(where + " cannot be decrypted (" + NhsSetting.oneLine(e.getMessage())
+                    + "): check " + NhsSetting.PASSPHRASE.named(), e);
+        }
+        String algorithm = info.getPrivateKeyAlgorithm().getAlgorithm().getId();
+        if (!algorithm.equals(PKCSObjectIdentifiers.rsaEncryption.getId())) {
+            throw new NhsClient.UsageException(where + " holds " + keyKind(algorithm)
+                    + " private key: NHS signed JWTs need an RSA key (RS512); make one with generate-keys");
+        }
+        try {
+            PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
+            if (key instanceof RSAPrivateCrtKey) {
+                return (RSAPrivateCrtKey) key;
+            }
+        } catch (PEMException | RuntimeException e) {
+            throw new NhsClient.UsageException(where + " holds a damaged RSA key (" + NhsSetting.oneLine(e.getMessage())
+                    + "): make a new one with generate-keys", e);
+        }
+        throw new NhsClient.UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
+    }
+
+    private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) throws Exception {
+        if (pem instanceof PEMKeyPair) {
+            return ((PEMKeyPair) pem).getPrivateKeyInfo();
+        }
+        if (pem instanceof PrivateKeyInfo) {
+            return (PrivateKeyInfo) pem;
+        }
+        if (pem instanceof PKCS8EncryptedPrivateKeyInfo || pem instanceof PEMEncryptedKeyPair) {
+            if (passphrase == null || passphrase.length == 0) {
+                throw new NhsClient.UsageException(where + " is encrypted: give its passphrase with "
+                        + NhsSetting.PASSPHRASE.named());
+            }
+            try {
+                if (pem instanceof PEMEncryptedKeyPair) {
+                    return ((PEMEncryptedKeyPair) pem).decryptKeyPair(new BcPEMDecryptorProvider(passphrase))
+                            .getPrivateKeyInfo();
+                }
+                // PBES2 needs a JCE provider; BouncyCastle is used for this one call only, never registered.
+                return ((PKCS8EncryptedPrivateKeyInfo) pem).decryptPrivateKeyInfo(
+                        new JceOpenSSLPKCS8DecryptorProviderBuilder()
+                                .setProvider(new BouncyCastleProvider())
+                                .build(passphrase));
+            } catch (Exception e) {
+                throw new NhsClient.UsageException(where + " cannot be decrypted with the passphrase given: check "
+                        + NhsSetting.PASSPHRASE.named(), e);
+            }
+        }
+        if (pem instanceof SubjectPublicKeyInfo) {
+            throw new NhsClient.UsageException(where + " holds a public key: give the private key (the .pem, not the .pem.pub)");
+        }
+        if (pem instanceof X509CertificateHolder) {
+            throw new NhsClient.UsageException(where + " holds a certificate: give the RSA private key it was made from");
+        }
+        throw new NhsClient.UsageException(where + " holds a " + pem.getClass().getSimpleName()
+                + ", not a private key: give the RSA private key PEM");
+    }
+
+    private static String keyKind(String oid) {
+        switch (oid) {
+            case "1.2.840.10045.2.1": return "an EC";
+            case "1.2.840.10040.4.1": return "a DSA";
+            case "1.3.101.112": return "an Ed25519";
+            case "1.3.101.113": return "an Ed448";
+            case "1.2.840.113549.1.1.10": return "an RSASSA-PSS-only";
+            default: return "a non-RSA (" + oid + ")";
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import java.net.URI;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A setting that a message tells the user to change. A library user sets it with a variable or a
+ * builder method, a command user with an option; messages name it with {@link #named()}, and each
+ * audience reads the placeholder in its own terms ({@link #render}). Also the small value checks
+ * that the library and the commands share.
+ */
+enum NhsSetting {
+    API_KEY("NHS_API_KEY", "apiKey(…)"),
+    PRIVATE_KEY("NHS_PRIVATE_KEY", "privateKey(…)"),
+    PASSPHRASE("NHS_PRIVATE_KEY_PASSPHRASE", "privateKey(file, passphrase)"),
+    ENV("NHS_ENV", "environment(…)"),
+    KID("NHS_KID", "kid(…)"),
+    TOKEN_URL("NHS_TOKEN_URL", "tokenUrl(…)"),
+    TIMEOUT("NHS_TIMEOUT", "timeout(…)"),
+    CA_CERT("NHS_CA_CERT", "caCertificates(…)"),
+    TRACE(null, "trace(…)");
+
+    private static final Pattern MARK = Pattern.compile("([\uE000\uE002])([A-Z_]+)\uE001");
+    private final String variable;
+    private final String method;
+
+    NhsSetting(String variable, String method) {
+        this.variable = variable;
+        this.method = method;
+    }
+
+    /** How one audience words a setting: as a noun, or as the action that sets it. */
+    interface Words {
+        String of(NhsSetting setting, boolean action);
+    }
+
+    /** The library's words: the variable and the builder method. */
+    static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
+            : action ? "set " + setting.variable + " or call " + setting.method
+            : setting.variable + " / " + setting.method;
+
+    /** The environment variable that supplies it; null for none. */
+    String variable() {
+        return variable;
+    }
+
+    /** A placeholder for the setting as a noun: {@code check <it>}. */
+    String named() {
+        return "\uE000" + name() + "\uE001";
+    }
+
+    /** A placeholder for the action that sets it: {@code no API key: <set it> to …}. */
+    String action() {
+        return "\uE002" + name() + "\uE001";
+    }
+
+    /** Replaces each placeholder with {@code words} for it. */
+    static String render(String text, Words words) {
+        if (text == null || (text.indexOf('\uE000') < 0 && text.indexOf('\uE002') < 0)) {
+            return text;
+        }
+        Matcher m = MARK.matcher(text);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String said = words.of(valueOf(m.group(2)), m.group(1).equals("\uE002"));
+            m.appendReplacement(out, Matcher.quoteReplacement(said));
+        }
+        return m.appendTail(out).toString();
+    }
+
+    // ------------------------------------------------------------------ value checks
+
+    /** Checks a URL names http or https and a host; anything else is a usage error. */
+    static URI checkUrl(String url, String what) {
+        URI uri;
+        try {
+            uri = new URI(url == null ? "" : url.trim());
+        } catch (java.net.URISyntaxException e) {
+            throw new NhsClient.UsageException(what + " '" + url + "' is not a valid URL (" + e.getReason()
+                    + "): give a full https:// URL");
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("https") && !scheme.equals("http")) {
+            throw new NhsClient.UsageException(what + " '" + url + "' must start with https:// (or http:// for a local server)");
+        }
+        if (uri.getHost() == null || uri.getHost().isEmpty()) {
+            throw new NhsClient.UsageException(what + " '" + url + "' has no host: give a full URL like https://int.api.service.nhs.uk/...");
+        }
+        return uri;
+    }
+
+    static Duration parseTimeout(String seconds, String what) {
+        try {
+            double s = Double.parseDouble(seconds.trim());
+            if (s > 0 && s <= 3600) {
+                return Duration.ofMillis(Math.round(s * 1000));
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new NhsClient.UsageException(what + " '" + seconds + "' is not a number of seconds between 0 and 3600: e.g. 30");
+    }
+
+    static boolean isOn(String flag) {
+        return flag != null && flag.trim().matches("(?i)1|true|yes|on");
+    }
+
+    static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+
+    static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
+    }
+
+}

@@ -1,0 +1,148 @@
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.Collection;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
+
+/** The JDK's trusted CAs plus the user's, for TLS-inspecting corporate proxies. */
+final class NhsTls {
+    private NhsTls() {
+    }
+
+    /**
+     * The JDK's own trust, loaded when a TLS handshake first needs it: the HttpClient builds
+     * its SSL context up front, and reading the JDK's CA store costs a tenth of a second that
+     * a plain-http call (the mock server, a local gateway) never needs.
+     */
+    static SSLContext jdkDefaultsOnFirstUse() {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {new JdkTrustOnFirstUse()}, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("TLS is missing from this JDK", e);
+        }
+    }
+
+    /** Every check is the JDK default trust manager's own, hostname verification included. */
+    static final class JdkTrustOnFirstUse extends X509ExtendedTrustManager {
+        private volatile X509ExtendedTrustManager jdk;
+
+        private X509ExtendedTrustManager jdk() throws CertificateException {
+            if (jdk == null) {
+                try {
+                    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                    tmf.init((KeyStore) null);
+                    for (var tm : tmf.getTrustManagers()) {
+                        if (tm instanceof X509ExtendedTrustManager) {
+                            jdk = (X509ExtendedTrustManager) tm;
+                            return jdk;
+                        }
+                    }
+                } catch (GeneralSecurityException e) {
+                    throw new CertificateException("the JDK's trusted certificates cannot be loaded", e);
+                }
+                throw new CertificateException("the JDK has no X.509 trust manager");
+            }
+            return jdk;
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            jdk().checkServerTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            jdk().checkServerTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType)
+                throws CertificateException {
+            jdk().checkServerTrusted(chain, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            jdk().checkClientTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            jdk().checkClientTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType)
+                throws CertificateException {
+            jdk().checkClientTrusted(chain, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            try {
+                return jdk().getAcceptedIssuers();
+            } catch (CertificateException e) {
+                return new X509Certificate[0];
+            }
+        }
+    }
+
+    static SSLContext sslContext(Path pemFile) {
+        String where = NhsSetting.CA_CERT.named() + " '" + pemFile + "'";
+        NhsFiles.readText(pemFile, "CA certificate file");
+        try {
+            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+            store.load(null, null);
+            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            jdk.init((KeyStore) null);
+            int n = 0;
+            for (var tm : jdk.getTrustManagers()) {
+                if (tm instanceof X509TrustManager) {
+                    for (X509Certificate c : ((X509TrustManager) tm).getAcceptedIssuers()) {
+                        store.setCertificateEntry("jdk-" + n++, c);
+                    }
+                }
+            }
+            Collection<? extends Certificate> extra;
+            try (var in = Files.newInputStream(pemFile)) {
+                extra = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            }
+            if (extra.isEmpty()) {
+                throw new NhsClient.UsageException(where + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----");
+            }
+            for (var c : extra) {
+                store.setCertificateEntry("user-" + n++, c);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(store);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, tmf.getTrustManagers(), null);
+            return context;
+        } catch (CertificateException e) {
+            throw new NhsClient.UsageException(where + " is not a PEM certificate (" + NhsSetting.oneLine(e.getMessage())
+                    + "): give the CA certificate in PEM form", e);
+        } catch (IOException | GeneralSecurityException e) {
+            throw new NhsClient.UsageException("cannot use " + where + ": " + NhsSetting.oneLine(e.getMessage()), e);
+        }
+    }
+}
+

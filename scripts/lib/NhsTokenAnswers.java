@@ -1,0 +1,164 @@
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Map;
+import java.util.Optional;
+
+import com.nimbusds.jose.util.JSONObjectUtils;
+
+/** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
+final class NhsTokenAnswers {
+    /** What was asked for, which the hints quote back. */
+    record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
+    }
+
+    private NhsTokenAnswers() {
+    }
+
+    static NhsClient.AccessToken read(HttpResponse<byte[]> response, Asked asked) {
+        int status = response.statusCode();
+        String body = new String(response.body(), StandardCharsets.UTF_8);
+        Map<String, Object> json = parseObject(body);
+        if (status == 200) {
+            Object token = json == null ? null : json.get("access_token");
+            if (!(token instanceof String) || ((String) token).isEmpty()) {
+                throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 "
+                        + (json == null ? "but not with JSON (" + firstLine(body) + ")" : "without an access_token"),
+                        "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
+                                + "and that no proxy rewrites its answers");
+            }
+            long expiresIn = number(json.get("expires_in"), 599);
+            long issuedAt = number(json.get("issued_at"), System.currentTimeMillis());
+            Object type = json.get("token_type");
+            return new NhsClient.AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn, issuedAt);
+        }
+        if (status >= 300 && status < 400) {
+            String location = response.headers().firstValue("Location").orElse("(no Location)");
+            throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint redirected (HTTP "
+                    + status + ") to " + location + "; not followed, so the client assertion stays with the "
+                    + "endpoint it was signed for",
+                    "give the final token URL with " + NhsSetting.TOKEN_URL.named() + ", or check " + NhsSetting.ENV.named());
+        }
+        String error = json == null ? null : string(json.get("error"));
+        String description = json == null ? null : string(json.get("error_description"));
+        String messageId = json == null ? null : string(json.get("message_id"));
+        if (error == null && description == null) {
+            throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint answered HTTP " + status
+                    + (body.isBlank() ? " with no body" : ", not NHS JSON (" + firstLine(body) + ")"),
+                    status == 405 || status == 404
+                            ? "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token"
+                            : "a proxy or gateway may have answered instead of the NHS token endpoint; "
+                                    + "check HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named());
+        }
+        String summary = "token endpoint refused: HTTP " + status + " " + error + ": " + description
+                + (messageId == null ? "" : " (message_id " + messageId + ")");
+        throw new NhsClient.TokenRequestException(status, error, description, messageId, summary,
+                hint(status, description, response, asked));
+    }
+
+    /** What to do about each row of the NHS token endpoint's error table. */
+    static String hint(int status, String description, HttpResponse<?> response, Asked asked) {
+        String d = description == null ? "" : description;
+        if (d.contains("'exp' claim") && (d.contains("expired") || d.contains("more than 5 minutes"))) {
+            return clockSkew(response.headers().firstValue("Date").orElse(null), Instant.now()) + "; client assertions live " + NhsClient.ASSERTION_LIFETIME_SECONDS
+                    + " s, so a clock more than a minute off fails: sync it (e.g. timedatectl set-ntp true)";
+        }
+        if (d.startsWith("Invalid 'iss'/'sub' claims")) {
+            return "the API key is not known in this environment (" + asked.tokenUrl() + "): API keys are per "
+                    + "environment, so check you used the key of your " + asked.env().id()
+                    + " app (a prod key fails in int), or pick the right " + NhsSetting.ENV.named();
+        }
+        if (d.startsWith("Invalid 'kid' header")) {
+            return "the JWKS registered for the app has no key with kid '" + asked.kid() + "' (this key's "
+                    + "thumbprint: " + asked.thumbprint() + "): pass the registered kid with " + NhsSetting.KID.named() + ", or publish this "
+                    + "key's JWKS; a JWKS URL is cached for an hour after each fetch";
+        }
+        if (d.startsWith("JWT signature verification failed")) {
+            return "the key registered as kid '" + asked.kid() + "' is not this private key (thumbprint "
+                    + asked.thumbprint() + "): register this key's JWKS or use its private key; "
+                    + "verify-keys compares a key with a JWKS";
+        }
+        if (d.startsWith("You need to register a public key")) {
+            return "upload the JWKS from generate-keys on the developer portal ('Manage public key'), "
+                    + "or register your JWKS URL on the app";
+        }
+        if (d.startsWith("The JWKS endpoint")) {
+            return "the JWKS URL registered on the app must be public HTTPS with a path, reachable from the internet";
+        }
+        if (d.startsWith("Missing or invalid 'aud'")) {
+            return "the assertion's aud was " + asked.tokenUrl() + ": it must be the exact URL posted to; "
+                    + "check " + NhsSetting.TOKEN_URL.named() + " and that no proxy changes the host";
+        }
+        if (d.startsWith("Non-unique 'jti'")) {
+            return "every token request needs a fresh client assertion: do not replay a saved one";
+        }
+        if (status == 401 && d.contains("not configured to use this authorization grant type")) {
+            return "the app has no application-restricted access: add the API with the signed-JWT "
+                    + "(application-restricted) access level to the app on the developer portal";
+        }
+        if (status == 415 || d.startsWith("grant_type") || d.startsWith("Missing or invalid client_assertion_type")
+                || d.startsWith("Missing client_assertion")) {
+            return "the form reached the endpoint altered: a proxy may rewrite request bodies or headers";
+        }
+        if (status == 404 || status == 405) {
+            return "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token";
+        }
+        if (status == 429) {
+            return "rate limited (300 token requests a minute per app by default): reuse tokens "
+                    + "(they live 10 minutes) instead of fetching one per call";
+        }
+        if (status >= 500) {
+            return "a fault on the NHS side: try again later; NHS support asks for the message_id";
+        }
+        return "the client assertion was malformed: please report this with the trace from " + NhsSetting.TRACE.named();
+    }
+
+    /** How far this machine's clock is from the endpoint's, read from its Date header. */
+    static String clockSkew(String dateHeader, Instant now) {
+        return Optional.ofNullable(dateHeader).map(date -> {
+            try {
+                Instant theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME)
+                        .toInstant();
+                long skew = now.getEpochSecond() - theirs.getEpochSecond();
+                return "your clock is " + Math.abs(skew) + " s " + (skew >= 0 ? "ahead of" : "behind")
+                        + " the token endpoint's (its Date: " + date + ")";
+            } catch (RuntimeException e) {
+                return "the token endpoint's Date header could not be read (" + date + ")";
+            }
+        }).orElse("the token endpoint sent no Date header to compare clocks with");
+    }
+
+    static Map<String, Object> parseObject(String body) {
+        try {
+            return JSONObjectUtils.parse(body);
+        } catch (java.text.ParseException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static String string(Object o) {
+        return o instanceof String ? (String) o : o == null ? null : String.valueOf(o);
+    }
+
+    /** NHS sends numbers as strings; accept both. */
+    private static long number(Object o, long fallback) {
+        if (o instanceof Number) {
+            return ((Number) o).longValue();
+        }
+        if (o instanceof String) {
+            try {
+                return Long.parseLong(((String) o).trim());
+            } catch (NumberFormatException e) {
+                return fallback;
+            }
+        }
+        return fallback;
+    }
+
+    static String firstLine(String body) {
+        String line = body.strip().lines().findFirst().orElse("");
+        return line.length() > 120 ? line.substring(0, 120) + "..." : line;
+    }
+}
