@@ -21,6 +21,9 @@
 //SOURCES KillMidWriteTest.java
 //SOURCES SecretsTest.java
 //SOURCES MockServerLoadTest.java
+//SOURCES ForwardProxy.java
+//SOURCES TestTls.java
+//SOURCES TestInfraTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
