@@ -3,11 +3,14 @@
 //SOURCES lib/NhsCli.java
 //DESCRIPTION Call an NHS API with a fresh access token (Authorization: Bearer)
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -98,11 +101,18 @@ public class CallApi implements Callable<Integer> {
         err.println("X-Request-ID: " + id);
         err.flush();
         long start = System.nanoTime();
-        HttpResponse<byte[]> response = client.send(request, retry);
-        long ms = (System.nanoTime() - start) / 1_000_000;
-        err.println("HTTP " + response.statusCode() + " in " + ms + " ms");
+        OutputStream raw = NhsCli.rawStdout(spec);
+        ByteArrayOutputStream captured = raw == null ? new ByteArrayOutputStream() : null;
+        HttpResponse<Void> response = client.send(request, retry, answer -> {
+            writeHead(answer);
+            return HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> copy(chunk, raw != null ? raw : captured));
+        });
+        err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
         err.flush();
-        writeResponse(response);
+        if (captured != null) {
+            NhsCli.out(spec).print(captured.toString(StandardCharsets.UTF_8));
+            NhsCli.out(spec).flush();
+        }
         return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
     }
 
@@ -176,21 +186,30 @@ public class CallApi implements Callable<Integer> {
         return data.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
-    private void writeResponse(HttpResponse<byte[]> response) throws IOException {
-        PrintWriter out = NhsCli.out(spec);
+    /** With --include, the status line and headers as curl -i shows them, before the body. */
+    private void writeHead(HttpResponse.ResponseInfo answer) {
         if (include) {
-            out.print("HTTP/1.1 " + response.statusCode() + "\r\n");
-            response.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
+            PrintWriter out = NhsCli.out(spec);
+            out.print("HTTP/1.1 " + answer.statusCode() + "\r\n");
+            answer.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
             out.print("\r\n");
-        }
-        out.flush();
-        OutputStream raw = NhsCli.rawStdout(spec);
-        if (raw != null) {
-            raw.write(response.body());
-            raw.flush();
-        } else {
-            out.print(new String(response.body(), java.nio.charset.StandardCharsets.UTF_8));
             out.flush();
+        }
+    }
+
+    /**
+     * The body goes out as it arrives, byte for byte, so a large download runs in small memory;
+     * in-process (tests, the demo) it is collected and printed as text.
+     */
+    private static void copy(java.util.Optional<byte[]> chunk, OutputStream to) {
+        try {
+            if (chunk.isPresent()) {
+                to.write(chunk.get());
+            } else {
+                to.flush();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

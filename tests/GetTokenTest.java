@@ -94,9 +94,14 @@ class GetTokenTest {
         }
         try (FakeServer numeric = new FakeServer(r -> FakeServer.Reply.json(200,
                 "{\"access_token\": \"n\", \"expires_in\": 300, \"token_type\": \"Bearer\", \"issued_at\": 1700000000000}"))) {
+            // Expiry runs on this machine's clock from receipt, whatever the server's issued_at says.
+            java.time.Instant before = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
             Map<String, Object> json = TestSupport.parseJson(getToken(numeric, "--format", "json").assertOk().out());
+            java.time.Instant after = java.time.Instant.now();
             assertEquals(300L, ((Number) json.get("expires_in")).longValue());
-            assertEquals("2023-11-14T22:18:20Z", json.get("expires_at"));
+            java.time.Instant expiresAt = java.time.Instant.parse((String) json.get("expires_at"));
+            assertFalse(expiresAt.isBefore(before.plusSeconds(300)) || expiresAt.isAfter(after.plusSeconds(300)),
+                    "expires_at " + expiresAt + " is receipt + 300 s");
         }
     }
 

@@ -22,6 +22,7 @@
 //SOURCES SecretsTest.java
 //SOURCES MockServerLoadTest.java
 //SOURCES LibraryTest.java
+//SOURCES ProxyTest.java
 //SOURCES ForwardProxy.java
 //SOURCES TestTls.java
 //SOURCES TestInfraTest.java

@@ -44,6 +44,21 @@ final class TestSupport {
             return this;
         }
 
+        /** A network or token failure's shape: the code, stdout empty, one error line and one hint line. */
+        Result assertOneLineErrorWithHint(int expectedExit, String... mustContain) {
+            assertEquals(expectedExit, exit, () -> "exit code; stderr was:\n" + err);
+            assertEquals("", out, "stdout must be empty on failure");
+            assertNoStackTrace();
+            List<String> lines = err.lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("warning:")
+                    && !l.startsWith("using kid") && !l.startsWith("X-Request-ID:")).toList();
+            assertEquals(2, lines.size(), () -> "an error line and a hint line expected, got:\n" + err);
+            assertTrue(lines.get(1).startsWith("hint: "), () -> "second line is the hint: " + err);
+            for (String s : mustContain) {
+                assertTrue(lines.get(0).contains(s), () -> "error line should contain '" + s + "': " + lines.get(0));
+            }
+            return this;
+        }
+
         Result assertOk() {
             assertEquals(0, exit, () -> "exit code; stderr was:\n" + err + "\nstdout was:\n" + out);
             assertNoStackTrace();

@@ -33,7 +33,6 @@ import com.nimbusds.jose.jwk.RSAKey;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
 final class MockJwks {
-    static final int MAX_JWKS_BYTES = 1024 * 1024;
     static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(5);
 
     private MockJwks() {
@@ -60,19 +59,15 @@ final class MockJwks {
 
         static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
             Map<String, Registration> byKey = new HashMap<>();
-            HttpClient client = null;
+            NhsHttp http = null;
             for (MockIdentityService.App app : apps) {
                 Jwks jwks = null;
                 if (app.jwks() != null && isUrl(app.jwks())) {
-                    if (client == null) {
-                        client = HttpClient.newBuilder()
-                                .version(HttpClient.Version.HTTP_1_1)
-                                .connectTimeout(JWKS_FETCH_TIMEOUT)
-                                .followRedirects(HttpClient.Redirect.NEVER)
-                                .proxy(ProxySelector.getDefault())
-                                .build();
+                    if (http == null) {
+                        // The client's own transport: the same proxy rules, size cap and whole-answer timeout.
+                        http = new NhsHttp(JWKS_FETCH_TIMEOUT, null, System.getenv(), null);
                     }
-                    jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, client);
+                    jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, http);
                 } else if (app.jwks() != null) {
                     jwks = new JwksFile(Path.of(app.jwks()));
                 }
@@ -158,7 +153,7 @@ final class MockJwks {
 
         private Snapshot load(BasicFileAttributes attributes) throws JwksUnavailable {
             FileTime modified = attributes.lastModifiedTime();
-            if (attributes.size() > MAX_JWKS_BYTES) {
+            if (attributes.size() > NhsHttp.MAX_JWKS_BYTES) {
                 return new Snapshot(modified, attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
             }
             byte[] document;
@@ -182,14 +177,14 @@ final class MockJwks {
 
         private final URI uri;
         private final long cacheNanos;
-        private final HttpClient client;
+        private final NhsHttp http;
         private final Object fetching = new Object();
         private volatile Fetched fetched;
 
-        JwksUrl(URI uri, long cacheSeconds, HttpClient client) {
+        JwksUrl(URI uri, long cacheSeconds, NhsHttp http) {
             this.uri = uri;
             this.cacheNanos = TimeUnit.SECONDS.toNanos(cacheSeconds);
-            this.client = client;
+            this.http = http;
         }
 
         @Override
@@ -221,75 +216,16 @@ final class MockJwks {
                     .header("Accept", "application/json")
                     .GET()
                     .build();
-            CompletableFuture<HttpResponse<byte[]>> call =
-                    client.sendAsync(request, info -> new LimitedBody(MAX_JWKS_BYTES));
             HttpResponse<byte[]> response;
             try {
-                // A bound on the whole exchange: the request timeout covers only the headers.
-                response = call.get(JWKS_FETCH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                call.cancel(true);
-                throw new JwksUnavailable(uri + " did not answer within " + JWKS_FETCH_TIMEOUT.toSeconds() + " s");
-            } catch (ExecutionException e) {
-                throw new JwksUnavailable("cannot fetch " + uri + " (" + e.getCause() + ")");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new JwksUnavailable("interrupted fetching " + uri);
+                response = http.exchange(request, "JWKS URL", NhsHttp.MAX_JWKS_BYTES);
+            } catch (NhsClient.NhsAuthException e) {
+                throw new JwksUnavailable(e.getMessage());
             }
             if (response.statusCode() != 200) {
                 throw new JwksUnavailable(uri + " answered HTTP " + response.statusCode());
             }
             return response.body();
-        }
-    }
-
-    /** A response body collected up to a size limit; a larger one fails instead of filling memory. */
-    static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
-        private final int limit;
-        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        private Flow.Subscription subscription;
-
-        LimitedBody(int limit) {
-            this.limit = limit;
-        }
-
-        @Override
-        public CompletionStage<byte[]> getBody() {
-            return body;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
-            s.request(Long.MAX_VALUE);
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> items) {
-            for (ByteBuffer item : items) {
-                if (body.isDone()) {
-                    return;
-                }
-                if (buffer.size() + item.remaining() > limit) {
-                    subscription.cancel();
-                    body.completeExceptionally(new IOException("JWKS larger than " + limit + " bytes"));
-                    return;
-                }
-                byte[] chunk = new byte[item.remaining()];
-                item.get(chunk);
-                buffer.write(chunk, 0, chunk.length);
-            }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            body.completeExceptionally(t);
-        }
-
-        @Override
-        public void onComplete() {
-            body.complete(buffer.toByteArray());
         }
     }
 }

@@ -282,8 +282,11 @@ final class NhsCli {
         @Mixin
         VerboseOption verbose;
 
+        /** Where NHS_TOKEN_CACHE and the proxy variables come from: the process, or a test's own. */
+        Map<String, String> variables = System.getenv();
+
         boolean tokenCacheWanted() {
-            return !noTokenCache && (tokenCache || NhsSetting.isOn(System.getenv("NHS_TOKEN_CACHE")));
+            return !noTokenCache && (tokenCache || NhsSetting.isOn(variables.get("NHS_TOKEN_CACHE")));
         }
 
         /** The client these options describe; notes and the trace go to {@code err}. */
@@ -296,6 +299,7 @@ final class NhsCli {
                     .tokenUrl(tokenUrl)
                     .timeout(NhsSetting.parseTimeout(connection.timeout, "--timeout"))
                     .caCertificates(connection.caCert)
+                    .proxyVariables(variables)
                     .settingNames(OPTIONS)
                     .notices(line -> {
                         err.println(line);

@@ -60,6 +60,7 @@ public final class NhsClient {
     private final NhsHttp http;
     private final NhsTokenCache tokenCache;
     private AccessToken cached;
+    private int renewals;
 
     private NhsClient(Builder b, NhsSigningKey signingKey, String kid, String tokenUrl, NhsHttp http) {
         this.config = b.copy();
@@ -149,11 +150,18 @@ public final class NhsClient {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
             } else {
-                cached = requestToken();
-                if (tokenCache != null) {
-                    tokenCache.write(tokenUrl, apiKey, kid, cached);
-                }
+                renewToken();
             }
+        }
+        return cached;
+    }
+
+    /** A new token in place of the one held (and cached), which the API may have refused. */
+    private synchronized AccessToken renewToken() {
+        renewals++;
+        cached = requestToken();
+        if (tokenCache != null) {
+            tokenCache.write(tokenUrl, apiKey, kid, cached);
         }
         return cached;
     }
@@ -177,7 +185,7 @@ public final class NhsClient {
                     .build();
             HttpResponse<byte[]> response;
             try {
-                response = http.exchange(request, "token endpoint");
+                response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
             } catch (NetworkException e) {
                 if (last || !e.retryable()) {
                     throw e;
@@ -205,40 +213,68 @@ public final class NhsClient {
 
     /**
      * Sends an API request with {@code Authorization: Bearer} (unless the environment is an open
-     * sandbox) and an {@code X-Request-ID} (a fresh UUID unless the request has one). With
-     * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
-     * The caller's builder is left as it was.
+     * sandbox) and an {@code X-Request-ID} (a fresh UUID unless the request has one), the answer's
+     * body read whole. With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the
+     * same X-Request-ID. The caller's builder is left as it was.
      *
      * @throws TokenRequestException getting the token failed (exit 3)
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
-     * @throws UsageException the request has a header the JDK may not set (exit 2)
+     * @throws UsageException the request has a header the JDK may not set, or would send the token in clear (exit 2)
      */
     public HttpResponse<byte[]> send(HttpRequest.Builder request, int retries) {
-        HttpRequest.Builder ours = request.copy();
-        HttpRequest probe = ours.copy().build();
-        if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
-            ours.header("X-Request-ID", UUID.randomUUID().toString());
-        }
-        if (tokenNeeded && probe.headers().firstValue("Authorization").isEmpty()) {
-            ours.header("Authorization", "Bearer " + accessToken());
-        }
-        if (probe.timeout().isEmpty()) {
-            ours.timeout(timeout);
-        }
-        HttpRequest built = ours.build();
-        for (int attempt = 0; ; attempt++) {
-            HttpResponse<byte[]> response = http.exchange(built, "API");
-            if (attempt >= retries || !NhsHttp.isTransient(response.statusCode())) {
-                return response;
-            }
-            http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
-            sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
-        }
+        return send(request, retries, HttpResponse.BodyHandlers.ofByteArray());
     }
 
     /** {@link #send(HttpRequest.Builder, int)} without resending. */
     public HttpResponse<byte[]> send(HttpRequest.Builder request) {
         return send(request, 0);
+    }
+
+    /**
+     * Like {@link #send(HttpRequest.Builder, int)}, with the body handed to {@code body} as it
+     * arrives (to stream a large answer). Only the answer returned reaches {@code body}: one that
+     * is resent, or a token the API refused, is read and dropped. A token reused from an earlier
+     * request or from the cache that the API answers 401 to is replaced once by a new one.
+     */
+    public <T> HttpResponse<T> send(HttpRequest.Builder request, int retries, HttpResponse.BodyHandler<T> body) {
+        HttpRequest.Builder ours = request.copy();
+        HttpRequest probe = ours.copy().build();
+        if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
+            ours.header("X-Request-ID", UUID.randomUUID().toString());
+        }
+        if (probe.timeout().isEmpty()) {
+            ours.timeout(timeout);
+        }
+        boolean addToken = tokenNeeded && probe.headers().firstValue("Authorization").isEmpty();
+        if (addToken) {
+            NhsSetting.checkNotInClear(probe.uri(), "the API URL", "bearer token");
+        }
+        int renewedBefore = renewals;
+        AccessToken token = addToken ? token() : null;
+        // Only a token this call did not just get can be stale (revoked, or from another server's run).
+        boolean mayRenew = token != null && renewals == renewedBefore;
+        for (int attempt = 0; ; attempt++) {
+            if (token != null) {
+                ours.setHeader("Authorization", "Bearer " + token.value());
+            }
+            boolean last = attempt >= retries;
+            boolean renewable = mayRenew;
+            HttpResponse<T> response = http.exchange(ours.build(), "API", info ->
+                    renewable && info.statusCode() == 401 || !last && NhsHttp.isTransient(info.statusCode())
+                            ? HttpResponse.BodySubscribers.replacing(null) : body.apply(info));
+            if (renewable && response.statusCode() == 401) {
+                http.trace("the API refused the reused access token (HTTP 401): getting a new one");
+                token = renewToken();
+                mayRenew = false;
+                attempt--;
+                continue;
+            }
+            if (last || !NhsHttp.isTransient(response.statusCode())) {
+                return response;
+            }
+            http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
+            sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
+        }
     }
 
     /**
@@ -486,7 +522,9 @@ public final class NhsClient {
             if (privateKeyFile == null) {
                 throw new UsageException("no private key: " + NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file");
             }
-            String url = tokenUrl != null ? NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()).toString() : env.tokenUrl();
+            String url = tokenUrl == null ? env.tokenUrl() : NhsSetting.checkNotInClear(
+                    NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()), NhsSetting.TOKEN_URL.named(),
+                    "client assertion").toString();
             NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase));
             String keyId = kid;
             String kidNote = null;

@@ -1,21 +1,45 @@
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.net.ConnectException;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import javax.net.ssl.SSLException;
 
 /** The JDK HttpClient with the proxy, CA and timeout settings, and failures named for users. */
 final class NhsHttp {
+    /** The most a token endpoint answer may hold: a token answer is well under 1 KiB. */
+    static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+    /** The most a JWKS may hold, as the mock's token endpoint allows too. */
+    static final int MAX_JWKS_BYTES = 1024 * 1024;
+
     private final HttpClient http;
     private final NhsProxies proxies;
     private final Duration timeout;
@@ -26,19 +50,19 @@ final class NhsHttp {
         this.trace = trace;
         this.proxies = new NhsProxies(proxyVariables);
         // HTTP/1.1 as curl and requests speak it: no h2c upgrade headers for proxies to trip on.
-        HttpClient.Builder b = HttpClient.newBuilder()
+        // No Authenticator: the JDK would then drop the request's own Authorization header.
+        this.http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(timeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
-                .proxy(proxies);
-        b.sslContext(caCertificates != null ? NhsTls.sslContext(caCertificates)
-                : NhsTls.jdkDefaultsOnFirstUse());
-        if (proxies.credentials != null) {
-            // The JDK refuses Basic proxy auth for HTTPS tunnels unless this is cleared.
-            System.setProperty("jdk.http.auth.tunneling.disabledSchemes", "");
-            b.authenticator(proxies.credentials);
-        }
-        this.http = b.build();
+                .proxy(proxies)
+                .sslContext(caCertificates != null ? NhsTls.sslContext(caCertificates) : NhsTls.jdkDefaultsOnFirstUse())
+                .build();
+    }
+
+    /** The proxy rules in effect, for messages and doctor. */
+    NhsProxies proxies() {
+        return proxies;
     }
 
     static boolean isTransient(int status) {
@@ -55,8 +79,7 @@ final class NhsHttp {
             return Duration.ofSeconds(Math.max(0, Math.min(seconds, 60)));
         } catch (NumberFormatException e) {
             try {
-                Instant at = ZonedDateTime.parse(value.trim(),
-                        DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+                Instant at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
                 long ms = Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000));
                 return Duration.ofMillis(ms);
             } catch (RuntimeException ignored) {
@@ -72,29 +95,75 @@ final class NhsHttp {
         }
     }
 
-    HttpResponse<byte[]> exchange(HttpRequest request, String what) {
-        if (trace != null) {
-            trace.println("> " + request.method() + " " + request.uri());
-            request.headers().map().forEach((name, values) -> values.forEach(v ->
-                    trace.println("> " + name + ": " + (name.equalsIgnoreCase("Authorization") ? redactAuthorization(v) : v))));
-            trace.flush();
-        }
+    /** A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full memory. */
+    HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
+        return exchange(request, what, info -> new LimitedBody(maxBytes));
+    }
+
+    /**
+     * Sends a request by the proxy rules and takes its whole answer, body included, within the
+     * request's timeout (else the client's): the JDK's own request timeout ends with the headers,
+     * so a server that trickles its body would otherwise hold a run forever.
+     *
+     * @throws NhsClient.NetworkException DNS, connect, TLS, proxy authentication, timeout, an over-long answer
+     */
+    <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
+        NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
+        HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
+                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
+                        .header("Proxy-Authorization", proxy.authorization()).build();
+        traceRequest(sent);
+        Duration limit = request.timeout().orElse(timeout);
+        CompletableFuture<HttpResponse<T>> call;
         try {
-            HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            if (trace != null) {
-                trace.println("< HTTP " + response.statusCode());
-                response.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("< " + name + ": " + v)));
-                trace.flush();
-            }
-            return response;
-        } catch (IOException e) {
-            throw networkFailure(request.uri(), what, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
+            // A proxy's 407 page is not the answer the caller asked for, so it never reaches their handler.
+            call = http.sendAsync(sent, info -> info.statusCode() == 407 && proxy != null
+                    ? HttpResponse.BodySubscribers.replacing(null) : handler.apply(info));
         } catch (IllegalArgumentException e) {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
+        HttpResponse<T> response;
+        try {
+            response = call.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            call.cancel(true);
+            throw new NhsClient.NetworkException("the " + what + " at " + target(request.uri()) + via(proxy)
+                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
+                    false, e);
+        } catch (ExecutionException e) {
+            throw failure(request.uri(), what, proxy, e.getCause(), limit);
+        } catch (InterruptedException e) {
+            call.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
+        }
+        traceResponse(response);
+        if (response.statusCode() == 407 && proxy != null) {
+            throw proxyAuthenticationFailed(proxy, request.uri());
+        }
+        return response;
+    }
+
+    private void traceRequest(HttpRequest request) {
+        if (trace != null) {
+            trace.println("> " + request.method() + " " + request.uri());
+            request.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("> " + name + ": " + traced(name, v))));
+            trace.flush();
+        }
+    }
+
+    private void traceResponse(HttpResponse<?> response) {
+        if (trace != null) {
+            trace.println("< HTTP " + response.statusCode());
+            response.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("< " + name + ": " + traced(name, v))));
+            trace.flush();
+        }
+    }
+
+    /** A header as a trace shows it: credentials reduced to their scheme. */
+    static String traced(String name, String value) {
+        return name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("Proxy-Authorization")
+                ? redactAuthorization(value) : value;
     }
 
     static String redactAuthorization(String value) {
@@ -102,42 +171,86 @@ final class NhsHttp {
         return space < 0 ? "****" : value.substring(0, space) + " ****";
     }
 
-    private NhsClient.NetworkException networkFailure(URI uri, String what, IOException e) {
-        String target = uri.getHost() + ":" + (uri.getPort() > 0 ? uri.getPort() : uri.getScheme().equals("https") ? 443 : 80);
-        java.net.Proxy proxy = proxies.select(uri).get(0);
-        String via = proxy.type() == java.net.Proxy.Type.DIRECT ? "" : " through the proxy " + proxy.address();
-        Throwable root = e;
+    /** {@code 1.5 s}, {@code 30 s}: a duration as the user gave it. */
+    static String seconds(Duration d) {
+        return BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString() + " s";
+    }
+
+    private static String target(URI uri) {
+        String host = uri.getHost() == null ? "?" : uri.getHost();
+        return host + ":" + (uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80);
+    }
+
+    private static String via(NhsProxies.Endpoint proxy) {
+        return proxy == null ? "" : " through the proxy " + proxy.address();
+    }
+
+    private static NhsClient.NetworkException proxyAuthenticationFailed(NhsProxies.Endpoint proxy, URI uri) {
+        String encoding = "percent-encode special characters in the password (@ as %40, : as %3A, % as %25)";
+        if (!proxy.hasCredentials()) {
+            return new NhsClient.NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
+                    + ") wants a user name and password (HTTP 407 Proxy Authentication Required)",
+                    "put them in " + proxy.variable() + ": http://USER:PASSWORD@" + proxy.address() + ", and " + encoding,
+                    false, null);
+        }
+        boolean tunnel = "https".equalsIgnoreCase(uri.getScheme());
+        String property = System.getProperty(NhsProxies.TUNNELING_PROPERTY);
+        return new NhsClient.NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
+                + ") refused the user name and password given in " + proxy.variable()
+                + " (HTTP 407 Proxy Authentication Required)",
+                tunnel && (property == null || !property.isBlank())
+                        ? "this JVM sends no Basic credentials to an https proxy tunnel: run it with -D"
+                                + NhsProxies.TUNNELING_PROPERTY + "= (JBang scripts that source NhsClient.java get it)"
+                        : "check the user name and password, and " + encoding,
+                false, null);
+    }
+
+    private NhsClient.NhsAuthException failure(URI uri, String what, NhsProxies.Endpoint proxy, Throwable e, Duration limit) {
+        if (e instanceof UncheckedIOException output) {
+            // Writing the body out failed (stdout gone or full): the caller's failure, not the network's.
+            throw output;
+        }
+        if (e instanceof NhsClient.NhsAuthException known) {
+            return known;
+        }
+        String target = target(uri);
+        String via = via(proxy);
+        if (e instanceof AnswerTooLarge large) {
+            return new NhsClient.NetworkException("the " + what + " at " + target + via + " sent more than "
+                    + large.limit / 1024 + " KiB; stopped reading", "check the URL: a proxy or gateway may be answering "
+                    + "instead, or the server is misbehaving", false, e);
+        }
         for (Throwable t = e; t != null; t = t.getCause()) {
-            root = t;
-            if (t instanceof javax.net.ssl.SSLException) {
-                return new NhsClient.NetworkException("TLS handshake with " + target + " failed (" + NhsSetting.oneLine(t.getMessage()) + ")",
+            if (t instanceof SSLException) {
+                return new NhsClient.NetworkException("TLS handshake with " + target + via + " failed ("
+                        + NhsSetting.oneLine(t.getMessage()) + ")",
                         "if a corporate proxy inspects TLS, give its CA certificate with " + NhsSetting.CA_CERT.named(),
                         false, e);
             }
-            if (t instanceof java.net.UnknownHostException || t instanceof java.nio.channels.UnresolvedAddressException) {
-                return new NhsClient.NetworkException("cannot resolve " + (via.isEmpty() ? uri.getHost() : "the proxy " + proxy.address()),
-                        "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
+            if (t instanceof UnknownHostException || t instanceof UnresolvedAddressException) {
+                return new NhsClient.NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
+                        + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
             }
         }
-        if (e instanceof java.net.http.HttpConnectTimeoutException) {
+        if (causes(e, HttpConnectTimeoutException.class)) {
             return new NhsClient.NetworkException("connecting to the " + what + " at " + target + via + " timed out after "
-                    + timeout.toSeconds() + " s", "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
+                    + seconds(timeout), "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
         }
-        if (e instanceof java.net.http.HttpTimeoutException) {
-            return new NhsClient.NetworkException("the " + what + " at " + target + " did not answer within "
-                    + timeout.toSeconds() + " s", "try again, or raise " + NhsSetting.TIMEOUT.named(), false, e);
+        if (causes(e, HttpTimeoutException.class)) {
+            return new NhsClient.NetworkException("the " + what + " at " + target + via + " did not answer within "
+                    + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(), false, e);
         }
-        if (root instanceof java.net.ConnectException || e instanceof java.net.ConnectException) {
-            return new NhsClient.NetworkException(via.isEmpty()
+        if (causes(e, ConnectException.class)) {
+            return new NhsClient.NetworkException(proxy == null
                     ? "cannot connect to the " + what + " at " + target + " (connection refused)"
-                    : "cannot connect to the proxy " + proxy.address() + " for " + target,
-                    via.isEmpty() ? "check the URL and that the server is running (for the local environment: mock-server)"
+                    : "cannot connect to the proxy " + proxy.address() + " (" + proxy.variable() + ") for " + target,
+                    proxy == null ? "check the URL and that the server is running (for the local environment: mock-server)"
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
         }
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
         boolean hungUp = detail.contains("received no bytes") || detail.contains("bytes received");
         for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
-            hungUp = t instanceof java.io.EOFException;
+            hungUp = t instanceof EOFException;
         }
         if (hungUp) {
             // The JDK words this as parser state ("fixed content-length: 400, bytes received: 28").
@@ -148,6 +261,15 @@ final class NhsHttp {
         }
         return new NhsClient.NetworkException("the connection to the " + what + " at " + target + via + " failed ("
                 + detail + ")", "try again; " + NhsSetting.TRACE.named() + " shows the exchange", true, e);
+    }
+
+    private static boolean causes(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The same response with its body as text. */
@@ -171,5 +293,65 @@ final class NhsHttp {
         @Override public Optional<javax.net.ssl.SSLSession> sslSession() { return raw.sslSession(); }
         @Override public URI uri() { return raw.uri(); }
         @Override public HttpClient.Version version() { return raw.version(); }
+    }
+
+    /** An answer longer than its limit. */
+    static final class AnswerTooLarge extends IOException {
+        final int limit;
+
+        AnswerTooLarge(int limit) {
+            super("answer larger than " + limit + " bytes");
+            this.limit = limit;
+        }
+    }
+
+    /** A response body collected up to a size limit; a larger one fails instead of filling memory. */
+    static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
+        private final int limit;
+        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        private Flow.Subscription subscription;
+
+        LimitedBody(int limit) {
+            this.limit = limit;
+        }
+
+        @Override
+        public CompletionStage<byte[]> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> items) {
+            for (ByteBuffer item : items) {
+                if (body.isDone()) {
+                    return;
+                }
+                if (buffer.size() + item.remaining() > limit) {
+                    subscription.cancel();
+                    body.completeExceptionally(new AnswerTooLarge(limit));
+                    return;
+                }
+                byte[] chunk = new byte[item.remaining()];
+                item.get(chunk);
+                buffer.write(chunk, 0, chunk.length);
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            body.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(buffer.toByteArray());
+        }
     }
 }

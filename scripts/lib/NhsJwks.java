@@ -86,7 +86,8 @@ final class NhsJwks {
         URI uri = NhsSetting.checkUrl(source, "JWKS URL");
         NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null);
         HttpResponse<byte[]> response = http.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
-                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL");
+                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
+                NhsHttp.MAX_JWKS_BYTES);
         if (response.statusCode() != 200) {
             throw new NhsClient.UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
                     + ": the token endpoint could not fetch it either; publish the JWKS there");

@@ -1,34 +1,59 @@
+//RUNTIME_OPTIONS -Djdk.http.auth.tunneling.disabledSchemes=
+
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.Authenticator;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.PasswordAuthentication;
 import java.net.Proxy;
 import java.net.ProxySelector;
 import java.net.SocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.net.URLDecoder;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Collectors;
+import java.util.regex.Pattern;
 
-/** HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read the way curl and Python's requests read them. */
+/**
+ * HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read the way curl and Python's requests
+ * read them. Proxy credentials come from the proxy URL's {@code user:password@} and go out as a
+ * {@code Proxy-Authorization} header that the request carries: the JDK sends it to the proxy (in
+ * the CONNECT of an https tunnel, never through it) and, unlike an {@code Authenticator}, leaves
+ * the request's own {@code Authorization} alone. The JDK copies a Basic header into a CONNECT only
+ * when {@code jdk.http.auth.tunneling.disabledSchemes} is empty when its HTTP classes load, hence
+ * the runtime option above: a JVM flag, since setting it from code is too late once any HTTP
+ * client has run and changes the whole process.
+ */
 final class NhsProxies extends ProxySelector {
-    private final URI httpsProxy;
-    private final URI httpProxy;
+    static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
+    private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
+
+    /** One proxy: where it is, and the Basic credentials it wants, if the URL gave them. */
+    record Endpoint(String host, int port, String variable, String authorization) {
+        /** {@code host:port}, as users write it. */
+        String address() {
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+        }
+
+        boolean hasCredentials() {
+            return authorization != null;
+        }
+    }
+
+    private final Endpoint httpsProxy;
+    private final Endpoint httpProxy;
     private final List<String> noProxy;
-    final Authenticator credentials;
 
     NhsProxies(Map<String, String> vars) {
-        this.httpsProxy = proxyUri(first(vars, "https_proxy", "HTTPS_PROXY"), "HTTPS_PROXY");
-        this.httpProxy = proxyUri(first(vars, "http_proxy", "HTTP_PROXY"), "HTTP_PROXY");
+        this.httpsProxy = endpoint(first(vars, "https_proxy", "HTTPS_PROXY"), "HTTPS_PROXY");
+        this.httpProxy = endpoint(first(vars, "http_proxy", "HTTP_PROXY"), "HTTP_PROXY");
         String list = first(vars, "no_proxy", "NO_PROXY");
-        this.noProxy = list == null ? List.of() : Arrays.stream(list.split("[,\\s]+")).map(String::trim)
-                .filter(s -> !s.isEmpty()).map(s -> s.toLowerCase(Locale.ROOT)).collect(Collectors.toList());
-        this.credentials = authenticator(httpsProxy, httpProxy);
+        this.noProxy = list == null ? List.of() : Arrays.stream(list.split("[,\\s]+"))
+                .filter(s -> !s.isEmpty()).map(s -> s.toLowerCase(Locale.ROOT)).toList();
     }
 
     private static String first(Map<String, String> vars, String lower, String upper) {
@@ -36,77 +61,185 @@ final class NhsProxies extends ProxySelector {
         return v != null ? v : NhsSetting.blankToNull(vars.get(upper));
     }
 
-    private static URI proxyUri(String value, String name) {
-        if (value == null) {
-            return null;
-        }
-        try {
-            URI uri = new URI(value.contains("://") ? value : "http://" + value);
-            if (uri.getHost() == null) {
-                throw new URISyntaxException(value, "no host");
-            }
-            return uri;
-        } catch (URISyntaxException e) {
-            throw new NhsClient.UsageException(name + " '" + value + "' is not a proxy URL: use http://host:port");
-        }
+    /** The proxy a request to {@code uri} goes through; null for a direct connection. */
+    Endpoint endpointFor(URI uri) {
+        Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
+        return proxy == null || bypassed(uri) ? null : proxy;
     }
 
-    private static Authenticator authenticator(URI... proxies) {
-        for (URI p : proxies) {
-            if (p != null && p.getUserInfo() != null) {
-                String[] parts = p.getUserInfo().split(":", 2);
-                String user = URLDecoder.decode(parts[0], StandardCharsets.UTF_8);
-                char[] pass = parts.length > 1 ? URLDecoder.decode(parts[1], StandardCharsets.UTF_8).toCharArray() : new char[0];
-                return new Authenticator() {
-                    @Override
-                    protected PasswordAuthentication getPasswordAuthentication() {
-                        return getRequestorType() == RequestorType.PROXY ? new PasswordAuthentication(user, pass) : null;
-                    }
-                };
-            }
+    /** Why a request to {@code uri} goes where it goes, in one phrase (for doctor and errors). */
+    String reason(URI uri) {
+        String variable = "https".equalsIgnoreCase(uri.getScheme()) ? "HTTPS_PROXY" : "HTTP_PROXY";
+        Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
+        if (proxy == null) {
+            return "direct: no " + variable + " set";
         }
-        return null;
+        return bypassed(uri) ? "direct: " + uri.getHost() + " matches NO_PROXY"
+                : "through " + proxy.address() + " (" + variable + ")";
     }
 
     @Override
     public List<Proxy> select(URI uri) {
-        URI proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
-        if (proxy == null || bypassed(uri)) {
-            return List.of(Proxy.NO_PROXY);
-        }
-        int port = proxy.getPort() > 0 ? proxy.getPort() : "https".equalsIgnoreCase(proxy.getScheme()) ? 443 : 80;
-        return List.of(new Proxy(Proxy.Type.HTTP,
-                InetSocketAddress.createUnresolved(proxy.getHost(), port)));
-    }
-
-    /** NO_PROXY: '*', a host, a domain (leading dot optional) matching its subdomains, an optional :port. */
-    boolean bypassed(URI uri) {
-        String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
-        host = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-        int port = uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
-        for (String entry : noProxy) {
-            if (entry.equals("*")) {
-                return true;
-            }
-            String name = entry;
-            int colon = entry.lastIndexOf(':');
-            if (colon > 0 && entry.indexOf(':') == colon && entry.substring(colon + 1).matches("\\d+")) {
-                if (Integer.parseInt(entry.substring(colon + 1)) != port) {
-                    continue;
-                }
-                name = entry.substring(0, colon);
-            }
-            name = name.startsWith("*.") ? name.substring(2) : name.startsWith(".") ? name.substring(1) : name;
-            if (host.equals(name) || host.endsWith("." + name)) {
-                return true;
-            }
-        }
-        return false;
+        Endpoint proxy = endpointFor(uri);
+        return List.of(proxy == null ? Proxy.NO_PROXY
+                : new Proxy(Proxy.Type.HTTP, InetSocketAddress.createUnresolved(proxy.host(), proxy.port())));
     }
 
     @Override
     public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {
         // Nothing to fall back to: the failure is reported by the request itself.
     }
-}
 
+    // ------------------------------------------------------------------ proxy URLs
+
+    private static Endpoint endpoint(String value, String variable) {
+        if (value == null) {
+            return null;
+        }
+        String url = value.contains("://") ? value : "http://" + value;
+        URI uri;
+        try {
+            uri = new URI(url);
+            if (uri.getHost() == null) {
+                throw new URISyntaxException(url, "no host");
+            }
+        } catch (URISyntaxException e) {
+            throw new NhsClient.UsageException(variable + " '" + masked(value) + "' is not a proxy URL: use "
+                    + "http://host:port, or http://user:password@host:port with the password percent-encoded "
+                    + "(% as %25, @ as %40, : as %3A, space as %20)");
+        }
+        String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https")) {
+            throw new NhsClient.UsageException(variable + " '" + masked(value) + "' is a " + scheme
+                    + " proxy: only HTTP proxies are supported (http://host:port)");
+        }
+        String host = uri.getHost().startsWith("[") ? uri.getHost().substring(1, uri.getHost().length() - 1) : uri.getHost();
+        int port = uri.getPort() > 0 ? uri.getPort() : scheme.equals("https") ? 443 : 80;
+        return new Endpoint(host, port, variable, basicAuthorization(uri.getRawUserInfo()));
+    }
+
+    /** RFC 3986 user info, each part percent-decoded exactly once: {@code %2B} is '+', a '+' stays '+'. */
+    private static String basicAuthorization(String rawUserInfo) {
+        if (rawUserInfo == null) {
+            return null;
+        }
+        int colon = rawUserInfo.indexOf(':');
+        String user = percentDecoded(colon < 0 ? rawUserInfo : rawUserInfo.substring(0, colon));
+        String password = colon < 0 ? "" : percentDecoded(rawUserInfo.substring(colon + 1));
+        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** java.net.URI has already refused a '%' without two hex digits after it. */
+    private static String percentDecoded(String s) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '%') {
+                bytes.write(Integer.parseInt(s.substring(i + 1, i + 3), 16));
+                i += 2;
+            } else {
+                bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    /** A proxy URL fit to print: any {@code user:password@} becomes {@code ****@}. */
+    static String masked(String proxyUrl) {
+        int scheme = proxyUrl.indexOf("://");
+        int start = scheme < 0 ? 0 : scheme + 3;
+        int at = proxyUrl.lastIndexOf('@');
+        return at < start ? proxyUrl : proxyUrl.substring(0, start) + "****" + proxyUrl.substring(at);
+    }
+
+    // ------------------------------------------------------------------ NO_PROXY
+
+    /**
+     * NO_PROXY as curl (7.86+) and requests read it: '*', a host, a domain (a leading '.' or '*.'
+     * optional) matching its subdomains, an optional :port, and IPv4/IPv6 CIDR ranges, which
+     * match an address literal in the URL (a name is never resolved to match one).
+     */
+    boolean bypassed(URI uri) {
+        String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
+        host = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        int port = uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+        byte[] address = literalAddress(host);
+        for (String entry : noProxy) {
+            if (entry.equals("*")) {
+                return true;
+            }
+            String name = entry;
+            int portAt = portSeparator(entry);
+            if (portAt > 0) {
+                if (Integer.parseInt(entry.substring(portAt + 1)) != port) {
+                    continue;
+                }
+                name = entry.substring(0, portAt);
+            }
+            name = name.startsWith("[") && name.endsWith("]") ? name.substring(1, name.length() - 1) : name;
+            int slash = name.indexOf('/');
+            if (slash > 0) {
+                if (address != null && inRange(address, name.substring(0, slash), name.substring(slash + 1))) {
+                    return true;
+                }
+                continue;
+            }
+            byte[] entryAddress = literalAddress(name);
+            if (address != null && entryAddress != null) {
+                if (Arrays.equals(address, entryAddress)) {
+                    return true;
+                }
+                continue;
+            }
+            name = name.startsWith("*.") ? name.substring(2) : name.startsWith(".") ? name.substring(1) : name;
+            if (!name.isEmpty() && (host.equals(name) || host.endsWith("." + name))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Where ":port" starts in an entry ({@code host:80}, {@code [::1]:80}); -1 for none. */
+    private static int portSeparator(String entry) {
+        int colon = entry.lastIndexOf(':');
+        if (colon <= 0 || !entry.substring(colon + 1).matches("\\d{1,5}")) {
+            return -1;
+        }
+        boolean bracketed = entry.startsWith("[") && entry.charAt(colon - 1) == ']';
+        return bracketed || entry.indexOf(':') == colon ? colon : -1;
+    }
+
+    private static boolean inRange(byte[] address, String network, String bits) {
+        byte[] base = literalAddress(network);
+        if (base == null || base.length != address.length || !bits.matches("\\d{1,3}")) {
+            return false;
+        }
+        int prefix = Integer.parseInt(bits);
+        if (prefix > base.length * 8) {
+            return false;
+        }
+        for (int i = 0; i < prefix; i++) {
+            int mask = 0x80 >>> (i % 8);
+            if ((address[i / 8] & mask) != (base[i / 8] & mask)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The bytes of an IPv4 or IPv6 literal, without any DNS lookup; null for a host name. */
+    static byte[] literalAddress(String host) {
+        boolean v4 = IPV4.matcher(host).matches();
+        if (v4 && Arrays.stream(host.split("\\.")).anyMatch(octet -> Integer.parseInt(octet) > 255)) {
+            return null;
+        }
+        if (!v4 && !(host.contains(":") && host.matches("[0-9a-f:.]+"))) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(host).getAddress();
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
+}

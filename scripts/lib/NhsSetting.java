@@ -90,6 +90,29 @@ enum NhsSetting {
         return uri;
     }
 
+    /**
+     * Refuses plain http to any host but this machine when a secret would ride on it: a mock on
+     * loopback is the one place where http is harmless.
+     */
+    static URI checkNotInClear(URI uri, String what, String secret) {
+        if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
+            throw new NhsClient.UsageException(what + " '" + uri + "' is plain http to another machine, so the "
+                    + secret + " would cross the network unencrypted: use https:// (http is only for a local mock server)");
+        }
+        return uri;
+    }
+
+    static boolean isLoopback(String host) {
+        String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
+        h = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+        if (h.equals("localhost") || h.endsWith(".localhost")) {
+            return true;
+        }
+        byte[] address = NhsProxies.literalAddress(h);
+        return address != null && (address.length == 4 ? address[0] == 127
+                : java.util.Arrays.equals(address, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+    }
+
     static Duration parseTimeout(String seconds, String what) {
         try {
             double s = Double.parseDouble(seconds.trim());

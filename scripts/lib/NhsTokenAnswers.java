@@ -18,6 +18,7 @@ final class NhsTokenAnswers {
     }
 
     static NhsClient.AccessToken read(HttpResponse<byte[]> response, Asked asked) {
+        long receivedAt = System.currentTimeMillis();
         int status = response.statusCode();
         String body = new String(response.body(), StandardCharsets.UTF_8);
         Map<String, Object> json = parseObject(body);
@@ -30,9 +31,11 @@ final class NhsTokenAnswers {
                                 + "and that no proxy rewrites its answers");
             }
             long expiresIn = number(json.get("expires_in"), 599);
-            long issuedAt = number(json.get("issued_at"), System.currentTimeMillis());
             Object type = json.get("token_type");
-            return new NhsClient.AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn, issuedAt);
+            // Timed on this machine's clock from receipt: the endpoint's issued_at is on its own clock,
+            // and a server minutes ahead would otherwise make a token look valid for longer than it is.
+            return new NhsClient.AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn,
+                    receivedAt);
         }
         if (status >= 300 && status < 400) {
             String location = response.headers().firstValue("Location").orElse("(no Location)");
@@ -41,21 +44,67 @@ final class NhsTokenAnswers {
                     + "endpoint it was signed for",
                     "give the final token URL with " + NhsSetting.TOKEN_URL.named() + ", or check " + NhsSetting.ENV.named());
         }
+        Fault fault = Fault.of(json);
+        if (fault != null) {
+            throw new NhsClient.TokenRequestException(status, fault.errorcode(), fault.faultstring(), null,
+                    "token endpoint refused: HTTP " + status + " " + fault, fault.hint(asked.env()));
+        }
         String error = json == null ? null : string(json.get("error"));
         String description = json == null ? null : string(json.get("error_description"));
         String messageId = json == null ? null : string(json.get("message_id"));
         if (error == null && description == null) {
-            throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint answered HTTP " + status
-                    + (body.isBlank() ? " with no body" : ", not NHS JSON (" + firstLine(body) + ")"),
+            throw new NhsClient.TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
+                    + (body.isBlank() ? " with no body" : json != null ? " without an error" : ", not NHS JSON (" + firstLine(body) + ")")
+                    + (messageId == null ? "" : " (message_id " + messageId + ")"),
                     status == 405 || status == 404
                             ? "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token"
                             : "a proxy or gateway may have answered instead of the NHS token endpoint; "
                                     + "check HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named());
         }
-        String summary = "token endpoint refused: HTTP " + status + " " + error + ": " + description
-                + (messageId == null ? "" : " (message_id " + messageId + ")");
+        String summary = "token endpoint refused: HTTP " + status + (error == null ? "" : " " + error)
+                + (description == null ? "" : ": " + description) + (messageId == null ? "" : " (message_id " + messageId + ")");
         throw new NhsClient.TokenRequestException(status, error, description, messageId, summary,
                 hint(status, description, response, asked));
+    }
+
+    /**
+     * An Apigee fault, the platform's own refusal shape before a request reaches the NHS service:
+     * {@code {"fault": {"faultstring": "…", "detail": {"errorcode": "…"}}}}.
+     */
+    record Fault(String faultstring, String errorcode) {
+        static Fault of(Map<String, Object> json) {
+            if (json == null || !(json.get("fault") instanceof Map<?, ?> fault)) {
+                return null;
+            }
+            Object detail = fault.get("detail");
+            String code = detail instanceof Map<?, ?> d ? string(d.get("errorcode")) : null;
+            String text = string(fault.get("faultstring"));
+            return text == null && code == null ? null : new Fault(text, code);
+        }
+
+        static Fault of(String body) {
+            return of(parseObject(body));
+        }
+
+        /** What to do about the faults users meet; null for others. */
+        String hint(NhsEnvironment env) {
+            String code = errorcode == null ? "" : errorcode.toLowerCase(java.util.Locale.ROOT);
+            if (code.contains("spikearrest") || code.contains("quota")) {
+                return "the platform is rate limiting this app: slow down and retry later, and reuse tokens "
+                        + "(they live 10 minutes) instead of fetching one per call";
+            }
+            if (code.contains("apikey") || code.contains("apiproduct")) {
+                return "the API key is not valid here: API keys are per environment, so check you used the key of "
+                        + "your " + (env == null ? "" : env.id() + " ") + "app, and that the app has this API";
+            }
+            return null;
+        }
+
+        @Override
+        public String toString() {
+            return (faultstring == null ? "" : faultstring) + (errorcode == null ? ""
+                    : (faultstring == null ? "" : " ") + "(" + errorcode + ")");
+        }
     }
 
     /** What to do about each row of the NHS token endpoint's error table. */
@@ -138,7 +187,7 @@ final class NhsTokenAnswers {
         }
     }
 
-    private static String string(Object o) {
+    static String string(Object o) {
         return o instanceof String ? (String) o : o == null ? null : String.valueOf(o);
     }
 
