@@ -6,6 +6,7 @@
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.http.HttpRequest;
@@ -121,7 +122,11 @@ public class CallApi implements Callable<Integer> {
         if (NhsSetting.blankToNull(url) == null) {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(NhsSetting.checkUrl(url, "--url"));
+        URI target = NhsSetting.checkUrl(url, "--url");
+        if (NhsClient.usesToken(options.env.env, options.tokenUrl)) {
+            NhsSetting.checkNotInClear(target, "--url", "bearer token");
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(target);
         String verb = method.trim().toUpperCase(Locale.ROOT);
         if (!METHODS.contains(verb)) {
             throw new NhsClient.UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "

@@ -23,6 +23,7 @@
 //SOURCES MockServerLoadTest.java
 //SOURCES LibraryTest.java
 //SOURCES ProxyTest.java
+//SOURCES HardeningTest.java
 //SOURCES ForwardProxy.java
 //SOURCES TestTls.java
 //SOURCES TestInfraTest.java

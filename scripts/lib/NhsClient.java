@@ -69,7 +69,7 @@ public final class NhsClient {
         this.signingKey = signingKey;
         this.kid = kid;
         this.tokenUrl = tokenUrl;
-        this.tokenNeeded = b.env != NhsEnvironment.SANDBOX || b.tokenUrl != null;
+        this.tokenNeeded = usesToken(b.env, b.tokenUrl);
         this.timeout = b.timeout;
         this.http = http;
         this.tokenCache = b.tokenCacheDir == null ? null : new NhsTokenCache(b.tokenCacheDir, b.notices);
@@ -118,6 +118,11 @@ public final class NhsClient {
     /** Whether API calls carry a token: NHS sandboxes are open access unless a token URL is given. */
     public boolean usesToken() {
         return tokenNeeded;
+    }
+
+    /** NHS sandboxes are open access: a token goes only to the others, or where a token URL is given. */
+    static boolean usesToken(NhsEnvironment env, String tokenUrl) {
+        return env != NhsEnvironment.SANDBOX || NhsSetting.blankToNull(tokenUrl) != null;
     }
 
     /** A freshly signed client assertion (new jti, exp = now + 240 s). Treat it as a secret. */
