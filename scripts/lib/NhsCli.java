@@ -47,6 +47,7 @@ final class NhsCli {
     /** How a command user changes a setting that a library message mentions: its option and variable. */
     static final NhsSetting.Words OPTIONS = (setting, action) -> {
         String option = switch (setting) {
+            case AUTH -> "--auth";
             case API_KEY -> "--api-key";
             case PRIVATE_KEY -> "--private-key";
             case PASSPHRASE -> "--private-key-passphrase";
@@ -186,6 +187,36 @@ final class NhsCli {
         }
     }
 
+    /** Converts {@code --auth} values, naming the valid ones on a mistake. */
+    static final class AuthConverter implements CommandLine.ITypeConverter<NhsAuthPattern> {
+        @Override
+        public NhsAuthPattern convert(String value) {
+            try {
+                return NhsSetting.blankToNull(value) == null ? null : NhsAuthPattern.parse(value);
+            } catch (NhsClient.UsageException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** Lists the valid {@code --auth} values in --help and shell completion. */
+    static final class AuthCandidates implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Arrays.stream(NhsAuthPattern.values()).map(NhsAuthPattern::id).iterator();
+        }
+    }
+
+    /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
+    static final class AuthOption {
+        @Option(names = "--auth", paramLabel = "PATTERN", defaultValue = "${env:NHS_AUTH}",
+                converter = AuthConverter.class, completionCandidates = AuthCandidates.class,
+                description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
+                        + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
+                        + "none for --env sandbox unless --token-url is given).")
+        NhsAuthPattern auth;
+    }
+
     /** Lists the valid {@code --env} values in --help. */
     static final class EnvironmentCandidates implements Iterable<String> {
         @Override
@@ -286,9 +317,15 @@ final class NhsCli {
             return !noTokenCache && (tokenCache || NhsSetting.isOn(System.getenv("NHS_TOKEN_CACHE")));
         }
 
-        /** The client these options describe; notes and the trace go to {@code err}. */
+        /** The signed-JWT client these options describe; notes and the trace go to {@code err}. */
         NhsClient client(PrintWriter err) {
+            return client(err, NhsAuthPattern.SIGNED_JWT);
+        }
+
+        /** The client for an auth pattern (null: the environment's default). */
+        NhsClient client(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
+                    .auth(auth)
                     .environment(env.env)
                     .apiKey(apiKey)
                     .privateKey(key.privateKey, key.passphraseChars())

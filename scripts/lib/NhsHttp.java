@@ -76,7 +76,8 @@ final class NhsHttp {
         if (trace != null) {
             trace.println("> " + request.method() + " " + request.uri());
             request.headers().map().forEach((name, values) -> values.forEach(v ->
-                    trace.println("> " + name + ": " + (name.equalsIgnoreCase("Authorization") ? redactAuthorization(v) : v))));
+                    trace.println("> " + name + ": " + (name.equalsIgnoreCase("Authorization") ? redactAuthorization(v)
+                            : name.equalsIgnoreCase("apikey") ? "****" : v))));
             trace.flush();
         }
         try {
