@@ -6,7 +6,8 @@
 //SOURCES VerifyKeys.java
 //SOURCES MockServer.java
 //SOURCES Demo.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, mock-server, demo)
+//SOURCES Doctor.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, mock-server, demo)
 
 import java.util.concurrent.Callable;
 
@@ -18,7 +19,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
-        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
+        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class, Doctor.class,
             MockServer.class, Demo.class, NhsAuth.Cache.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
 public class NhsAuth implements Callable<Integer> {
