@@ -28,6 +28,7 @@
 //SOURCES RunTestsTest.java
 //SOURCES AuthPatternsTest.java
 //SOURCES DoctorTest.java
+//SOURCES CompletionTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
