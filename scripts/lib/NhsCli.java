@@ -1,5 +1,6 @@
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES NhsClient.java
+//SOURCES NhsProgress.java
 
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
@@ -97,11 +98,22 @@ final class NhsCli {
     /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
 
+    /** The writer on the process's stderr that {@link #main} gave the command; null in tests and the demo's steps. */
+    private static volatile PrintWriter processErr;
+
     /** For {@code main}: run and exit with the command's code. */
     static void main(Callable<Integer> command, String[] args) {
         CommandLine cl = commandLine(command);
         cl.setOut(STDOUT);
+        // picocli's own stderr writer, set once so every subcommand shares it and progress can know it.
+        cl.setErr(cl.getErr());
+        processErr = cl.getErr();
         NhsClient.exit(cl.execute(args));
+    }
+
+    /** See {@link #processErr}: where progress may be drawn if it is a terminal. */
+    static PrintWriter processErr() {
+        return processErr;
     }
 
     /** The stream a command writes its result to. */
