@@ -39,6 +39,31 @@ public enum NhsAuthPattern {
         return env == NhsEnvironment.SANDBOX && !tokenUrlGiven ? NONE : SIGNED_JWT;
     }
 
+    /**
+     * The pattern a client uses, checking it has what that pattern needs beyond the signed JWT's
+     * own settings (checked where the key is loaded): an open API needs nothing, an API-key one
+     * only the key, so nothing else is read for them.
+     */
+    static NhsAuthPattern resolve(NhsAuthPattern chosen, NhsEnvironment env, boolean tokenUrlGiven, boolean apiKeyGiven) {
+        NhsAuthPattern pattern = chosen != null ? chosen : defaultFor(env, tokenUrlGiven);
+        if (pattern == API_KEY && !apiKeyGiven) {
+            throw new NhsClient.UsageException("no API key: " + NhsSetting.API_KEY.action()
+                    + " to your app's key from the developer portal (the api-key pattern sends it as apikey)");
+        }
+        return pattern;
+    }
+
+    /** Why a client of this pattern has no token or client assertion to give. */
+    NhsClient.UsageException noToken() {
+        return new NhsClient.UsageException("this client uses the " + id + " pattern, which needs no token: "
+                + NhsSetting.AUTH.action() + " to signed-jwt for tokens");
+    }
+
+    /** A variable's pattern, null when it is unset or blank; a bad value names the variable. */
+    static NhsAuthPattern parseVariable(java.util.Map<String, String> vars, String variable) {
+        return NhsSetting.blankToNull(vars.get(variable)) == null ? null : parse(vars.get(variable), variable);
+    }
+
     /** @throws NhsClient.UsageException naming the valid patterns */
     public static NhsAuthPattern parse(String name) {
         return parse(name, null);

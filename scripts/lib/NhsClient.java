@@ -133,8 +133,7 @@ public final class NhsClient {
 
     private NhsSigningKey signingKey() {
         if (signingKey == null) {
-            throw new UsageException("this client uses the " + auth.id() + " pattern, which needs no token: "
-                    + NhsSetting.AUTH.action() + " to signed-jwt for tokens");
+            throw auth.noToken();
         }
         return signingKey;
     }
@@ -222,7 +221,8 @@ public final class NhsClient {
 
     /**
      * Sends an API request with the pattern's credentials ({@code Authorization: Bearer} for
-     * signed-jwt, {@code apikey} for api-key, nothing for none) and an {@code X-Request-ID} (a fresh UUID unless the request has one). With
+     * signed-jwt, {@code apikey} for api-key, nothing for none) and an {@code X-Request-ID}
+     * (a fresh UUID unless the request has one). With
      * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
      * The caller's builder is left as it was.
      *
@@ -394,10 +394,7 @@ public final class NhsClient {
             if (env != null) {
                 environment(NhsEnvironment.parse(env, "NHS_ENV"));
             }
-            String pattern = NhsSetting.blankToNull(vars.get("NHS_AUTH"));
-            if (pattern != null) {
-                auth(NhsAuthPattern.parse(pattern, "NHS_AUTH"));
-            }
+            auth(NhsAuthPattern.parseVariable(vars, "NHS_AUTH"));
             kid(vars.get("NHS_KID"));
             tokenUrl(vars.get("NHS_TOKEN_URL"));
             String key = NhsSetting.blankToNull(vars.get("NHS_PRIVATE_KEY"));
@@ -510,13 +507,8 @@ public final class NhsClient {
          * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
          */
         public NhsClient build() {
-            NhsAuthPattern pattern = auth != null ? auth : NhsAuthPattern.defaultFor(env, tokenUrl != null);
+            NhsAuthPattern pattern = NhsAuthPattern.resolve(auth, env, tokenUrl != null, apiKey != null);
             if (pattern != NhsAuthPattern.SIGNED_JWT) {
-                // Nothing else is read: an open API needs no key, an API-key one only the key.
-                if (pattern == NhsAuthPattern.API_KEY && apiKey == null) {
-                    throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
-                            + " to your app's key from the developer portal (the api-key pattern sends it as apikey)");
-                }
                 return new NhsClient(this, pattern, null, null, null, new NhsHttp(timeout, caCertificates, proxyVariables, trace));
             }
             if (apiKey == null) {
