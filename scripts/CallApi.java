@@ -28,12 +28,14 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
-        description = {"Call an NHS API with Authorization: Bearer <a fresh access token>.",
+        description = {"Call an NHS API with Authorization: Bearer <a fresh access token>, or with the app's "
+                + "apikey header (--auth api-key), or with nothing (--auth none, open access).",
                 "The response body goes to stdout exactly as received; the status line, the elapsed time and "
                         + "the X-Request-ID go to stderr. Exit 0 on 2xx, 4 otherwise."},
         footer = {"%nExamples:",
                 "  call-api --env int --url https://int.api.service.nhs.uk/hello-world/hello/application",
-                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'"})
+                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'",
+                "  call-api --auth api-key --api-key KEY --url https://int.api.service.nhs.uk/hello-world/hello/application"})
 public class CallApi implements Callable<Integer> {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
@@ -44,6 +46,9 @@ public class CallApi implements Callable<Integer> {
 
     @Mixin
     NhsCli.ClientOptions options;
+
+    @Mixin
+    NhsCli.AuthOption auth;
 
     @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
             description = "The API URL to call (env NHS_API_URL). Required.")
@@ -93,10 +98,10 @@ public class CallApi implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter err = NhsCli.err(spec);
         HttpRequest.Builder request = buildRequest(err);
-        NhsClient client = options.client(err);
-        if (!client.usesToken()) {
-            err.println("note: the " + client.environment().id() + " environment is open access: no token is sent "
-                    + "(give --token-url to send one anyway)");
+        NhsClient client = options.client(err, auth.auth);
+        if (auth.auth == null && client.auth() == NhsAuthPattern.NONE) {
+            err.println("note: the " + client.environment().id() + " environment is open access: nothing but the "
+                    + "request is sent (--auth signed-jwt or api-key to send credentials)");
         }
         String id = request.copy().build().headers().firstValue("X-Request-ID").orElseThrow();
         err.println("X-Request-ID: " + id);
@@ -123,8 +128,10 @@ public class CallApi implements Callable<Integer> {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
         URI target = NhsSetting.checkUrl(url, "--url");
-        if (NhsClient.usesToken(options.env.env, options.tokenUrl)) {
-            NhsSetting.checkNotInClear(target, "--url", "bearer token");
+        NhsAuthPattern pattern = auth.auth != null ? auth.auth
+                : NhsAuthPattern.defaultFor(options.env.env, NhsSetting.blankToNull(options.tokenUrl) != null);
+        if (pattern != NhsAuthPattern.NONE) {
+            NhsSetting.checkNotInClear(target, "--url", pattern == NhsAuthPattern.API_KEY ? "API key" : "bearer token");
         }
         HttpRequest.Builder request = HttpRequest.newBuilder(target);
         String verb = method.trim().toUpperCase(Locale.ROOT);

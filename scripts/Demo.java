@@ -41,6 +41,9 @@ public class Demo implements Callable<Integer> {
     @Mixin
     NhsCli.VerboseOption verbose;
 
+    /** A spinner on stderr while each step runs: null shows it when stderr is a terminal; tests force it. */
+    Boolean progress;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = NhsCli.out(spec);
@@ -81,16 +84,24 @@ public class Demo implements Callable<Integer> {
         }
     }
 
-    /** Runs one command in-process, showing it as typed and what it printed; a failure ends the demo. */
+    /**
+     * Runs one command in-process, showing it as typed as it starts, a spinner while it runs and
+     * what it printed when done; a failure ends the demo.
+     */
     private void step(PrintWriter out, String title, String name, Object command, String... args) {
         out.println(title);
         out.println("   $ " + name + " " + shellQuote(args));
+        out.flush();
         StringWriter stdout = new StringWriter();
         StringWriter stderr = new StringWriter();
         CommandLine cl = NhsCli.commandLine(command);
         cl.setOut(new PrintWriter(stdout, true));
         cl.setErr(new PrintWriter(stderr, true));
-        int exit = cl.execute(args);
+        PrintWriter err = NhsCli.err(spec);
+        int exit;
+        try (NhsProgress running = NhsProgress.start(err, NhsProgress.wanted(progress, err), "running " + name)) {
+            exit = cl.execute(args);
+        }
         // Talk first, then the result, as they would scroll past in a terminal.
         for (String line : (stderr + "\n" + stdout).split("\n")) {
             if (!line.isBlank()) {

@@ -84,6 +84,9 @@ public class GenerateKeys implements Callable<Integer> {
     @Mixin
     NhsCli.VerboseOption verbose;
 
+    /** Progress while the key is made: null shows it when stderr is a terminal; tests force it either way. */
+    Boolean progress;
+
     enum Format { text, json }
 
     /** The three files one key pair is written to. */
@@ -124,7 +127,11 @@ public class GenerateKeys implements Callable<Integer> {
                     + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
         }
 
-        KeyPair pair = generate(keySize);
+        KeyPair pair;
+        try (NhsProgress shown = NhsProgress.start(NhsCli.err(spec), NhsProgress.wanted(progress, NhsCli.err(spec)),
+                "generating a " + keySize + "-bit RSA key")) {
+            pair = generate(keySize);
+        }
         RSAPublicKey publicKey = (RSAPublicKey) pair.getPublic();
         RSAKey jwk = NhsJwks.publicJwk(publicKey, keyId);
         String thumbprint = NhsJwks.thumbprint(publicKey);

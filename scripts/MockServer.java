@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "mock-server", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
         description = {"Run a local NHS identity service: the signed-JWT token endpoint (POST /oauth2/token) "
-                + "and a protected sample API (GET /hello-world/hello/application, any method on /echo/**).",
+                + "and a sample API: GET /hello-world/hello/application (a bearer token or a registered app's "
+                + "apikey), GET /hello-world/hello/world (open access), any method on /echo/** (a bearer token).",
                 "Client assertions are checked in the real endpoint's order and refused with its exact "
                         + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",

@@ -6,20 +6,23 @@
 //SOURCES VerifyKeys.java
 //SOURCES MockServer.java
 //SOURCES Demo.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, mock-server, demo)
+//SOURCES Doctor.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, mock-server, demo, completion)
 
 import java.util.concurrent.Callable;
 
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
-        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
-            MockServer.class, Demo.class, NhsAuth.Cache.class},
+        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class, Doctor.class,
+            MockServer.class, Demo.class, NhsAuth.Cache.class, NhsAuth.Completion.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
 public class NhsAuth implements Callable<Integer> {
 
@@ -34,6 +37,46 @@ public class NhsAuth implements Callable<Integer> {
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
         throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed");
+    }
+
+    /**
+     * A completion script for bash or zsh, made by picocli from the umbrella's own model, so
+     * every command, option, environment and format is in it as this version has them.
+     */
+    @Command(name = "completion", mixinStandardHelpOptions = true,
+            description = {"Print a shell completion script for nhs-auth, its commands and their options.",
+                    "Enable it for this shell with: source <(nhs-auth completion bash)   (or zsh)"})
+    static class Completion implements Callable<Integer> {
+        /** zsh runs bash completion scripts through its bashcompinit, as picocli documents. */
+        static final String ZSH_PRELUDE = "autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n";
+
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(paramLabel = "SHELL", completionCandidates = Shells.class,
+                description = "bash or zsh.")
+        String shell;
+
+        static final class Shells implements Iterable<String> {
+            @Override
+            public java.util.Iterator<String> iterator() {
+                return java.util.List.of("bash", "zsh").iterator();
+            }
+        }
+
+        @Override
+        public Integer call() {
+            CommandLine root = spec.root().commandLine();
+            String script = AutoComplete.bash(root.getCommandName(), root);
+            String wanted = shell.trim().toLowerCase(java.util.Locale.ROOT);
+            if (!wanted.equals("bash") && !wanted.equals("zsh")) {
+                throw new NhsClient.UsageException("no completion for the shell '" + shell + "': use bash or zsh");
+            }
+            java.io.PrintWriter out = NhsCli.out(spec);
+            out.print(wanted.equals("zsh") ? ZSH_PRELUDE + script : script);
+            out.flush();
+            return NhsClient.ExitCode.OK;
+        }
     }
 
     /** The token cache that get-token and call-api keep with --token-cache. */

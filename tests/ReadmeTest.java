@@ -22,6 +22,11 @@ import org.junit.jupiter.api.io.TempDir;
 class ReadmeTest {
 
     static final String INT = "https://int.api.service.nhs.uk/";
+    /**
+     * Only a guard against a hung runbook: the README is some thirty commands, each a JVM or two,
+     * which a loaded two-core machine stretches far beyond one command's allowance.
+     */
+    static final long RUNBOOK_TIMEOUT_SECONDS = 1800;
 
     @TempDir
     Path scratch;
@@ -60,7 +65,7 @@ class ReadmeTest {
                     "NHS_TOKEN_URL", mock.tokenUrl(),
                     "XDG_CACHE_HOME", scratch.resolve(".cache").toString(),
                     "NHS_AUTH_PREFIX", scratch.resolve("prefix").toString()), null,
-                    List.of("bash", "-c", script.toString()));
+                    List.of("bash", "-c", script.toString()), RUNBOOK_TIMEOUT_SECONDS);
             assertEquals(0, r.exit(), () -> "a README block failed; the last '### README block N' names it:\n"
                     + r.err() + "\nstdout:\n" + r.out());
             r.assertNoStackTrace();

@@ -28,6 +28,10 @@
 //SOURCES TestTls.java
 //SOURCES TestInfraTest.java
 //SOURCES RunTestsTest.java
+//SOURCES AuthPatternsTest.java
+//SOURCES DoctorTest.java
+//SOURCES CompletionTest.java
+//SOURCES ProgressTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

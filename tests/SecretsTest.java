@@ -191,6 +191,23 @@ class SecretsTest {
         apiDown.assertNoSecretShownExcept(List.of());
     }
 
+    // ------------------------------------------------------------------ doctor
+
+    @Test
+    void doctorShowsNoTokenNoAssertionNoKeyAndNotTheWholeApiKey() {
+        for (List<String> variant : List.of(
+                List.of("--url", relay.url("/hello-world/hello/application"), "--verbose"),
+                List.of("--url", relay.url("/hello-world/hello/application"), "--format", "json"),
+                List.of("--api-key", "not-a-registered-app", "--verbose"))) {
+            Run run = run(new Doctor(), variant.toArray(String[]::new));
+            assertEquals(variant.contains("not-a-registered-app") ? 3 : 0, run.result.exit(), run.result.err());
+            assertEquals(1, run.newAssertions.size(), "the doctor asked for one token");
+            run.assertNoSecretShownExcept(List.of());
+            String apiKey = variant.contains("not-a-registered-app") ? "not-a-registered-app" : API_KEY;
+            assertFalse(run.result.out().contains(apiKey) || run.result.err().contains(apiKey), run.result.out());
+        }
+    }
+
     // ------------------------------------------------------------------ demo
 
     @Test

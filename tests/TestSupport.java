@@ -111,6 +111,11 @@ final class TestSupport {
     }
 
     static Result process(Path workDir, Map<String, String> env, byte[] stdin, List<String> command) {
+        return process(workDir, env, stdin, command, PROCESS_TIMEOUT_SECONDS);
+    }
+
+    /** {@link #process} for a run of many commands (a whole runbook), which a shared machine's load can stretch. */
+    static Result process(Path workDir, Map<String, String> env, byte[] stdin, List<String> command, long timeoutSeconds) {
         ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("NHS_"));
         pb.environment().putAll(env);
@@ -123,10 +128,12 @@ final class TestSupport {
                     in.write(stdin);
                 }
             }
-            if (!p.waitFor(PROCESS_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
-                throw new AssertionError("timed out after " + PROCESS_TIMEOUT_SECONDS + " s: " + command);
+                String said = err.completeOnTimeout("", 5, TimeUnit.SECONDS).join();
+                throw new AssertionError("timed out after " + timeoutSeconds + " s: " + command + "\nits stderr:\n"
+                        + said.substring(Math.max(0, said.length() - 4000)));
             }
             return new Result(p.exitValue(), out.join(), err.join());
         } catch (IOException e) {

@@ -32,12 +32,16 @@ import com.sun.net.httpserver.HttpServer;
 /**
  * A local NHS identity service as an engine, for mock-server, the demo and the tests: the
  * signed-JWT token endpoint (POST /oauth2/token), checking client assertions in the real
- * endpoint's order with its exact errors, and a protected sample API (hello-world and an echo).
+ * endpoint's order with its exact errors, and a sample API: Hello World (its application
+ * endpoint takes a bearer token or a registered app's {@code apikey}, its world endpoint is
+ * open) and an echo.
  * {@link #start} runs one; {@link #close()} stops it and its threads.
  */
 public final class MockIdentityService implements AutoCloseable {
     static final String TOKEN_PATH = "/oauth2/token";
     static final String HELLO_PATH = "/hello-world/hello/application";
+    /** Hello World's open-access endpoint: nothing is asked of the caller. */
+    static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
     /** The endpoint allows 310 s, not the documented 300, to forgive a little clock skew. */
@@ -107,7 +111,7 @@ public final class MockIdentityService implements AutoCloseable {
         String shownHost = host.contains(":") ? "[" + host + "]" : host;
         this.baseUrl = "http://" + shownHost + ":" + http.getAddress().getPort();
         this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens);
-        this.sampleApi = new SampleApi(tokens);
+        this.sampleApi = new SampleApi(tokens, registry);
         int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
         this.workers = Executors.newFixedThreadPool(threads, daemonThreads("mock-server-http"));
         this.sweeper = Executors.newSingleThreadScheduledExecutor(daemonThreads("mock-server-sweeper"));
@@ -200,6 +204,9 @@ public final class MockIdentityService implements AutoCloseable {
         }
         if (HELLO_PATH.equals(path)) {
             return sampleApi.hello(exchange);
+        }
+        if (HELLO_WORLD_PATH.equals(path)) {
+            return sampleApi.helloWorld(exchange);
         }
         if (path != null && (path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/"))) {
             return sampleApi.echo(exchange, body);
@@ -429,18 +436,47 @@ public final class MockIdentityService implements AutoCloseable {
     /** What an access token unlocks: NHS's hello-world sample and an echo for inspecting requests. */
     static final class SampleApi {
         private final MockTokenEndpoint.AccessTokens tokens;
+        private final MockJwks.Registry apps;
 
-        SampleApi(MockTokenEndpoint.AccessTokens tokens) {
+        SampleApi(MockTokenEndpoint.AccessTokens tokens, MockJwks.Registry apps) {
             this.tokens = tokens;
+            this.apps = apps;
         }
 
+        /** Application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern). */
         Reply hello(HttpExchange exchange) {
             String method = exchange.getRequestMethod();
             if (!"GET".equals(method) && !"HEAD".equals(method)) {
                 return Reply.empty(405, "Allow", "GET");
             }
             Reply denied = authorise(exchange);
-            return denied != null ? denied : Reply.json(200, Map.of("message", "Hello Application!"), null);
+            if (denied != null) {
+                String apiKey = exchange.getRequestHeaders().getFirst("apikey");
+                if (apiKey == null) {
+                    return denied;
+                }
+                if (apps.app(apiKey.trim()) == null) {
+                    return invalidApiKey();
+                }
+            }
+            return Reply.json(200, Map.of("message", "Hello Application!"), null);
+        }
+
+        /** Open access: answers anyone. */
+        Reply helloWorld(HttpExchange exchange) {
+            String method = exchange.getRequestMethod();
+            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+                return Reply.empty(405, "Allow", "GET");
+            }
+            return Reply.json(200, Map.of("message", "Hello World!"), null);
+        }
+
+        /** The platform's gateway answers an unknown apikey with its own fault, not the NHS error shape. */
+        private static Reply invalidApiKey() {
+            Map<String, Object> fault = new LinkedHashMap<>();
+            fault.put("faultstring", "Invalid ApiKey");
+            fault.put("detail", Map.of("errorcode", "oauth.v2.InvalidApiKey"));
+            return Reply.json(401, Map.of("fault", fault), "unknown apikey");
         }
 
         Reply echo(HttpExchange exchange, RequestBody requestBody) throws IOException {
@@ -454,7 +490,8 @@ public final class MockIdentityService implements AutoCloseable {
             }
             Map<String, String> headers = new TreeMap<>();
             exchange.getRequestHeaders().forEach((name, values) -> headers.put(name,
-                    name.equalsIgnoreCase("Authorization") ? redact(values) : String.join(", ", values)));
+                    name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("apikey") ? redact(values)
+                            : String.join(", ", values)));
             URI uri = exchange.getRequestURI();
             Map<String, Object> echoed = new LinkedHashMap<>();
             echoed.put("method", exchange.getRequestMethod());

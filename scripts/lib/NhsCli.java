@@ -1,5 +1,6 @@
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES NhsClient.java
+//SOURCES NhsProgress.java
 
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
@@ -47,6 +48,7 @@ final class NhsCli {
     /** How a command user changes a setting that a library message mentions: its option and variable. */
     static final NhsSetting.Words OPTIONS = (setting, action) -> {
         String option = switch (setting) {
+            case AUTH -> "--auth";
             case API_KEY -> "--api-key";
             case PRIVATE_KEY -> "--private-key";
             case PASSPHRASE -> "--private-key-passphrase";
@@ -96,11 +98,22 @@ final class NhsCli {
     /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
 
+    /** The writer on the process's stderr that {@link #main} gave the command; null in tests and the demo's steps. */
+    private static volatile PrintWriter processErr;
+
     /** For {@code main}: run and exit with the command's code. */
     static void main(Callable<Integer> command, String[] args) {
         CommandLine cl = commandLine(command);
         cl.setOut(STDOUT);
+        // picocli's own stderr writer, set once so every subcommand shares it and progress can know it.
+        cl.setErr(cl.getErr());
+        processErr = cl.getErr();
         NhsClient.exit(cl.execute(args));
+    }
+
+    /** See {@link #processErr}: where progress may be drawn if it is a terminal. */
+    static PrintWriter processErr() {
+        return processErr;
     }
 
     /** The stream a command writes its result to. */
@@ -184,6 +197,36 @@ final class NhsCli {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
         }
+    }
+
+    /** Converts {@code --auth} values, naming the valid ones on a mistake. */
+    static final class AuthConverter implements CommandLine.ITypeConverter<NhsAuthPattern> {
+        @Override
+        public NhsAuthPattern convert(String value) {
+            try {
+                return NhsSetting.blankToNull(value) == null ? null : NhsAuthPattern.parse(value);
+            } catch (NhsClient.UsageException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** Lists the valid {@code --auth} values in --help and shell completion. */
+    static final class AuthCandidates implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return Arrays.stream(NhsAuthPattern.values()).map(NhsAuthPattern::id).iterator();
+        }
+    }
+
+    /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
+    static final class AuthOption {
+        @Option(names = "--auth", paramLabel = "PATTERN", defaultValue = "${env:NHS_AUTH}",
+                converter = AuthConverter.class, completionCandidates = AuthCandidates.class,
+                description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
+                        + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
+                        + "none for --env sandbox unless --token-url is given).")
+        NhsAuthPattern auth;
     }
 
     /** Lists the valid {@code --env} values in --help. */
@@ -289,9 +332,15 @@ final class NhsCli {
             return !noTokenCache && (tokenCache || NhsSetting.isOn(variables.get("NHS_TOKEN_CACHE")));
         }
 
-        /** The client these options describe; notes and the trace go to {@code err}. */
+        /** The signed-JWT client these options describe; notes and the trace go to {@code err}. */
         NhsClient client(PrintWriter err) {
+            return client(err, NhsAuthPattern.SIGNED_JWT);
+        }
+
+        /** The client for an auth pattern (null: the environment's default). */
+        NhsClient client(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
+                    .auth(auth)
                     .environment(env.env)
                     .apiKey(apiKey)
                     .privateKey(key.privateKey, key.passphraseChars())

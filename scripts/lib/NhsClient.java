@@ -1,5 +1,6 @@
 //JAVA 17+
 //SOURCES NhsEnvironment.java
+//SOURCES NhsAuthPattern.java
 //SOURCES NhsSetting.java
 //SOURCES NhsSigningKey.java
 //SOURCES NhsHttp.java
@@ -30,7 +31,8 @@ import java.util.function.Consumer;
  * A client for NHS England's application-restricted APIs with signed-JWT authentication: it
  * signs a client assertion with your private key, exchanges it at the token endpoint for an
  * access token, reuses the token while it lives, and sends API requests with
- * {@code Authorization: Bearer}.
+ * {@code Authorization: Bearer}. The platform's other patterns, an {@code apikey} header and
+ * open access, are one {@link Builder#auth(NhsAuthPattern)} away.
  *
  * <p>Pull it into a JBang script with one line, {@code //SOURCES path/or/url/of/lib/NhsClient.java};
  * its helpers and {@code //DEPS} come along. Failures are {@link NhsAuthException}s whose message
@@ -55,21 +57,21 @@ public final class NhsClient {
     private final NhsSigningKey signingKey;
     private final String kid;
     private final String tokenUrl;
-    private final boolean tokenNeeded;
+    private final NhsAuthPattern auth;
     private final Duration timeout;
     private final NhsHttp http;
     private final NhsTokenCache tokenCache;
     private AccessToken cached;
     private int renewals;
 
-    private NhsClient(Builder b, NhsSigningKey signingKey, String kid, String tokenUrl, NhsHttp http) {
+    private NhsClient(Builder b, NhsAuthPattern auth, NhsSigningKey signingKey, String kid, String tokenUrl, NhsHttp http) {
         this.config = b.copy();
         this.env = b.env;
         this.apiKey = b.apiKey;
         this.signingKey = signingKey;
         this.kid = kid;
         this.tokenUrl = tokenUrl;
-        this.tokenNeeded = usesToken(b.env, b.tokenUrl);
+        this.auth = auth;
         this.timeout = b.timeout;
         this.http = http;
         this.tokenCache = b.tokenCacheDir == null ? null : new NhsTokenCache(b.tokenCacheDir, b.notices);
@@ -100,34 +102,41 @@ public final class NhsClient {
         return env;
     }
 
-    /** The key id sent in the client assertion's header. */
+    /** How requests prove which app sends them: a bearer token, the API key, or nothing. */
+    public NhsAuthPattern auth() {
+        return auth;
+    }
+
+    /** The key id sent in the client assertion's header; null unless the pattern is signed-jwt. */
     public String kid() {
         return kid;
     }
 
-    /** The token endpoint posted to; the client assertion's {@code aud}. */
+    /** The token endpoint posted to, the client assertion's {@code aud}; null unless the pattern is signed-jwt. */
     public String tokenUrl() {
         return tokenUrl;
     }
 
-    /** RFC 7638 thumbprint of the signing key's public half, to compare with the registered JWKS. */
+    /** RFC 7638 thumbprint of the signing key's public half, to compare with the registered JWKS; null without a key. */
     public String keyThumbprint() {
-        return signingKey.thumbprint();
+        return signingKey == null ? null : signingKey.thumbprint();
     }
 
-    /** Whether API calls carry a token: NHS sandboxes are open access unless a token URL is given. */
+    /** Whether API calls carry a token: with the signed-jwt pattern (sandboxes are open access unless told otherwise). */
     public boolean usesToken() {
-        return tokenNeeded;
+        return auth == NhsAuthPattern.SIGNED_JWT;
     }
 
-    /** NHS sandboxes are open access: a token goes only to the others, or where a token URL is given. */
-    static boolean usesToken(NhsEnvironment env, String tokenUrl) {
-        return env != NhsEnvironment.SANDBOX || NhsSetting.blankToNull(tokenUrl) != null;
-    }
-
-    /** A freshly signed client assertion (new jti, exp = now + 240 s). Treat it as a secret. */
+    /** A freshly signed client assertion (new jti, exp = now + 240 s), a secret; signed-jwt only (else UsageException). */
     public String clientAssertion() {
-        return signingKey.clientAssertion(apiKey, kid, tokenUrl, ASSERTION_LIFETIME_SECONDS);
+        return signingKey().clientAssertion(apiKey, kid, tokenUrl, ASSERTION_LIFETIME_SECONDS);
+    }
+
+    private NhsSigningKey signingKey() {
+        if (signingKey == null) {
+            throw auth.noToken();
+        }
+        return signingKey;
     }
 
     /**
@@ -148,6 +157,7 @@ public final class NhsClient {
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
     public synchronized AccessToken token() {
+        signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
             AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, apiKey, kid);
@@ -180,6 +190,7 @@ public final class NhsClient {
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
     public AccessToken requestToken() {
+        signingKey();
         for (int attempt = 0; ; attempt++) {
             boolean last = attempt >= TOKEN_RETRIES;
             HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl))
@@ -217,10 +228,11 @@ public final class NhsClient {
     }
 
     /**
-     * Sends an API request with {@code Authorization: Bearer} (unless the environment is an open
-     * sandbox) and an {@code X-Request-ID} (a fresh UUID unless the request has one), the answer's
-     * body read whole. With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the
-     * same X-Request-ID. The caller's builder is left as it was.
+     * Sends an API request with the pattern's credentials ({@code Authorization: Bearer} for
+     * signed-jwt, {@code apikey} for api-key, nothing for none) and an {@code X-Request-ID}
+     * (a fresh UUID unless the request has one). With
+     * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
+     * The caller's builder is left as it was.
      *
      * @throws TokenRequestException getting the token failed (exit 3)
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
@@ -250,9 +262,13 @@ public final class NhsClient {
         if (probe.timeout().isEmpty()) {
             ours.timeout(timeout);
         }
-        boolean addToken = tokenNeeded && probe.headers().firstValue("Authorization").isEmpty();
-        if (addToken) {
-            NhsSetting.checkNotInClear(probe.uri(), "the API URL", "bearer token");
+        boolean addToken = auth == NhsAuthPattern.SIGNED_JWT && probe.headers().firstValue("Authorization").isEmpty();
+        boolean addApiKey = auth == NhsAuthPattern.API_KEY && probe.headers().firstValue("apikey").isEmpty();
+        if (addToken || addApiKey) {
+            NhsSetting.checkNotInClear(probe.uri(), "the API URL", addToken ? "bearer token" : "API key");
+        }
+        if (addApiKey) {
+            ours.header("apikey", apiKey);
         }
         int renewedBefore = renewals;
         AccessToken token = addToken ? token() : null;
@@ -361,6 +377,7 @@ public final class NhsClient {
     /** Configures a client; every setter accepts null to mean "the default". */
     public static final class Builder {
         private NhsEnvironment env = NhsEnvironment.INT;
+        private NhsAuthPattern auth;
         private String apiKey;
         private Path privateKeyFile;
         private char[] passphrase;
@@ -380,6 +397,7 @@ public final class NhsClient {
         private Builder copy() {
             Builder b = new Builder();
             b.env = env;
+            b.auth = auth;
             b.apiKey = apiKey;
             b.privateKeyFile = privateKeyFile;
             b.passphrase = passphrase == null ? null : passphrase.clone();
@@ -396,7 +414,7 @@ public final class NhsClient {
         }
 
         /**
-         * Takes every setting the environment gives, as the commands read it: NHS_API_KEY,
+         * Takes every setting the environment gives, as the commands read it: NHS_AUTH, NHS_API_KEY,
          * NHS_PRIVATE_KEY, NHS_PRIVATE_KEY_PASSPHRASE, NHS_ENV, NHS_KID, NHS_TOKEN_URL, NHS_TIMEOUT,
          * NHS_CA_CERT, NHS_TOKEN_CACHE ({@code 1}, {@code true}, {@code yes}, {@code on}) with
          * NHS_TOKEN_CACHE_DIR, and the proxy variables. Setters called after it win.
@@ -414,6 +432,7 @@ public final class NhsClient {
             if (env != null) {
                 environment(NhsEnvironment.parse(env, "NHS_ENV"));
             }
+            auth(NhsAuthPattern.parseVariable(vars, "NHS_AUTH"));
             kid(vars.get("NHS_KID"));
             tokenUrl(vars.get("NHS_TOKEN_URL"));
             String key = NhsSetting.blankToNull(vars.get("NHS_PRIVATE_KEY"));
@@ -443,7 +462,13 @@ public final class NhsClient {
             return environment(NhsSetting.blankToNull(name) == null ? null : NhsEnvironment.parse(name));
         }
 
-        /** The app's API key from the developer portal: iss and sub of the client assertion. */
+        /** SIGNED_JWT, API_KEY (needs only the API key) or NONE; null: signed-jwt, or none for a sandbox without a token URL. */
+        public Builder auth(NhsAuthPattern pattern) {
+            this.auth = pattern;
+            return this;
+        }
+
+        /** The app's API key from the developer portal: iss and sub of the client assertion, or the apikey header. */
         public Builder apiKey(String key) {
             this.apiKey = NhsSetting.blankToNull(key);
             return this;
@@ -515,11 +540,15 @@ public final class NhsClient {
         }
 
         /**
-         * Checks the configuration and loads the private key.
+         * Checks the configuration and loads the private key, if the pattern needs one.
          *
          * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
          */
         public NhsClient build() {
+            NhsAuthPattern pattern = NhsAuthPattern.resolve(auth, env, tokenUrl != null, apiKey != null);
+            if (pattern != NhsAuthPattern.SIGNED_JWT) {
+                return new NhsClient(this, pattern, null, null, null, new NhsHttp(timeout, caCertificates, proxyVariables, trace));
+            }
             if (apiKey == null) {
                 throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
                         + " to your app's key from the developer portal");
@@ -547,7 +576,7 @@ public final class NhsClient {
             if (kidNote != null) {
                 notices.accept(NhsSetting.render(kidNote, settingNames));
             }
-            return new NhsClient(this, signingKey, keyId, url, http);
+            return new NhsClient(this, pattern, signingKey, keyId, url, http);
         }
     }
 

@@ -163,7 +163,7 @@ final class NhsHttp {
     /** A header as a trace shows it: credentials reduced to their scheme. */
     static String traced(String name, String value) {
         return name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("Proxy-Authorization")
-                ? redactAuthorization(value) : value;
+                ? redactAuthorization(value) : name.equalsIgnoreCase("apikey") ? "****" : value;
     }
 
     static String redactAuthorization(String value) {

@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
  * that the library and the commands share.
  */
 enum NhsSetting {
+    AUTH("NHS_AUTH", "auth(…)"),
     API_KEY("NHS_API_KEY", "apiKey(…)"),
     PRIVATE_KEY("NHS_PRIVATE_KEY", "privateKey(…)"),
     PASSPHRASE("NHS_PRIVATE_KEY_PASSPHRASE", "privateKey(file, passphrase)"),

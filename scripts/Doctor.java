@@ -1,0 +1,104 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//SOURCES lib/NhsCli.java
+//SOURCES lib/NhsDoctor.java
+//DESCRIPTION Check the whole chain, key to API answer, one line per check
+
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
+        versionProvider = NhsCli.Version.class,
+        description = {"Check the whole chain from your settings to an API answer, one line per check, without "
+                + "stopping at the first failure: Java and nhs-auth; the API key; the private key (type, bits, the kid "
+                + "get-token derives); the key against the registered JWKS (--jwks); the proxy in effect and why; DNS; "
+                + "TCP connect; the TLS handshake (certificate, and whether --cacert was needed); the clock against the "
+                + "server's Date; the token request; the API call (--url).",
+                "Takes call-api's options and variables. Nothing secret is printed. Exit 0 when every check passes, "
+                        + "else the exit code of the first that failed: 2 settings or key, 5 network, 3 token "
+                        + "endpoint (or clock), 4 API."},
+        footer = {"%nExamples:",
+                "  doctor --jwks .auth/int-1.json --url https://int.api.service.nhs.uk/hello-world/hello/application",
+                "  doctor --auth api-key --url https://int.api.service.nhs.uk/hello-world/hello/application --format json"})
+public class Doctor implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    NhsCli.ClientOptions options;
+
+    @Mixin
+    NhsCli.AuthOption auth;
+
+    @Option(names = "--jwks", paramLabel = "FILE|URL", defaultValue = "${env:NHS_JWKS}",
+            description = "The JWKS registered for the app, to compare the private key with: a file or an https URL "
+                    + "(env NHS_JWKS). Optional.")
+    String jwks;
+
+    @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
+            description = "An API URL to GET as the last check (env NHS_API_URL). Optional.")
+    String url;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "text: one line per check; json: an array of {check, status, found, fix, exit_code} "
+                    + "(default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    enum Format { text, json }
+
+    static final Map<NhsDoctor.Status, String> MARKS = Map.of(
+            NhsDoctor.Status.PASSED, "✔", NhsDoctor.Status.FAILED, "✘", NhsDoctor.Status.SKIPPED, "–");
+
+    public static void main(String... args) {
+        NhsCli.main(new Doctor(), args);
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter err = NhsCli.err(spec);
+        NhsDoctor.Settings settings = new NhsDoctor.Settings(auth.auth, options.env.env,
+                NhsSetting.blankToNull(options.apiKey), options.key.privateKey, options.key.passphraseChars(),
+                NhsSetting.blankToNull(options.key.kid), NhsSetting.blankToNull(options.tokenUrl),
+                NhsSetting.parseTimeout(options.connection.timeout, "--timeout"), options.connection.caCert,
+                System.getenv(), NhsSetting.blankToNull(jwks), NhsSetting.blankToNull(url),
+                options.verbose.verbose ? err : null);
+        List<NhsDoctor.Check> checks = NhsDoctor.run(settings, NhsCli.OPTIONS);
+        PrintWriter out = NhsCli.out(spec);
+        if (format == Format.json) {
+            out.println(NhsJson.pretty(checks.stream().map(Doctor::json).toList()));
+        } else {
+            int width = checks.stream().mapToInt(c -> c.name().length()).max().orElse(0);
+            for (NhsDoctor.Check c : checks) {
+                out.println(MARKS.get(c.status()) + " " + String.format("%-" + width + "s", c.name()) + "  " + c.found()
+                        + (c.fix() == null ? "" : " → fix: " + c.fix()));
+            }
+        }
+        out.flush();
+        int exit = NhsDoctor.exitCode(checks);
+        long failed = checks.stream().filter(c -> c.status() == NhsDoctor.Status.FAILED).count();
+        err.println(failed == 0 ? "doctor: every check passed" : "doctor: " + failed + " check" + (failed == 1 ? "" : "s")
+                + " failed; exit " + exit + " is the first's");
+        err.flush();
+        return exit;
+    }
+
+    static Map<String, Object> json(NhsDoctor.Check c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("check", c.name());
+        m.put("status", c.status().name().toLowerCase(java.util.Locale.ROOT));
+        m.put("found", c.found());
+        m.put("fix", c.fix());
+        m.put("exit_code", c.exitCode());
+        return m;
+    }
+}

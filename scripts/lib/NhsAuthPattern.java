@@ -1,0 +1,88 @@
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * How an application-restricted API call proves which app makes it. NHS England's API platform
+ * has three patterns: a signed JWT exchanged for a bearer token, the app's API key in an
+ * {@code apikey} header, and open access (sandboxes), where nothing is sent.
+ */
+public enum NhsAuthPattern {
+    /** {@code Authorization: Bearer <token>}, the token got with a client assertion signed by the app's key. */
+    SIGNED_JWT("signed-jwt"),
+    /** {@code apikey: <the app's API key>} on every request; no token, no private key. */
+    API_KEY("api-key"),
+    /** Nothing but the request: open-access APIs and every sandbox but Hello World's. */
+    NONE("none");
+
+    private final String id;
+
+    NhsAuthPattern(String id) {
+        this.id = id;
+    }
+
+    /** The name users type: {@code signed-jwt}, {@code api-key}, {@code none}. */
+    public String id() {
+        return id;
+    }
+
+    /** Every pattern's name, comma-separated. */
+    public static String validNames() {
+        return Arrays.stream(values()).map(NhsAuthPattern::id).collect(Collectors.joining(", "));
+    }
+
+    /**
+     * What an environment uses when nothing is said: sandboxes are open access, unless a token
+     * URL is given, which says a token is wanted; everything else takes a signed JWT.
+     */
+    static NhsAuthPattern defaultFor(NhsEnvironment env, boolean tokenUrlGiven) {
+        return env == NhsEnvironment.SANDBOX && !tokenUrlGiven ? NONE : SIGNED_JWT;
+    }
+
+    /**
+     * The pattern a client uses, checking it has what that pattern needs beyond the signed JWT's
+     * own settings (checked where the key is loaded): an open API needs nothing, an API-key one
+     * only the key, so nothing else is read for them.
+     */
+    static NhsAuthPattern resolve(NhsAuthPattern chosen, NhsEnvironment env, boolean tokenUrlGiven, boolean apiKeyGiven) {
+        NhsAuthPattern pattern = chosen != null ? chosen : defaultFor(env, tokenUrlGiven);
+        if (pattern == API_KEY && !apiKeyGiven) {
+            throw new NhsClient.UsageException("no API key: " + NhsSetting.API_KEY.action()
+                    + " to your app's key from the developer portal (the api-key pattern sends it as apikey)");
+        }
+        return pattern;
+    }
+
+    /** Why a client of this pattern has no token or client assertion to give. */
+    NhsClient.UsageException noToken() {
+        return new NhsClient.UsageException("this client uses the " + id + " pattern, which needs no token: "
+                + NhsSetting.AUTH.action() + " to signed-jwt for tokens");
+    }
+
+    /** A variable's pattern, null when it is unset or blank; a bad value names the variable. */
+    static NhsAuthPattern parseVariable(java.util.Map<String, String> vars, String variable) {
+        return NhsSetting.blankToNull(vars.get(variable)) == null ? null : parse(vars.get(variable), variable);
+    }
+
+    /** @throws NhsClient.UsageException naming the valid patterns */
+    public static NhsAuthPattern parse(String name) {
+        return parse(name, null);
+    }
+
+    /** Like {@link #parse(String)}, naming where the value came from (a variable or option) on a mistake. */
+    static NhsAuthPattern parse(String name, String source) {
+        String wanted = name == null ? "" : name.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+        for (NhsAuthPattern p : values()) {
+            if (p.id.equals(wanted)) {
+                return p;
+            }
+        }
+        throw new NhsClient.UsageException("unknown auth pattern '" + name + "'" + (source == null ? "" : " in " + source)
+                + ": use one of " + validNames());
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}

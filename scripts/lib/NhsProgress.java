@@ -1,0 +1,133 @@
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.ProcessBuilder.Redirect;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * One line on stderr while slow work runs (a 4096-bit key takes seconds, an 8192-bit one tens
+ * of seconds): a spinner, what is being done and the seconds so far, redrawn in place and wiped
+ * when the work ends. Only where a person watches: stderr a terminal, and the command writing
+ * to the process's own stderr (not to a buffer, as the demo's steps and the tests do).
+ */
+final class NhsProgress implements AutoCloseable {
+    static final long FRAME_MILLIS = 125;
+    private static final String FRAMES = "|/-\\";
+    private static final NhsProgress OFF = new NhsProgress();
+
+    private final PrintWriter err;
+    private final String label;
+    private final long started;
+    private final Thread ticker;
+    private int drawn;
+
+    private NhsProgress() {
+        this.err = null;
+        this.label = null;
+        this.started = 0;
+        this.ticker = null;
+    }
+
+    private NhsProgress(PrintWriter err, String label) {
+        this.err = err;
+        this.label = label;
+        this.started = System.nanoTime();
+        // The first frame is drawn before start returns, so the line is there as the work begins.
+        draw(0);
+        this.ticker = new Thread(this::tick, "progress");
+        ticker.setDaemon(true);
+        ticker.start();
+    }
+
+    /**
+     * Shows {@code label} on {@code err} until {@link #close()}, if {@code enabled}; otherwise
+     * does nothing at all.
+     */
+    static NhsProgress start(PrintWriter err, boolean enabled, String label) {
+        return enabled ? new NhsProgress(err, label) : OFF;
+    }
+
+    /**
+     * Whether to show progress on {@code err}: as {@code forced} says when it is not null (tests,
+     * and the demo for its steps), else when {@code err} is the process's stderr and a terminal.
+     */
+    static boolean wanted(Boolean forced, PrintWriter err) {
+        if (forced != null) {
+            return forced;
+        }
+        return err == NhsCli.processErr() && stderrIsTerminal();
+    }
+
+    /**
+     * Whether file descriptor 2 is a terminal. {@code System.console()} cannot tell: it is null
+     * when stdin or stdout is redirected ({@code > keys.json}) even with stderr on the screen,
+     * and it says nothing of stderr itself.
+     */
+    static boolean stderrIsTerminal() {
+        if ("dumb".equals(System.getenv("TERM"))) {
+            return false; // a terminal that cannot return to the start of a line
+        }
+        Path fd = Path.of("/proc/self/fd/2");
+        if (Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                String target = Files.readSymbolicLink(fd).toString();
+                return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");
+            } catch (IOException | UnsupportedOperationException e) {
+                return false;
+            }
+        }
+        if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows")) {
+            return System.console() != null;
+        }
+        // Elsewhere (macOS, the BSDs) the shell's test -t asks the terminal driver about the fd it inherits.
+        try {
+            Process test = new ProcessBuilder("sh", "-c", "[ -t 2 ]").redirectInput(Redirect.PIPE)
+                    .redirectOutput(Redirect.DISCARD).redirectError(Redirect.INHERIT).start();
+            test.getOutputStream().close();
+            return test.waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void tick() {
+        for (int frame = 1; ; frame++) {
+            try {
+                Thread.sleep(FRAME_MILLIS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            draw(frame);
+        }
+    }
+
+    private synchronized void draw(int frame) {
+        long seconds = (System.nanoTime() - started) / 1_000_000_000L;
+        String line = FRAMES.charAt(frame % FRAMES.length()) + " " + label + "... " + seconds + " s";
+        err.print("\r" + line + " ".repeat(Math.max(0, drawn - line.length())));
+        err.flush();
+        drawn = Math.max(drawn, line.length());
+    }
+
+    /** Stops the spinner and wipes its line, leaving the cursor where the line began. */
+    @Override
+    public void close() {
+        if (ticker == null) {
+            return;
+        }
+        ticker.interrupt();
+        try {
+            ticker.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (this) {
+            err.print("\r" + " ".repeat(drawn) + "\r");
+            err.flush();
+        }
+    }
+}
