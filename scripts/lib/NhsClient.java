@@ -2,6 +2,7 @@
 //SOURCES NhsEnvironment.java
 //SOURCES NhsAuthPattern.java
 //SOURCES NhsSetting.java
+//SOURCES NhsVariables.java
 //SOURCES NhsSigningKey.java
 //SOURCES NhsHttp.java
 //SOURCES NhsProxies.java
@@ -24,7 +25,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 
 /**
@@ -207,13 +207,13 @@ public final class NhsClient {
                     throw e;
                 }
                 http.trace("retrying the token request after: " + e.getMessage());
-                sleep(backoff(attempt, null));
+                NhsHttp.pauseBeforeRetry(attempt, null);
                 continue;
             }
             int status = response.statusCode();
             if (!last && NhsHttp.isTransient(status)) {
                 http.trace("retrying the token request after HTTP " + status);
-                sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
+                NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
                 continue;
             }
             return NhsTokenAnswers.read(response, new NhsTokenAnswers.Asked(tokenUrl, env, kid, signingKey.thumbprint()));
@@ -294,7 +294,7 @@ public final class NhsClient {
                 return response;
             }
             http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
-            sleep(backoff(attempt, response.headers().firstValue("Retry-After").orElse(null)));
+            NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
         }
     }
 
@@ -329,24 +329,6 @@ public final class NhsClient {
     private static HttpRequest.Builder post(String url, String body) {
         return HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL"))
                 .POST(HttpRequest.BodyPublishers.ofString(body == null ? "" : body, StandardCharsets.UTF_8));
-    }
-
-    private static Duration backoff(int attempt, String retryAfter) {
-        Duration hinted = NhsHttp.parseRetryAfter(retryAfter);
-        if (hinted != null) {
-            return hinted;
-        }
-        long base = 500L << attempt;
-        return Duration.ofMillis(base + ThreadLocalRandom.current().nextLong(base));
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new NhsAuthException(ExitCode.INTERNAL, "interrupted", null, e);
-        }
     }
 
     /**
@@ -427,28 +409,8 @@ public final class NhsClient {
 
         /** {@link #fromEnvironment()} from a map of variables instead of the process's. */
         public Builder fromEnvironment(Map<String, String> vars) {
-            apiKey(vars.get("NHS_API_KEY"));
-            String env = NhsSetting.blankToNull(vars.get("NHS_ENV"));
-            if (env != null) {
-                environment(NhsEnvironment.parse(env, "NHS_ENV"));
-            }
-            auth(NhsAuthPattern.parseVariable(vars, "NHS_AUTH"));
-            kid(vars.get("NHS_KID"));
-            tokenUrl(vars.get("NHS_TOKEN_URL"));
-            String key = NhsSetting.blankToNull(vars.get("NHS_PRIVATE_KEY"));
-            String passphrase = vars.get("NHS_PRIVATE_KEY_PASSPHRASE");
-            privateKey(key == null ? null : Path.of(key), passphrase == null ? null : passphrase.toCharArray());
-            String seconds = NhsSetting.blankToNull(vars.get("NHS_TIMEOUT"));
-            if (seconds != null) {
-                timeout(NhsSetting.parseTimeout(seconds, "NHS_TIMEOUT"));
-            }
-            String ca = NhsSetting.blankToNull(vars.get("NHS_CA_CERT"));
-            caCertificates(ca == null ? null : Path.of(ca));
-            if (NhsSetting.isOn(vars.get("NHS_TOKEN_CACHE"))) {
-                String dir = NhsSetting.blankToNull(vars.get("NHS_TOKEN_CACHE_DIR"));
-                tokenCache(dir != null ? Path.of(dir) : NhsTokenCache.defaultDir(vars));
-            }
-            return proxyVariables(vars);
+            NhsVariables.configure(this, vars);
+            return this;
         }
 
         /** The NHS environment: its token endpoint and default kid (default {@code int}). */

@@ -28,6 +28,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -85,6 +86,18 @@ final class NhsHttp {
             } catch (RuntimeException ignored) {
                 return null;
             }
+        }
+    }
+
+    /** Waits before resending: as long as Retry-After asks, else 0.5 s, 1 s, ... with jitter. */
+    static void pauseBeforeRetry(int attempt, String retryAfter) {
+        Duration hinted = parseRetryAfter(retryAfter);
+        long base = 500L << attempt;
+        try {
+            Thread.sleep(hinted != null ? hinted.toMillis() : base + ThreadLocalRandom.current().nextLong(base));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
     }
 
