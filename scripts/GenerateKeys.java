@@ -37,8 +37,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
-                "Writes <kid>.pem (private key, PKCS#1, mode 600), <kid>.pem.pub (public key) and "
-                        + "<kid>.json (JWKS). Never overwrites a file unless --force is given."},
+                "Writes <kid>.pem (private key, PKCS#1, mode 600; on Windows an ACL for you alone), "
+                        + "<kid>.pem.pub (public key) and <kid>.json (JWKS). Never overwrites a file unless --force is given."},
         footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options of "
                 + "the same name."})
 public class GenerateKeys implements Callable<Integer> {
@@ -257,7 +257,7 @@ public class GenerateKeys implements Callable<Integer> {
         }
     }
 
-    private void report(String keyId, KeyFiles files, String thumbprint, int keptKeys) {
+    private void report(String keyId, KeyFiles files, String thumbprint, int keptKeys) throws IOException {
         if (format == Format.json) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("kid", keyId);
@@ -273,7 +273,9 @@ public class GenerateKeys implements Callable<Integer> {
             return;
         }
         var err = NhsCli.err(spec);
-        err.println("Private key: " + files.privateKey() + "  (keep it secret; mode 600)");
+        String privacy = NhsFiles.protectionOf(files.privateKey()) == NhsFiles.Protection.ACL
+                ? "only you can open it" : "mode 600";
+        err.println("Private key: " + files.privateKey() + "  (keep it secret; " + privacy + ")");
         err.println("Public key:  " + files.publicKey());
         err.println("JWKS:        " + files.jwks());
         err.println("kid:         " + keyId);

@@ -1,9 +1,9 @@
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -14,9 +14,10 @@ import java.util.function.Consumer;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL + API key + kid. A file
- * that is not ours, not private, unreadable or for another key is ignored and replaced: a
- * cache must never be a way to inject a token.
+ * Access tokens kept across runs, one owner-only file per token URL + API key + kid, in a folder
+ * that is the user's alone. A file that is not ours, not private, unreadable or for another key
+ * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
+ * cache must never be a way to inject a token, nor to leak one.
  */
 final class NhsTokenCache {
     private final Path dir;
@@ -65,16 +66,15 @@ final class NhsTokenCache {
 
     NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
-        Path file = fileFor(key);
         try {
-            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
-                    || !Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS).equals(NhsFiles.OWNER_ONLY)
-                    || !Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).getName()
-                            .equals(System.getProperty("user.name"))
-                    || Files.size(file) > 16_384) {
+            if (NhsFiles.privacyProblem(dir, true) != null) {
                 return null;
             }
-            Map<String, Object> json = JSONObjectUtils.parse(Files.readString(file, StandardCharsets.UTF_8));
+            byte[] bytes = NhsFiles.readIfPrivate(fileFor(key), 16_384);
+            if (bytes == null) {
+                return null;
+            }
+            Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
             if (!key.equals(json.get("key")) || !(json.get("access_token") instanceof String)
                     || !(json.get("expires_in") instanceof Number) || !(json.get("issued_at") instanceof Number)) {
                 return null;
@@ -97,7 +97,13 @@ final class NhsTokenCache {
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            String problem = privateFolder();
+            if (problem != null) {
+                notices.accept("warning: not using the token cache in " + dir + ": " + problem
+                        + "; make it yours alone (e.g. chmod 700) or choose another token cache folder;"
+                        + " the next run fetches a new token");
+                return;
+            }
             NhsFiles.writeAtomically(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true, true);
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.
@@ -105,5 +111,18 @@ final class NhsTokenCache {
                     + "); the next run fetches a new token");
         }
     }
-}
 
+    /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
+    private String privateFolder() throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Path parent = dir.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            try {
+                NhsFiles.createOwnerOnly(parent, dir, true, attributes -> Files.createDirectory(dir, attributes));
+            } catch (FileAlreadyExistsException e) {
+                // made by a run beside this one: checked below like any other
+            }
+        }
+        return NhsFiles.privacyProblem(dir, true);
+    }
+}
