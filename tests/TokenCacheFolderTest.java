@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The token cache's folder: created private, and never trusted (no read, no write) when it is
- * someone else's, open to others or a symbolic link.
+ * Where the token cache lives on each platform, and its folder: created private, and never
+ * trusted (no read, no write) when it is someone else's, open to others or a symbolic link.
  */
 class TokenCacheFolderTest {
 
@@ -69,6 +69,35 @@ class TokenCacheFolderTest {
         assertTrue(warning.startsWith("warning: ") && warning.contains(shown.toString()) && !warning.contains("\n"), warning);
         assertTrue(warning.contains(why), () -> "names the problem '" + why + "': " + warning);
         assertEquals(before, snapshot(dir), "nothing written into " + dir);
+    }
+
+    @Test
+    void theDefaultFolderFollowsEachPlatformsConvention() {
+        String local = "C:\\Users\\alice\\AppData\\Local";
+        assertEquals(Path.of(local, "nhs-auth"), NhsTokenCache.defaultDir("Windows 11",
+                Map.of("LOCALAPPDATA", local, "HOME", "/home/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("C:\\Users\\alice", "AppData", "Local", "nhs-auth"),
+                NhsTokenCache.defaultDir("Windows Server 2022", Map.of("USERPROFILE", "C:\\Users\\alice")));
+        assertEquals(Path.of("/Users/alice/Library/Caches/nhs-auth"),
+                NhsTokenCache.defaultDir("Mac OS X", Map.of("HOME", "/Users/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("/xdg/nhs-auth"),
+                NhsTokenCache.defaultDir("Linux", Map.of("HOME", "/home/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("/home/alice/.cache/nhs-auth"), NhsTokenCache.defaultDir("Linux", Map.of("HOME", "/home/alice")));
+        assertEquals(Path.of("/home/alice/.cache/nhs-auth"),
+                NhsTokenCache.defaultDir("FreeBSD", Map.of("HOME", "/home/alice", "XDG_CACHE_HOME", "relative/cache")),
+                "XDG: a relative path is ignored");
+        assertEquals(Path.of(System.getProperty("user.home"), ".cache", "nhs-auth"), NhsTokenCache.defaultDir("Linux", Map.of()),
+                "user.home only when HOME is unset");
+    }
+
+    @Test
+    void helpNamesEachPlatformsFolder() {
+        // picocli may wrap anywhere, so the words are compared without whitespace
+        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out())) {
+            String words = help.replaceAll("\\s+", "");
+            assertTrue(words.contains("%LOCALAPPDATA%\\nhs-auth") && words.contains("~/Library/Caches/nhs-auth")
+                    && words.contains("~/.cache/nhs-auth"), help);
+        }
     }
 
     @Test

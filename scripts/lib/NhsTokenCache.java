@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -28,11 +29,38 @@ final class NhsTokenCache {
         this.notices = notices;
     }
 
-    /** {@code $XDG_CACHE_HOME/nhs-auth}, else {@code ~/.cache/nhs-auth}. */
+    /** {@link #defaultDir(String, Map)} for this machine's OS. */
     static Path defaultDir(Map<String, String> vars) {
+        return defaultDir(System.getProperty("os.name"), vars);
+    }
+
+    /**
+     * Each platform's cache folder, from the OS name and environment variables alone:
+     * {@code %LOCALAPPDATA%\nhs-auth} on Windows, {@code ~/Library/Caches/nhs-auth} on macOS,
+     * else {@code $XDG_CACHE_HOME/nhs-auth} (an absolute path; the XDG spec ignores a relative
+     * one) or {@code $HOME/.cache/nhs-auth}. Home is {@code HOME} as shells mean it; Java's
+     * {@code user.home} only when it is unset.
+     */
+    static Path defaultDir(String osName, Map<String, String> vars) {
+        String os = osName == null ? "" : osName.toLowerCase(Locale.ROOT);
+        if (os.startsWith("windows")) {
+            String local = NhsSetting.blankToNull(vars.get("LOCALAPPDATA"));
+            if (local != null) {
+                return Path.of(local, "nhs-auth");
+            }
+            String profile = NhsSetting.blankToNull(vars.get("USERPROFILE"));
+            return Path.of(profile != null ? profile : System.getProperty("user.home"), "AppData", "Local", "nhs-auth");
+        }
+        String home = NhsSetting.blankToNull(vars.get("HOME"));
+        Path base = Path.of(home != null ? home : System.getProperty("user.home"));
+        if (os.startsWith("mac")) {
+            return base.resolve("Library").resolve("Caches").resolve("nhs-auth");
+        }
         String xdg = NhsSetting.blankToNull(vars.get("XDG_CACHE_HOME"));
-        Path base = xdg != null ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("nhs-auth");
+        if (xdg != null && Path.of(xdg).isAbsolute()) {
+            return Path.of(xdg, "nhs-auth");
+        }
+        return base.resolve(".cache").resolve("nhs-auth");
     }
 
     /** Deletes every cached token in {@code dir}; returns how many. */
