@@ -93,7 +93,8 @@ class TokenCacheFolderTest {
     @Test
     void helpNamesEachPlatformsFolder() {
         // picocli may wrap anywhere, so the words are compared without whitespace
-        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out())) {
+        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out(),
+                TestSupport.runInProcess(new GetToken(), "--help").assertOk().out())) {
             String words = help.replaceAll("\\s+", "");
             assertTrue(words.contains("%LOCALAPPDATA%\\nhs-auth") && words.contains("~/Library/Caches/nhs-auth")
                     && words.contains("~/.cache/nhs-auth"), help);
