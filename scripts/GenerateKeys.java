@@ -37,8 +37,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
-                "Writes <kid>.pem (private key, PKCS#1, mode 600), <kid>.pem.pub (public key) and "
-                        + "<kid>.json (JWKS). Never overwrites a file unless --force is given."},
+                "Writes <kid>.pem (private key, PKCS#1, mode 600; on Windows an ACL for you alone), "
+                        + "<kid>.pem.pub (public key) and <kid>.json (JWKS). Never overwrites a file unless --force is given."},
         footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options of "
                 + "the same name."})
 public class GenerateKeys implements Callable<Integer> {
@@ -141,17 +141,8 @@ public class GenerateKeys implements Callable<Integer> {
             published.addAll(rotated.getKeys());
             published.add(jwk);
         }
-        try (NhsFiles.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
-             NhsFiles.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(publicKey), false);
-             NhsFiles.StagedFile jwks = stage(files.jwks(), NhsJwks.jwksJson(List.of(jwk)), false);
-             NhsFiles.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsJwks.jwksJson(published), false)) {
-            commit(privateKey, files.privateKey());
-            commit(publicPem, files.publicKey());
-            commit(jwks, files.jwks());
-            if (rotation != null) {
-                rotation.commit(true);
-            }
-        }
+        writeKeyFiles(files, pair, jwk, rotated == null ? null : addToJwks,
+                rotated == null ? null : NhsJwks.jwksJson(published), force);
         report(keyId, files, thumbprint, rotated == null ? 0 : rotated.getKeys().size());
         return NhsClient.ExitCode.OK;
     }
@@ -241,11 +232,31 @@ public class GenerateKeys implements Callable<Integer> {
         return NhsKeys.pem("PUBLIC KEY", key.getEncoded());
     }
 
+    /**
+     * Writes the key pair's three files, and the rotated JWKS if {@code rotatedJwksFile} is given:
+     * each is staged beside its target first, then all are committed, the private key owner-only.
+     * Without {@code force} an existing key file is never replaced. Paths of any filesystem.
+     */
+    static void writeKeyFiles(KeyFiles files, KeyPair pair, RSAKey jwk, Path rotatedJwksFile, String rotatedJwks,
+            boolean force) throws IOException {
+        try (NhsFiles.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
+             NhsFiles.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(pair.getPublic()), false);
+             NhsFiles.StagedFile jwks = stage(files.jwks(), NhsJwks.jwksJson(List.of(jwk)), false);
+             NhsFiles.StagedFile rotation = rotatedJwksFile == null ? null : stage(rotatedJwksFile, rotatedJwks, false)) {
+            commit(privateKey, files.privateKey(), force);
+            commit(publicPem, files.publicKey(), force);
+            commit(jwks, files.jwks(), force);
+            if (rotation != null) {
+                rotation.commit(true);
+            }
+        }
+    }
+
     private static NhsFiles.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {
         return NhsFiles.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
     }
 
-    private void commit(NhsFiles.StagedFile staged, Path file) throws IOException {
+    private static void commit(NhsFiles.StagedFile staged, Path file, boolean force) throws IOException {
         try {
             staged.commit(force);
         } catch (FileAlreadyExistsException e) {
@@ -253,7 +264,7 @@ public class GenerateKeys implements Callable<Integer> {
         }
     }
 
-    private void report(String keyId, KeyFiles files, String thumbprint, int keptKeys) {
+    private void report(String keyId, KeyFiles files, String thumbprint, int keptKeys) throws IOException {
         if (format == Format.json) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("kid", keyId);
@@ -269,7 +280,9 @@ public class GenerateKeys implements Callable<Integer> {
             return;
         }
         var err = NhsCli.err(spec);
-        err.println("Private key: " + files.privateKey() + "  (keep it secret; mode 600)");
+        String privacy = NhsFiles.protectionOf(files.privateKey()) == NhsFiles.Protection.ACL
+                ? "only you can open it" : "mode 600";
+        err.println("Private key: " + files.privateKey() + "  (keep it secret; " + privacy + ")");
         err.println("Public key:  " + files.publicKey());
         err.println("JWKS:        " + files.jwks());
         err.println("kid:         " + keyId);

@@ -14,6 +14,8 @@
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java
 //SOURCES TokenCacheTest.java
+//SOURCES TokenCacheFolderTest.java
+//SOURCES WindowsFilesTest.java
 //SOURCES ReadmeTest.java
 //SOURCES MockServerTest.java
 //SOURCES BadInputMatrixTest.java

@@ -318,8 +318,8 @@ final class NhsCli {
         boolean noTokenCache;
 
         @Option(names = "--token-cache-dir", paramLabel = "DIR", defaultValue = "${env:NHS_TOKEN_CACHE_DIR}",
-                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default $XDG_CACHE_HOME/nhs-auth, "
-                        + "else ~/.cache/nhs-auth).")
+                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on "
+                        + "Windows, ~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
         Path tokenCacheDir;
 
         @Mixin

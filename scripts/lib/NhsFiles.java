@@ -1,16 +1,34 @@
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.AclEntry;
+import java.nio.file.attribute.AclEntryPermission;
+import java.nio.file.attribute.AclEntryType;
+import java.nio.file.attribute.AclFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
@@ -19,7 +37,10 @@ final class NhsFiles {
     }
 
     static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    static final Set<PosixFilePermission> OWNER_ONLY_FOLDER = PosixFilePermissions.fromString("rwx------");
     static final Set<PosixFilePermission> WORLD_READABLE = PosixFilePermissions.fromString("rw-r--r--");
+    private static final Set<PosixFilePermission> GROUP_AND_OTHERS = EnumSet.complementOf(
+            EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
 
     /** Reads a small text file, turning every I/O failure into a one-line usage error. */
     static String readText(Path file, String what) {
@@ -59,6 +80,145 @@ final class NhsFiles {
         }
     }
 
+    // ------------------------------------------------------------------ owner-only files and folders
+
+    /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
+    enum Protection { POSIX, ACL, NONE }
+
+    static Protection protectionOf(Path existing) throws IOException {
+        Set<String> views = existing.getFileSystem().supportedFileAttributeViews();
+        if (views.contains("posix")) {
+            return Protection.POSIX;
+        }
+        return views.contains("acl") && Files.getFileStore(existing).supportsFileAttributeView(AclFileAttributeView.class)
+                ? Protection.ACL : Protection.NONE;
+    }
+
+    /**
+     * You, as the filesystem names its users: its principal for {@code user.name}. Chosen over
+     * the owner of a freshly created file because deciding whether to trust a folder must not
+     * write into it; where the two differ (a Windows account whose new files belong to the
+     * Administrators group) the token cache misses, it never trusts more.
+     */
+    static UserPrincipal currentUser(FileSystem fs) throws IOException {
+        return fs.getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));
+    }
+
+    /** One ALLOW entry giving {@code owner} everything, inheriting nothing and inherited by nothing. */
+    static List<AclEntry> ownerOnlyAcl(UserPrincipal owner) {
+        return List.of(AclEntry.newBuilder().setType(AclEntryType.ALLOW).setPrincipal(owner)
+                .setPermissions(EnumSet.allOf(AclEntryPermission.class)).build());
+    }
+
+    /** Creates a file or folder through {@code create}, given attributes for its creation. */
+    @FunctionalInterface
+    interface Creation {
+        Path create(FileAttribute<?>... attributes) throws IOException;
+    }
+
+    /**
+     * Creates a file or folder in {@code parent} that only its owner can open, before anything is
+     * put in it: mode 600 (700 for a folder) where there are POSIX permissions, an ACL with one
+     * entry for its owner where there are ACLs. Where there are neither, refuses, naming
+     * {@code named}: nothing could keep it private there.
+     */
+    static Path createOwnerOnly(Path parent, Path named, boolean folder, Creation creation) throws IOException {
+        switch (protectionOf(parent)) {
+            case POSIX:
+                return creation.create(PosixFilePermissions.asFileAttribute(folder ? OWNER_ONLY_FOLDER : OWNER_ONLY));
+            case ACL:
+                // Not an ACL given at creation: NTFS merges the folder's inheritable entries into it
+                // (the JDK cannot mark it protected), so the file is restricted before it is written.
+                Path created = creation.create();
+                try {
+                    restrictToOwner(created);
+                } catch (IOException | RuntimeException e) {
+                    Files.deleteIfExists(created);
+                    throw e;
+                }
+                return created;
+            default:
+                throw new NhsClient.UsageException("cannot keep '" + named + "' private: its drive keeps no file "
+                        + "permissions or ACLs (FAT or exFAT?): choose a folder on another drive");
+        }
+    }
+
+    /** Replaces a file's ACL with one ALLOW entry for the owner the filesystem recorded for it. */
+    static void restrictToOwner(Path p) throws IOException {
+        AclFileAttributeView view = Files.getFileAttributeView(p, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        view.setAcl(ownerOnlyAcl(view.getOwner()));
+    }
+
+    /**
+     * Why {@code p} is not yours alone, or null when it is: it must be a real file (or folder),
+     * not a link, owned by you, with no permission for group or others (POSIX), or an ACL of
+     * exactly one ALLOW entry, for you, with no inheritance flags (Windows).
+     */
+    static String privacyProblem(Path p, boolean folder) throws IOException {
+        BasicFileAttributes basic = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (basic.isSymbolicLink()) {
+            return "it is a symbolic link";
+        }
+        if (folder ? !basic.isDirectory() : !basic.isRegularFile()) {
+            return folder ? "it is not a folder" : "it is not a regular file";
+        }
+        Protection protection = protectionOf(p);
+        if (protection == Protection.NONE) {
+            return "its drive keeps no file permissions or ACLs";
+        }
+        UserPrincipal me;
+        try {
+            me = currentUser(p.getFileSystem());
+        } catch (IOException e) {
+            return "cannot tell which user you are (" + System.getProperty("user.name") + ")";
+        }
+        UserPrincipal owner = Files.getOwner(p, LinkOption.NOFOLLOW_LINKS);
+        if (!owner.equals(me)) {
+            return "it belongs to " + owner.getName() + ", not to you (" + me.getName() + ")";
+        }
+        if (protection == Protection.POSIX) {
+            Set<PosixFilePermission> mode = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .permissions();
+            return Collections.disjoint(mode, GROUP_AND_OTHERS) ? null
+                    : "others can open it (" + PosixFilePermissions.toString(mode) + ")";
+        }
+        List<AclEntry> acl = Files.getFileAttributeView(p, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).getAcl();
+        for (AclEntry entry : acl) {
+            if (!entry.principal().equals(owner)) {
+                return "its ACL lets " + entry.principal().getName() + " in";
+            }
+            if (!entry.flags().isEmpty()) {
+                return "its ACL has inheritance flags " + entry.flags();
+            }
+        }
+        return acl.size() == 1 && acl.get(0).type() == AclEntryType.ALLOW ? null
+                : "its ACL is not one ALLOW entry for you";
+    }
+
+    /**
+     * The bytes of a file that is yours alone and at most {@code maxBytes} long, else null.
+     * The JDK cannot read attributes through an open channel, so the file is opened without
+     * following links and its file key is read by path just before and just after: the same key
+     * means the file opened is the file checked, unless it was swapped twice in between, which
+     * takes write access to the folder, a folder the caller has checked is yours alone.
+     * (Windows reports no file key; there the folder check carries it.)
+     */
+    static byte[] readIfPrivate(Path file, int maxBytes) throws IOException {
+        Object before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        try (SeekableByteChannel channel = Files.newByteChannel(file,
+                Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            BasicFileAttributes after = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!Objects.equals(before, after.fileKey()) || privacyProblem(file, false) != null || after.size() > maxBytes) {
+                return null;
+            }
+            ByteBuffer buffer = ByteBuffer.allocate(maxBytes + 1);
+            while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
+                // until the end, or one byte past the limit
+            }
+            return buffer.position() > maxBytes ? null : Arrays.copyOf(buffer.array(), buffer.position());
+        }
+    }
+
     /**
      * A file written in full, synced and given its final permissions beside its target, waiting
      * to be moved into place. Staging every file of a set before committing any shrinks the
@@ -75,15 +235,22 @@ final class NhsFiles {
 
         static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
             Path dir = target.toAbsolutePath().getParent();
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
-                    PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            String prefix = "." + target.getFileName() + ".";
+            Path tmp = ownerOnly
+                    ? createOwnerOnly(dir, target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
+                    : Files.createTempFile(dir, prefix, ".tmp");
             try {
-                Files.write(tmp, content);
-                if (!ownerOnly) {
+                if (!ownerOnly && protectionOf(dir) == Protection.POSIX) {
                     Files.setPosixFilePermissions(tmp, WORLD_READABLE);
                 }
-                try (var channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                    channel.force(true);
+                try (SeekableByteChannel channel = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
+                    ByteBuffer bytes = ByteBuffer.wrap(content);
+                    while (bytes.hasRemaining()) {
+                        channel.write(bytes);
+                    }
+                    if (channel instanceof FileChannel file) {
+                        file.force(true);
+                    }
                 }
                 return new StagedFile(target, tmp);
             } catch (IOException | RuntimeException e) {
@@ -96,9 +263,19 @@ final class NhsFiles {
         public void commit(boolean replace) throws IOException {
             if (replace) {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } else {
+                return;
+            }
+            try {
                 // A hard link is an atomic create-if-absent: rename would silently replace.
                 Files.createLink(target, tmp);
+            } catch (FileAlreadyExistsException e) {
+                throw e;
+            } catch (UnsupportedOperationException | FileSystemException e) {
+                // No hard links here (FAT, exFAT, some SMB shares). Not ATOMIC_MOVE: with it the JDK
+                // renames over an existing target on POSIX and asks Windows to replace it. A plain
+                // move refuses an existing target: Windows' MoveFileEx itself fails if it exists,
+                // POSIX checks just before rename(2).
+                Files.move(tmp, target);
             }
         }
 

@@ -1,22 +1,24 @@
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL + API key + kid. A file
- * that is not ours, not private, unreadable or for another key is ignored and replaced: a
- * cache must never be a way to inject a token.
+ * Access tokens kept across runs, one owner-only file per token URL + API key + kid, in a folder
+ * that is the user's alone. A file that is not ours, not private, unreadable or for another key
+ * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
+ * cache must never be a way to inject a token, nor to leak one.
  */
 final class NhsTokenCache {
     private final Path dir;
@@ -27,11 +29,38 @@ final class NhsTokenCache {
         this.notices = notices;
     }
 
-    /** {@code $XDG_CACHE_HOME/nhs-auth}, else {@code ~/.cache/nhs-auth}. */
+    /** {@link #defaultDir(String, Map)} for this machine's OS. */
     static Path defaultDir(Map<String, String> vars) {
+        return defaultDir(System.getProperty("os.name"), vars);
+    }
+
+    /**
+     * Each platform's cache folder, from the OS name and environment variables alone:
+     * {@code %LOCALAPPDATA%\nhs-auth} on Windows, {@code ~/Library/Caches/nhs-auth} on macOS,
+     * else {@code $XDG_CACHE_HOME/nhs-auth} (an absolute path; the XDG spec ignores a relative
+     * one) or {@code $HOME/.cache/nhs-auth}. Home is {@code HOME} as shells mean it; Java's
+     * {@code user.home} only when it is unset.
+     */
+    static Path defaultDir(String osName, Map<String, String> vars) {
+        String os = osName == null ? "" : osName.toLowerCase(Locale.ROOT);
+        if (os.startsWith("windows")) {
+            String local = NhsSetting.blankToNull(vars.get("LOCALAPPDATA"));
+            if (local != null) {
+                return Path.of(local, "nhs-auth");
+            }
+            String profile = NhsSetting.blankToNull(vars.get("USERPROFILE"));
+            return Path.of(profile != null ? profile : System.getProperty("user.home"), "AppData", "Local", "nhs-auth");
+        }
+        String home = NhsSetting.blankToNull(vars.get("HOME"));
+        Path base = Path.of(home != null ? home : System.getProperty("user.home"));
+        if (os.startsWith("mac")) {
+            return base.resolve("Library").resolve("Caches").resolve("nhs-auth");
+        }
         String xdg = NhsSetting.blankToNull(vars.get("XDG_CACHE_HOME"));
-        Path base = xdg != null ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("nhs-auth");
+        if (xdg != null && Path.of(xdg).isAbsolute()) {
+            return Path.of(xdg, "nhs-auth");
+        }
+        return base.resolve(".cache").resolve("nhs-auth");
     }
 
     /** Deletes every cached token in {@code dir}; returns how many. */
@@ -65,16 +94,15 @@ final class NhsTokenCache {
 
     NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
-        Path file = fileFor(key);
         try {
-            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
-                    || !Files.getPosixFilePermissions(file, LinkOption.NOFOLLOW_LINKS).equals(NhsFiles.OWNER_ONLY)
-                    || !Files.getOwner(file, LinkOption.NOFOLLOW_LINKS).getName()
-                            .equals(System.getProperty("user.name"))
-                    || Files.size(file) > 16_384) {
+            if (NhsFiles.privacyProblem(dir, true) != null) {
                 return null;
             }
-            Map<String, Object> json = JSONObjectUtils.parse(Files.readString(file, StandardCharsets.UTF_8));
+            byte[] bytes = NhsFiles.readIfPrivate(fileFor(key), 16_384);
+            if (bytes == null) {
+                return null;
+            }
+            Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
             if (!key.equals(json.get("key")) || !(json.get("access_token") instanceof String)
                     || !(json.get("expires_in") instanceof Number) || !(json.get("issued_at") instanceof Number)) {
                 return null;
@@ -97,7 +125,13 @@ final class NhsTokenCache {
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
         try {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            String problem = privateFolder();
+            if (problem != null) {
+                notices.accept("warning: not using the token cache in " + dir + ": " + problem
+                        + "; make it yours alone (e.g. chmod 700) or choose another token cache folder;"
+                        + " the next run fetches a new token");
+                return;
+            }
             NhsFiles.writeAtomically(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true, true);
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.
@@ -105,5 +139,18 @@ final class NhsTokenCache {
                     + "); the next run fetches a new token");
         }
     }
-}
 
+    /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
+    private String privateFolder() throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Path parent = dir.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            try {
+                NhsFiles.createOwnerOnly(parent, dir, true, attributes -> Files.createDirectory(dir, attributes));
+            } catch (FileAlreadyExistsException e) {
+                // made by a run beside this one: checked below like any other
+            }
+        }
+        return NhsFiles.privacyProblem(dir, true);
+    }
+}

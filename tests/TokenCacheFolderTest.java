@@ -1,0 +1,177 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Where the token cache lives on each platform, and its folder: created private, and never
+ * trusted (no read, no write) when it is someone else's, open to others or a symbolic link.
+ */
+class TokenCacheFolderTest {
+
+    static final String URL = "https://int.api.service.nhs.uk/oauth2/token";
+
+    @TempDir
+    Path tmp;
+
+    final List<String> notices = new ArrayList<>();
+
+    NhsTokenCache cache(Path dir) {
+        return new NhsTokenCache(dir, notices::add);
+    }
+
+    static NhsClient.AccessToken token(String value) {
+        return new NhsClient.AccessToken(value, "Bearer", 599, System.currentTimeMillis());
+    }
+
+    /** A cache folder holding one good token, as a previous run left it. */
+    Path cacheWithAToken() throws Exception {
+        Path dir = tmp.resolve("cache");
+        cache(dir).write(URL, "key", "kid", token("good"));
+        assertNotNull(cache(dir).read(URL, "key", "kid"));
+        assertEquals(List.of(), notices);
+        return dir;
+    }
+
+    static Map<String, String> snapshot(Path dir) throws Exception {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.collect(java.util.stream.Collectors.toMap(f -> f.getFileName().toString(), f -> {
+                try {
+                    return Files.readString(f);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }));
+        }
+    }
+
+    /** Reads miss, a write is refused with one warning line naming the folder, and nothing in it changes. */
+    void assertUntrusted(Path dir, Path shown, String why) throws Exception {
+        Map<String, String> before = snapshot(dir);
+        assertNull(cache(shown).read(URL, "key", "kid"), "read from " + why);
+        cache(shown).write(URL, "key", "kid", token("new"));
+        assertEquals(1, notices.size(), () -> "one warning for " + why + ": " + notices);
+        String warning = notices.get(0);
+        assertTrue(warning.startsWith("warning: ") && warning.contains(shown.toString()) && !warning.contains("\n"), warning);
+        assertTrue(warning.contains(why), () -> "names the problem '" + why + "': " + warning);
+        assertEquals(before, snapshot(dir), "nothing written into " + dir);
+    }
+
+    @Test
+    void theDefaultFolderFollowsEachPlatformsConvention() {
+        String local = "C:\\Users\\alice\\AppData\\Local";
+        assertEquals(Path.of(local, "nhs-auth"), NhsTokenCache.defaultDir("Windows 11",
+                Map.of("LOCALAPPDATA", local, "HOME", "/home/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("C:\\Users\\alice", "AppData", "Local", "nhs-auth"),
+                NhsTokenCache.defaultDir("Windows Server 2022", Map.of("USERPROFILE", "C:\\Users\\alice")));
+        assertEquals(Path.of("/Users/alice/Library/Caches/nhs-auth"),
+                NhsTokenCache.defaultDir("Mac OS X", Map.of("HOME", "/Users/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("/xdg/nhs-auth"),
+                NhsTokenCache.defaultDir("Linux", Map.of("HOME", "/home/alice", "XDG_CACHE_HOME", "/xdg")));
+        assertEquals(Path.of("/home/alice/.cache/nhs-auth"), NhsTokenCache.defaultDir("Linux", Map.of("HOME", "/home/alice")));
+        assertEquals(Path.of("/home/alice/.cache/nhs-auth"),
+                NhsTokenCache.defaultDir("FreeBSD", Map.of("HOME", "/home/alice", "XDG_CACHE_HOME", "relative/cache")),
+                "XDG: a relative path is ignored");
+        assertEquals(Path.of(System.getProperty("user.home"), ".cache", "nhs-auth"), NhsTokenCache.defaultDir("Linux", Map.of()),
+                "user.home only when HOME is unset");
+    }
+
+    @Test
+    void helpNamesEachPlatformsFolder() {
+        // picocli may wrap anywhere, so the words are compared without whitespace
+        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out(),
+                TestSupport.runInProcess(new GetToken(), "--help").assertOk().out())) {
+            String words = help.replaceAll("\\s+", "");
+            assertTrue(words.contains("%LOCALAPPDATA%\\nhs-auth") && words.contains("~/Library/Caches/nhs-auth")
+                    && words.contains("~/.cache/nhs-auth"), help);
+        }
+    }
+
+    @Test
+    void aMissingFolderIsCreatedPrivate() throws Exception {
+        Path dir = tmp.resolve("a/b/nhs-auth");
+        cache(dir).write(URL, "key", "kid", token("t"));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+        assertEquals("t", cache(dir).read(URL, "key", "kid").value());
+        assertEquals(List.of(), notices);
+    }
+
+    @Test
+    void aFolderOthersCanOpenIsNotTrusted() throws Exception {
+        Path dir = cacheWithAToken();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwx---"));
+        assertUntrusted(dir, dir, "rwxrwx---");
+        notices.clear();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        assertUntrusted(dir, dir, "rwxr-xr-x");
+        notices.clear();
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        assertNotNull(cache(dir).read(URL, "key", "kid"), "private again, trusted again");
+    }
+
+    @Test
+    void someoneElsesFolderIsNotTrusted() throws Exception {
+        Path dir = cacheWithAToken();
+        UserPrincipal other;
+        try {
+            other = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
+            Files.setOwner(dir, other);
+        } catch (java.io.IOException e) {
+            assumeTrue(false, "cannot give a folder to another user here (not root?): " + e);
+            return;
+        }
+        assertUntrusted(dir, dir, "nobody");
+    }
+
+    @Test
+    void aSymlinkedFolderIsNotTrusted() throws Exception {
+        Path real = cacheWithAToken();
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), real);
+        assertUntrusted(real, link, "symbolic link");
+    }
+
+    @Test
+    void aSymlinkedCacheFileIsNotRead() throws Exception {
+        Path real = cacheWithAToken();
+        Path decoy = tmp.resolve("decoy");
+        cache(decoy).write(URL, "key", "kid", token("planted"));
+        Path file = cache(real).fileFor(NhsTokenCache.keyOf(URL, "key", "kid"));
+        Files.delete(file);
+        Files.createSymbolicLink(file, cache(decoy).fileFor(NhsTokenCache.keyOf(URL, "key", "kid")));
+        assertNull(cache(real).read(URL, "key", "kid"), "a link is not followed, even to a good private file");
+    }
+
+    @Test
+    void getTokenWithAnUntrustedFolderWarnsOnceAndStillPrintsTheToken() throws Exception {
+        Path pem = TestSupport.testKey(tmp.resolve("keys"), "folder-kid");
+        Path dir = Files.createDirectories(tmp.resolve("shared"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        AtomicInteger n = new AtomicInteger();
+        try (FakeServer tokens = new FakeServer(r -> FakeServer.Reply.token("fresh-" + n.incrementAndGet()))) {
+            for (int run = 1; run <= 2; run++) {
+                TestSupport.Result r = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
+                        pem.toString(), "--token-url", tokens.url("/oauth2/token"), "--token-cache", "--token-cache-dir",
+                        dir.toString(), "--format", "token").assertOk();
+                assertEquals("fresh-" + run + "\n", r.out(), "a new token each run: the cache is not used");
+                List<String> about = r.err().lines().filter(l -> l.contains(dir.toString())).toList();
+                assertEquals(1, about.size(), r.err());
+                assertTrue(about.get(0).startsWith("warning: "), r.err());
+            }
+            assertEquals(Map.of(), snapshot(dir), "nothing written into it");
+        }
+    }
+}
