@@ -9,7 +9,10 @@
 //SOURCES Doctor.java
 //DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, mock-server, demo, completion)
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -21,13 +24,42 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
-        subcommands = {GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class, Doctor.class,
-            MockServer.class, Demo.class, NhsAuth.Cache.class, NhsAuth.Completion.class},
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
-public class NhsAuth implements Callable<Integer> {
+public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
+
+    /**
+     * Every command by name. picocli builds a command's model by reflection, about 10 ms each, so
+     * a run adds only the command it names; help, errors and completion get them all.
+     */
+    static final Map<String, Supplier<Object>> COMMANDS = commands();
+
+    private static Map<String, Supplier<Object>> commands() {
+        Map<String, Supplier<Object>> all = new LinkedHashMap<>();
+        all.put("generate-keys", GenerateKeys::new);
+        all.put("get-token", GetToken::new);
+        all.put("call-api", CallApi::new);
+        all.put("verify-keys", VerifyKeys::new);
+        all.put("doctor", Doctor::new);
+        all.put("mock-server", MockServer::new);
+        all.put("demo", Demo::new);
+        all.put("cache", Cache::new);
+        all.put("completion", Completion::new);
+        return all;
+    }
 
     @Spec
     CommandSpec spec;
+
+    @Override
+    public void addSubcommands(CommandLine cl, String[] args) {
+        String asked = args.length > 0 ? args[0] : "";
+        boolean justOne = COMMANDS.containsKey(asked) && !asked.equals("completion");
+        COMMANDS.forEach((name, command) -> {
+            if (!justOne || name.equals(asked)) {
+                cl.addSubcommand(name, command.get());
+            }
+        });
+    }
 
     public static void main(String... args) {
         NhsCli.main(new NhsAuth(), args);

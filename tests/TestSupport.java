@@ -84,7 +84,7 @@ final class TestSupport {
     static Result runInProcess(Object command, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CommandLine cl = NhsCli.commandLine(command);
+        CommandLine cl = NhsCli.commandLine(command, args);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         int exit = cl.execute(args);

@@ -67,12 +67,20 @@ final class NhsCli {
 
     /** Runs a picocli command and returns its exit code; all failures become one line on stderr. */
     static int run(Object command, String... args) {
-        return commandLine(command).execute(args);
+        return commandLine(command, args).execute(args);
     }
 
-    /** A CommandLine wired with the toolkit's error handling, for main() and for tests. */
-    static CommandLine commandLine(Object command) {
+    /** A command that adds its subcommands itself, knowing what it is asked to run. */
+    interface Umbrella {
+        void addSubcommands(CommandLine cl, String[] args);
+    }
+
+    /** A CommandLine wired with the toolkit's error handling, for main() and for tests; {@code args} choose an umbrella's subcommands. */
+    static CommandLine commandLine(Object command, String... args) {
         CommandLine cl = new CommandLine(command);
+        if (command instanceof Umbrella umbrella) {
+            umbrella.addSubcommands(cl, args);
+        }
         // '@FILE' is call-api's body syntax, as in curl: never picocli's argument files.
         cl.setExpandAtFiles(false);
         cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
@@ -103,7 +111,7 @@ final class NhsCli {
 
     /** For {@code main}: run and exit with the command's code. */
     static void main(Callable<Integer> command, String[] args) {
-        CommandLine cl = commandLine(command);
+        CommandLine cl = commandLine(command, args);
         cl.setOut(STDOUT);
         // picocli's own stderr writer, set once so every subcommand shares it and progress can know it.
         cl.setErr(cl.getErr());
