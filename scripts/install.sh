@@ -50,10 +50,10 @@ mv "$stage/lib" "$stage/nhs-auth.jar" "$lib/"
   || printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
 
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
-# CDS notices off stdout, which carries results. The tunneling option is the scripts' own
-# //RUNTIME_OPTIONS (scripts/lib/NhsProxies.java), which a plain java -jar does not read. Short commands start faster on the C1 compiler
-# alone and stay smaller with a small young generation; key generation and the mock server need
-# C2's big-number speed.
+# CDS notices off stdout, which carries results. The two -D options are the scripts' own
+# //RUNTIME_OPTIONS (scripts/lib/NhsProxies.java, NhsCli.java), which a plain java -jar does not
+# read. Short commands start faster on the C1 compiler alone and stay smaller with a small young
+# generation; key generation and the mock server need C2's big-number speed.
 cat >"$bin/nhs-auth.tmp" <<SHIM
 #!/bin/sh
 # nhs-auth fast path, written by scripts/install.sh from $repo
@@ -62,7 +62,7 @@ case "\$1" in
   *) jit="-XX:TieredStopAtLevel=1 -Xmn8m" ;;
 esac
 exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \
-  -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= \$jit -jar "$lib/nhs-auth.jar" "\$@"
+  -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= -Dpicocli.disable.closures=true \$jit -jar "$lib/nhs-auth.jar" "\$@"
 SHIM
 chmod 755 "$bin/nhs-auth.tmp"
 mv -f "$bin/nhs-auth.tmp" "$bin/nhs-auth"
