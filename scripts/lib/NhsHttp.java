@@ -32,6 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 
 /** The JDK HttpClient with the proxy, CA and timeout settings, and failures named for users. */
@@ -41,24 +42,37 @@ final class NhsHttp {
     /** The most a JWKS may hold, as the mock's token endpoint allows too. */
     static final int MAX_JWKS_BYTES = 1024 * 1024;
 
-    private final HttpClient http;
     private final NhsProxies proxies;
     private final Duration timeout;
     private final PrintWriter trace;
+    private final SSLContext extraTrust;
+    private HttpClient http;
 
     NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
         this.timeout = timeout;
         this.trace = trace;
         this.proxies = new NhsProxies(proxyVariables);
-        // HTTP/1.1 as curl and requests speak it: no h2c upgrade headers for proxies to trip on.
-        // No Authenticator: the JDK would then drop the request's own Authorization header.
-        this.http = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(timeout)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .proxy(proxies)
-                .sslContext(caCertificates != null ? NhsTls.sslContext(caCertificates) : NhsTls.jdkDefaultsOnFirstUse())
-                .build();
+        // Read now, so a bad --cacert is reported before anything else happens.
+        this.extraTrust = caCertificates != null ? NhsTls.sslContext(caCertificates) : null;
+    }
+
+    /**
+     * The JDK client, made on first use: making one takes about 0.14 s (its selector thread, TLS
+     * classes), which a run that reuses a cached token or prints an assertion never needs.
+     */
+    private synchronized HttpClient client() {
+        if (http == null) {
+            // HTTP/1.1 as curl and requests speak it: no h2c upgrade headers for proxies to trip on.
+            // No Authenticator: the JDK would then drop the request's own Authorization header.
+            http = HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(timeout)
+                    .followRedirects(HttpClient.Redirect.NEVER)
+                    .proxy(proxies)
+                    .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
+                    .build();
+        }
+        return http;
     }
 
     /** The proxy rules in effect, for messages and doctor. */
@@ -130,7 +144,7 @@ final class NhsHttp {
         CompletableFuture<HttpResponse<T>> call;
         try {
             // A proxy's 407 page is not the answer the caller asked for, so it never reaches their handler.
-            call = http.sendAsync(sent, info -> info.statusCode() == 407 && proxy != null
+            call = client().sendAsync(sent, info -> info.statusCode() == 407 && proxy != null
                     ? HttpResponse.BodySubscribers.replacing(null) : handler.apply(info));
         } catch (IllegalArgumentException e) {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
