@@ -110,4 +110,26 @@ class LibraryTest {
                     "each send gets its own request id");
         }
     }
+
+    @Test
+    void theTemplateWorksFromAndIntoFoldersWithSpaces() throws Exception {
+        Path lib = Files.createDirectories(scratch.resolve("shared libs/nhs auth"));
+        try (var files = Files.list(TestSupport.repoRoot().resolve("scripts/lib"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, lib.resolve(f.getFileName()));
+            }
+        }
+        Path work = Files.createDirectories(scratch.resolve("my scripts"));
+        Path pem = TestSupport.testKey(work, "tpl-1");
+        TestSupport.jbang(work, Map.of(), "init", "-t", "nhs-script@" + TestSupport.repoRoot(),
+                "-Dnhs_client=" + lib.resolve("NhsClient.java"), "Spaced.java").assertOk();
+        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
+                List.of(new MockIdentityService.App("tpl-key", work.resolve("tpl-1.json").toString(), true)), 3600, null)) {
+            Map<String, String> env = Map.of("NHS_API_KEY", "tpl-key", "NHS_PRIVATE_KEY", pem.toString(),
+                    "NHS_TOKEN_URL", mock.tokenUrl());
+            TestSupport.Result r = TestSupport.jbang(work, env, work.resolve("Spaced.java").toString(),
+                    mock.baseUrl() + "/hello-world/hello/application").assertOk();
+            assertTrue(r.out().contains("Hello Application!"), r.out());
+        }
+    }
 }
