@@ -170,6 +170,47 @@ class CallApiTest {
     }
 
     @Test
+    void verboseMasksEveryCredentialHeaderInRequestsAndResponses() throws Exception {
+        Map<String, String> answer = Map.of("Set-Cookie", "session=resp-secret-1", "X-Refresh-Token", "resp-secret-2",
+                "X-Echo", "visible-answer");
+        try (FakeServer server = new FakeServer(r -> new FakeServer.Reply(200, answer, "{}"))) {
+            TestSupport.Result r = callApi("--url", server.url("/v"), "--verbose", "-H", "apikey: req-secret-1",
+                    "-H", "X-API-Key: req-secret-2", "-H", "Cookie: a=req-secret-3", "-H", "X-Client-Secret: req-secret-4",
+                    "-H", "X-Id-Token: req-secret-5", "-H", "X-Plain: visible-request").assertOk();
+            for (String secret : List.of("req-secret-1", "req-secret-2", "req-secret-3", "req-secret-4", "req-secret-5",
+                    "resp-secret-1", "resp-secret-2", "bearer-secret-42")) {
+                assertFalse(r.err().contains(secret), () -> secret + " traced:\n" + r.err());
+            }
+            String err = r.err().toLowerCase(java.util.Locale.ROOT);
+            for (String masked : List.of("> apikey: ****", "> x-api-key: ****", "> cookie: ****", "> x-client-secret: ****",
+                    "> x-id-token: ****", "> authorization: bearer ****", "< set-cookie: ****", "< x-refresh-token: ****")) {
+                assertTrue(err.contains(masked), () -> masked + " missing:\n" + r.err());
+            }
+            assertTrue(r.err().contains("> X-Plain: visible-request"), r.err());
+            assertTrue(err.contains("< x-echo: visible-answer"), r.err());
+            assertEquals("req-secret-1", server.requests.get(0).header("apikey"), "only the trace is masked");
+
+            // --include prints the answer's headers because the user asked for them; still no request secret.
+            TestSupport.Result included = callApi("--url", server.url("/i"), "--include", "-H", "apikey: req-secret-1")
+                    .assertOk();
+            assertTrue(included.out().toLowerCase(java.util.Locale.ROOT).contains("set-cookie: session=resp-secret-1"),
+                    included.out());
+            assertFalse(included.out().contains("req-secret-1") || included.err().contains("req-secret-1"), included.err());
+        }
+    }
+
+    @Test
+    void theTraceRuleMasksCredentialsByNameWhateverTheCase() {
+        assertEquals("Bearer ****", NhsHttp.traced("AUTHORIZATION", "Bearer abc"));
+        assertEquals("Basic ****", NhsHttp.traced("Proxy-Authorization", "Basic dXNlcjpwYXNz"));
+        assertEquals("****", NhsHttp.traced("ApiKey", "k"));
+        assertEquals("****", NhsHttp.traced("x-access-TOKEN-hint", "t"));
+        assertEquals("****", NhsHttp.traced("Client-Secret", "s"));
+        assertEquals("application/json", NhsHttp.traced("Content-Type", "application/json"));
+        assertEquals("abc-123", NhsHttp.traced("X-Request-ID", "abc-123"));
+    }
+
+    @Test
     void badInputIsOneLineExit2BeforeAnyRequest() {
         callApi("--url", api.url("/x"), "--header", "NoColonHere").assertOneLineError(2, "NoColonHere", "Name: value");
         callApi("--url", api.url("/x"), "--method", "FETCH").assertOneLineError(2, "unknown --method 'FETCH'");

@@ -76,14 +76,14 @@ final class NhsHttp {
         if (trace != null) {
             trace.println("> " + request.method() + " " + request.uri());
             request.headers().map().forEach((name, values) -> values.forEach(v ->
-                    trace.println("> " + name + ": " + (name.equalsIgnoreCase("Authorization") ? redactAuthorization(v) : v))));
+                    trace.println("> " + name + ": " + traced(name, v))));
             trace.flush();
         }
         try {
             HttpResponse<byte[]> response = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
             if (trace != null) {
                 trace.println("< HTTP " + response.statusCode());
-                response.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("< " + name + ": " + v)));
+                response.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("< " + name + ": " + traced(name, v))));
                 trace.flush();
             }
             return response;
@@ -95,6 +95,21 @@ final class NhsHttp {
         } catch (IllegalArgumentException e) {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
+    }
+
+    /** Headers that carry a credential whatever their value looks like (NHS's own API-key header among them). */
+    private static final java.util.Set<String> SECRET_HEADERS = java.util.Set.of("apikey", "x-api-key", "cookie", "set-cookie");
+
+    /**
+     * A header's value as a trace may show it: credentials masked, in requests and responses alike,
+     * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
+     */
+    static String traced(String name, String value) {
+        String lower = name.toLowerCase(java.util.Locale.ROOT);
+        if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
+            return redactAuthorization(value);
+        }
+        return SECRET_HEADERS.contains(lower) || lower.contains("token") || lower.contains("secret") ? "****" : value;
     }
 
     static String redactAuthorization(String value) {
