@@ -15,7 +15,6 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.RSAKeyGenParameterSpec;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +22,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
-import com.nimbusds.jose.jwk.JWK;
-import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 
 import picocli.CommandLine.Command;
@@ -113,8 +110,8 @@ public class GenerateKeys implements Callable<Integer> {
                 }
             }
         }
-        JWKSet rotated = addToJwks == null ? null : NhsJwks.readJwksFile(addToJwks);
-        if (rotated != null && rotated.getKeyByKeyId(keyId) != null) {
+        Map<String, Object> rotated = addToJwks == null ? null : NhsJwks.readJwksDocument(addToJwks);
+        if (rotated != null && NhsJwks.keysOf(rotated).stream().anyMatch(k -> keyId.equals(k.get("kid")))) {
             throw new NhsClient.UsageException("'" + addToJwks + "' already has a key with kid '" + keyId
                     + "': choose a new --kid for the new key");
         }
@@ -129,15 +126,10 @@ public class GenerateKeys implements Callable<Integer> {
         RSAKey jwk = NhsJwks.publicJwk(publicKey, keyId);
         String thumbprint = NhsJwks.thumbprint(publicKey);
 
-        List<JWK> published = new ArrayList<>();
-        if (rotated != null) {
-            published.addAll(rotated.getKeys());
-            published.add(jwk);
-        }
         try (NhsFiles.StagedFile privateKey = stage(files.privateKey(), privateKeyPem(pair.getPrivate()), true);
              NhsFiles.StagedFile publicPem = stage(files.publicKey(), publicKeyPem(publicKey), false);
              NhsFiles.StagedFile jwks = stage(files.jwks(), NhsJwks.jwksJson(List.of(jwk)), false);
-             NhsFiles.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsJwks.jwksJson(published), false)) {
+             NhsFiles.StagedFile rotation = rotated == null ? null : stage(addToJwks, NhsJwks.withKeyAdded(rotated, jwk), false)) {
             commit(privateKey, files.privateKey());
             commit(publicPem, files.publicKey());
             commit(jwks, files.jwks());
@@ -145,7 +137,7 @@ public class GenerateKeys implements Callable<Integer> {
                 rotation.commit(true);
             }
         }
-        report(keyId, files, thumbprint, rotated == null ? 0 : rotated.getKeys().size());
+        report(keyId, files, thumbprint, rotated == null ? 0 : NhsJwks.keysOf(rotated).size());
         return NhsClient.ExitCode.OK;
     }
 
