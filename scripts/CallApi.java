@@ -119,7 +119,7 @@ public class CallApi implements Callable<Integer> {
         if (NhsSetting.blankToNull(url) == null) {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
-        HttpRequest.Builder request = HttpRequest.newBuilder(NhsSetting.checkUrl(url, "--url"));
+        HttpRequest.Builder request = HttpRequest.newBuilder(NhsSetting.checkUrl(url, NhsCli.source(spec, "--url")));
         if (data != null && json != null) {
             throw new NhsClient.UsageException("--data and --json both give a body: use one of them");
         }
@@ -152,7 +152,7 @@ public class CallApi implements Callable<Integer> {
         unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
         if (NhsSetting.blankToNull(correlationId) != null) {
-            unlessGiven(request, given, "X-Correlation-ID", oneLineValue("--correlation-id", correlationId.trim()));
+            unlessGiven(request, given, "X-Correlation-ID", oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
         if (nhsNumber != null) {
             String number = oneLineValue("--nhs-number", nhsNumber.replaceAll("[\\s-]", ""));
@@ -161,7 +161,7 @@ public class CallApi implements Callable<Integer> {
                         + "as test numbers of some sandboxes fail the check");
             }
             unlessGiven(request, given, "nhs-login-nhs-number", number);
-            unlessGiven(request, given, "NHSE-Product-ID", oneLineValue("--product-id", productId));
+            unlessGiven(request, given, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
         }
         if (retry < 0 || retry > 10) {
             throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");

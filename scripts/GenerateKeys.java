@@ -100,7 +100,12 @@ public class GenerateKeys implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim());
+        if (kid != null && kid.isBlank() && NhsCli.typed(spec, "--kid")) {
+            throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
+                    + "or '-'), or leave --kid out for " + environment.env.defaultKid());
+        }
+        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
+                NhsCli.variableBehind(spec, "--kid"));
         checkKeySize();
         KeyFiles files = KeyFiles.in(outputDir, keyId);
         if (!force) {
@@ -143,23 +148,24 @@ public class GenerateKeys implements Callable<Integer> {
 
     private void checkKeySize() {
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
-            throw new NhsClient.UsageException("--key-size " + keySize + " is out of range: use "
+            throw new NhsClient.UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
     }
 
     private void prepareOutputDir() {
+        String option = NhsCli.source(spec, "--output-dir");
         try {
             Files.createDirectories(outputDir);
         } catch (FileAlreadyExistsException e) {
-            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is a file: give a folder");
+            throw new NhsClient.UsageException(option + " '" + outputDir + "' is a file: give a folder");
         } catch (IOException e) {
-            throw new NhsClient.UsageException("cannot create --output-dir '" + outputDir + "' (" + e
+            throw new NhsClient.UsageException("cannot create " + option + " '" + outputDir + "' (" + e
                     + "): choose a folder you can write to");
         }
         if (!Files.isWritable(outputDir)) {
-            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is not writable: "
+            throw new NhsClient.UsageException(option + " '" + outputDir + "' is not writable: "
                     + "choose a folder you can write to");
         }
     }
@@ -202,10 +208,14 @@ public class GenerateKeys implements Callable<Integer> {
         return generator;
     }
 
-    /** Key ids become file names, so only a safe alphabet is allowed. */
-    static String checkKid(String kid) {
-        if (kid == null || !kid.matches("[A-Za-z0-9._-]{1,64}") || kid.equals(".") || kid.equals("..")) {
-            throw new NhsClient.UsageException("invalid kid '" + kid + "': use 1-64 letters, digits, '.', '_' or '-'");
+    /**
+     * Key ids become file names, so only a safe alphabet is allowed, and no leading '-': a file named
+     * '-x.pem' reads as an option to the tools it is later given to. {@code variable}: where it came from.
+     */
+    static String checkKid(String kid, String variable) {
+        if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
+            throw new NhsClient.UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
+                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
         }
         return kid;
     }

@@ -119,7 +119,7 @@ class GenerateKeysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"../escape", "a/b", "..", ".", "with space", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
+    @ValueSource(strings = {"../escape", "a/b", "..", ".", "with space", "-x", "-rf", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
     void rejectsAKidThatIsNotASafeFileName(String kid) throws Exception {
         generateSmall("--kid", kid).assertOneLineError(2, "invalid kid", "letters, digits");
         try (var files = Files.list(dir)) {

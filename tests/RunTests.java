@@ -26,6 +26,7 @@
 //SOURCES TestTls.java
 //SOURCES TestInfraTest.java
 //SOURCES RunTestsTest.java
+//SOURCES EnvironmentValuesTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

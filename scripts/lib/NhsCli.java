@@ -11,11 +11,14 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.UsageMessageSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
@@ -121,7 +124,12 @@ final class NhsCli {
     private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
-        cl.getErr().println(name + ": " + NhsSetting.oneLine(ex.getMessage()) + " (see '" + name + " --help')");
+        String message = NhsSetting.oneLine(ex.getMessage());
+        String variable = ex.getArgSpec() instanceof OptionSpec option && !typedIn(args, option) ? variableOf(option) : null;
+        if (variable != null) {
+            message = fromVariable(message, variable);
+        }
+        cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
         cl.getErr().flush();
         return NhsClient.ExitCode.USAGE;
     }
@@ -170,6 +178,55 @@ final class NhsCli {
             String name = spec.qualifiedName();
             return new String[] {(name.startsWith("nhs-auth") ? "" : "nhs-auth ") + name + " " + NhsClient.VERSION};
         }
+    }
+
+    // ------------------------------------------------------------------ where a value came from
+
+    private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)");
+    private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value for option '[^']+'");
+
+    /** The variable an option's default reads, when that variable is set; null otherwise. */
+    private static String variableOf(OptionSpec option) {
+        String raw = option.defaultValueString(false);
+        Matcher m = ENV_DEFAULT.matcher(raw == null ? "" : raw);
+        return m.find() && System.getenv(m.group(1)) != null ? m.group(1) : null;
+    }
+
+    /** Whether the option is on the command line (for when picocli has no parse result yet). */
+    private static boolean typedIn(String[] args, OptionSpec option) {
+        for (String arg : args) {
+            for (String name : option.names()) {
+                if (arg.equals(name) || arg.startsWith(name + "=") || (name.length() == 2 && arg.startsWith(name))) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Names the variable in picocli's message: the user did not type the value, so '--env' alone misleads. */
+    static String fromVariable(String message, String variable) {
+        Matcher m = INVALID_VALUE.matcher(message);
+        return m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
+                : message + " (the value came from " + variable + ")";
+    }
+
+    /** Whether the user typed this option, rather than it taking its default or variable. */
+    static boolean typed(CommandSpec command, String option) {
+        ParseResult parsed = command.commandLine().getParseResult();
+        return parsed != null && parsed.hasMatchedOption(option);
+    }
+
+    /** The variable an option's value came from, when the user did not type the option; null otherwise. */
+    static String variableBehind(CommandSpec command, String option) {
+        OptionSpec spec = command.findOption(option);
+        return spec == null || typed(command, option) ? null : variableOf(spec);
+    }
+
+    /** How a message names a value: by its option, or by the variable it came from. */
+    static String source(CommandSpec command, String option) {
+        String variable = variableBehind(command, option);
+        return variable != null ? variable : option;
     }
 
     // ------------------------------------------------------------------ option values
@@ -228,6 +285,15 @@ final class NhsCli {
                         + "else <env>-1).")
         String kid;
 
+        /** The kid, null to derive it; a typed --kid '' is a mistake, while an empty NHS_KID counts as unset. */
+        String kid(CommandSpec command) {
+            if (kid != null && kid.isBlank() && typed(command, "--kid")) {
+                throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
+                        + "or leave --kid out to use the key file's name");
+            }
+            return NhsSetting.blankToNull(kid);
+        }
+
         char[] passphraseChars() {
             return passphrase == null ? null : passphrase.toCharArray();
         }
@@ -246,6 +312,9 @@ final class NhsCli {
 
     /** The options get-token and call-api share, each also from an NHS_* environment variable. */
     static final class ClientOptions {
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec command;
+
         @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:NHS_API_KEY}",
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
@@ -292,9 +361,9 @@ final class NhsCli {
                     .environment(env.env)
                     .apiKey(apiKey)
                     .privateKey(key.privateKey, key.passphraseChars())
-                    .kid(key.kid)
+                    .kid(key.kid(command))
                     .tokenUrl(tokenUrl)
-                    .timeout(NhsSetting.parseTimeout(connection.timeout, "--timeout"))
+                    .timeout(NhsSetting.parseTimeout(connection.timeout, source(command, "--timeout")))
                     .caCertificates(connection.caCert)
                     .settingNames(OPTIONS)
                     .notices(line -> {
