@@ -124,6 +124,38 @@ class LauncherTest {
         }
     }
 
+    /** A script's build includes the shared sources in scripts/lib/: a change there must not run the old build. */
+    @Test
+    void aChangedSharedSourceIsNotServedFromARememberedCommandLine() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(sharedJBangJar()),
+                "the tests run through this launcher's own JBang, not one on PATH");
+        Path repo = Files.createDirectories(tmp.resolve("repo"));
+        Files.copy(TestSupport.repoRoot().resolve("jbang"), repo.resolve("jbang"), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(TestSupport.repoRoot().resolve("jbang-catalog.json"), repo.resolve("jbang-catalog.json"));
+        try (var paths = Files.walk(TestSupport.repoRoot().resolve("scripts"))) {
+            for (Path p : paths.toList()) {
+                Path to = repo.resolve(TestSupport.repoRoot().relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to);
+                }
+            }
+        }
+        Path home = tmp.resolve("jbang-home");
+        Path launcherDir = Files.createDirectories(home.resolve("nhs-auth-launcher"));
+        Files.copy(sharedJBangJar(), launcherDir.resolve("jbang-cli-0.132.1-all.jar"));
+        Map<String, String> env = Map.of("JBANG_DIR", home.toString(), "JBANG_CACHE_DIR",
+                sharedJBangDir().resolve("cache").toString(), "NHS_AUTH_BUNDLED_JBANG", "1");
+        List<String> version = List.of(repo.resolve("jbang").toString(), "verify-keys@" + repo, "--version");
+        TestSupport.process(tmp, env, null, version).assertOk();
+        Files.writeString(repo.resolve("scripts/lib/NhsJson.java"), "\n// changed\n", java.nio.file.StandardOpenOption.APPEND);
+        TestSupport.process(tmp, env, null, version).assertOk();
+        try (var files = Files.list(launcherDir.resolve("exec-cache"))) {
+            assertEquals(2, files.count(), "the change made a new entry, not a reuse of the old build's");
+        }
+    }
+
     static Path sharedJBangDir() {
         String dir = System.getenv("JBANG_DIR");
         return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".jbang");
