@@ -27,6 +27,7 @@
 //SOURCES TestInfraTest.java
 //SOURCES RunTestsTest.java
 //SOURCES EnvironmentValuesTest.java
+//SOURCES StdoutTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

@@ -1,6 +1,9 @@
 //DEPS info.picocli:picocli:4.7.7
 //SOURCES NhsClient.java
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
@@ -44,8 +47,16 @@ final class NhsCli {
         codes.put("3", "the token endpoint refused the client assertion");
         codes.put("4", "the API answered with a non-2xx status");
         codes.put("5", "network failure: DNS, connect, TLS, timeout");
+        codes.put(String.valueOf(OUTPUT_FAILED), "the result could not be written to stdout (as curl's 23): a full disk, "
+                + "or a reader that closed the pipe early (then quietly)");
         return codes;
     }
+
+    /**
+     * A result lost on its way to stdout. Not one of the library's codes, as only the commands write
+     * stdout; curl's "write error" number, which scripts that wrap curl already know.
+     */
+    static final int OUTPUT_FAILED = 23;
 
     /** How a command user changes a setting that a library message mentions: its option and variable. */
     static final NhsSetting.Words OPTIONS = (setting, action) -> {
@@ -96,14 +107,77 @@ final class NhsCli {
         cl.getSubcommands().values().forEach(NhsCli::listExitCodes);
     }
 
+    /** The process's stdout, failing loudly: see {@link ResultStream}. */
+    private static final ResultStream RESULT = new ResultStream();
+
     /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
-    private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+    private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
     /** For {@code main}: run and exit with the command's code. */
     static void main(Callable<Integer> command, String[] args) {
         CommandLine cl = commandLine(command);
         cl.setOut(STDOUT);
-        NhsClient.exit(cl.execute(args));
+        int code;
+        try {
+            code = cl.execute(args);
+        } catch (OutputLost lost) {
+            // --help and --version print outside the command, where picocli's handlers do not reach.
+            code = reportLost(lost, cl.getErr(), cl.getCommandSpec().qualifiedName(), false);
+        }
+        NhsClient.exit(code);
+    }
+
+    /**
+     * stdout for results. PrintStream and PrintWriter swallow write errors, so a token written to a
+     * full disk was lost while the command exited 0; this stream raises them, unchecked so that they
+     * pass through PrintWriter, and the command stops at the write that failed.
+     */
+    private static final class ResultStream extends OutputStream {
+        private final OutputStream out = new FileOutputStream(FileDescriptor.out);
+
+        @Override
+        public void write(int b) {
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw new OutputLost(e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw new OutputLost(e);
+            }
+        }
+    }
+
+    /** The result could not be written to stdout. */
+    static final class OutputLost extends NhsClient.NhsAuthException {
+        OutputLost(IOException e) {
+            super(OUTPUT_FAILED, "cannot write the result to stdout (" + NhsSetting.oneLine(e.getMessage())
+                    + "): make room where stdout goes, or send it elsewhere", e);
+        }
+
+        /** A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint. */
+        boolean readerClosedThePipe() {
+            String detail = String.valueOf(getCause().getMessage()).toLowerCase(java.util.Locale.ROOT);
+            return detail.contains("broken pipe") || detail.contains("pipe is being closed")
+                    || detail.contains("pipe has been ended");
+        }
+    }
+
+    private static int reportLost(OutputLost lost, PrintWriter err, String name, boolean verbose) {
+        if (!lost.readerClosedThePipe()) {
+            err.println(name + ": " + lost.message(OPTIONS));
+        }
+        if (verbose) {
+            lost.printStackTrace(err);
+        }
+        err.flush();
+        return OUTPUT_FAILED;
     }
 
     /** The stream a command writes its result to. */
@@ -118,7 +192,7 @@ final class NhsCli {
 
     /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */
     static OutputStream rawStdout(CommandSpec spec) {
-        return spec.commandLine().getOut() == STDOUT ? System.out : null;
+        return spec.commandLine().getOut() == STDOUT ? RESULT : null;
     }
 
     private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
@@ -138,6 +212,9 @@ final class NhsCli {
         PrintWriter err = cl.getErr();
         String name = cl.getCommandSpec().qualifiedName();
         boolean verbose = wantsVerbose(parsed);
+        if (ex instanceof OutputLost lost) {
+            return reportLost(lost, err, name, verbose);
+        }
         if (ex instanceof NhsClient.NhsAuthException known) {
             err.println(name + ": " + known.message(OPTIONS));
             String hint = known.hint(OPTIONS);
