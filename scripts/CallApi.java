@@ -152,7 +152,8 @@ public class CallApi implements Callable<Integer> {
         unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
         if (NhsSetting.blankToNull(correlationId) != null) {
-            unlessGiven(request, given, "X-Correlation-ID", oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
+            unlessGiven(request, given, "X-Correlation-ID",
+                    oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
         if (nhsNumber != null) {
             String number = oneLineValue("--nhs-number", nhsNumber.replaceAll("[\\s-]", ""));
