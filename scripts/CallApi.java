@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 
@@ -34,7 +35,8 @@ import picocli.CommandLine.Spec;
                         + "the X-Request-ID go to stderr. Exit 0 on 2xx, 4 otherwise."},
         footer = {"%nExamples:",
                 "  call-api --env int --url https://int.api.service.nhs.uk/hello-world/hello/application",
-                "  call-api --url URL --method POST --data @body.json --header 'Content-Type: application/json'",
+                "  call-api --url URL --json @body.json          # POST with Content-Type and Accept: application/json",
+                "  call-api --url URL --data @body.xml --header 'Content-Type: application/xml'",
                 "  call-api --auth api-key --api-key KEY --url https://int.api.service.nhs.uk/hello-world/hello/application"})
 public class CallApi implements Callable<Integer> {
 
@@ -54,17 +56,23 @@ public class CallApi implements Callable<Integer> {
             description = "The API URL to call (env NHS_API_URL). Required.")
     String url;
 
-    @Option(names = {"-X", "--method"}, paramLabel = "METHOD", defaultValue = "GET",
-            description = "HTTP method: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-X", "--method"}, paramLabel = "METHOD",
+            description = "HTTP method: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS (default: GET, or POST with "
+                    + "--data or --json, as curl).")
     String method;
 
     @Option(names = {"-H", "--header"}, paramLabel = "'NAME: VALUE'",
-            description = "Extra request header; repeatable.")
+            description = "Extra request header; repeatable. It wins over a header the other options would set.")
     List<String> headers = new ArrayList<>();
 
     @Option(names = {"-d", "--data"}, paramLabel = "BODY",
             description = "Request body: text, @FILE for a file's bytes, or @- for stdin.")
     String data;
+
+    @Option(names = "--json", paramLabel = "JSON",
+            description = "JSON request body, as curl --json: text, @FILE or @-; also sends Content-Type and Accept: "
+                    + "application/json.")
+    String json;
 
     @Option(names = {"-i", "--include"},
             description = "Print the status line and response headers before the body on stdout, like curl -i.")
@@ -127,19 +135,23 @@ public class CallApi implements Callable<Integer> {
         if (NhsSetting.blankToNull(url) == null) {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
-        URI target = NhsSetting.checkUrl(url, "--url");
+        URI target = NhsSetting.checkUrl(url, NhsCli.source(spec, "--url"));
         NhsAuthPattern pattern = auth.auth != null ? auth.auth
                 : NhsAuthPattern.defaultFor(options.env.env, NhsSetting.blankToNull(options.tokenUrl) != null);
         if (pattern != NhsAuthPattern.NONE) {
             NhsSetting.checkNotInClear(target, "--url", pattern == NhsAuthPattern.API_KEY ? "API key" : "bearer token");
         }
         HttpRequest.Builder request = HttpRequest.newBuilder(target);
-        String verb = method.trim().toUpperCase(Locale.ROOT);
+        if (data != null && json != null) {
+            throw new NhsClient.UsageException("--data and --json both give a body: use one of them");
+        }
+        String verb = method != null ? method.trim().toUpperCase(Locale.ROOT) : data != null || json != null ? "POST" : "GET";
         if (!METHODS.contains(verb)) {
             throw new NhsClient.UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
                     + "DELETE, HEAD, OPTIONS");
         }
-        request.method(verb, data == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body()));
+        setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
+        Set<String> given = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
         for (String header : headers) {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
@@ -148,25 +160,31 @@ public class CallApi implements Callable<Integer> {
                         + "--header 'Accept: application/json'");
             }
             try {
-                request.header(name, oneLineValue("--header " + name, header.substring(colon + 1).trim()));
+                request.header(name, headerValue("--header " + name, name, header.substring(colon + 1).trim()));
+                given.add(name);
             } catch (IllegalArgumentException e) {
                 throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
                         + "): leave it to the HTTP client");
             }
         }
-        request.setHeader("X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
+        if (json != null) {
+            unlessGiven(request, given, "Content-Type", "application/json");
+            unlessGiven(request, given, "Accept", "application/json");
+        }
+        unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
         if (NhsSetting.blankToNull(correlationId) != null) {
-            request.setHeader("X-Correlation-ID", oneLineValue("--correlation-id", correlationId.trim()));
+            unlessGiven(request, given, "X-Correlation-ID",
+                    oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
         if (nhsNumber != null) {
-            String number = nhsNumber.replaceAll("[\\s-]", "");
+            String number = oneLineValue("--nhs-number", nhsNumber.replaceAll("[\\s-]", ""));
             if (!NhsNumber.isValid(number)) {
                 err.println("warning: '" + nhsNumber + "' is not a valid NHS number (modulus 11 check); sent anyway, "
                         + "as test numbers of some sandboxes fail the check");
             }
-            request.setHeader("nhs-login-nhs-number", number);
-            request.setHeader("NHSE-Product-ID", oneLineValue("--product-id", productId));
+            unlessGiven(request, given, "nhs-login-nhs-number", number);
+            unlessGiven(request, given, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
         }
         if (retry < 0 || retry > 10) {
             throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
@@ -174,28 +192,63 @@ public class CallApi implements Callable<Integer> {
         return request;
     }
 
+    /** As curl: what the user typed with --header is sent as typed, so an option's header only fills a gap. */
+    private static void unlessGiven(HttpRequest.Builder request, Set<String> given, String name, String value) {
+        if (!given.contains(name)) {
+            request.setHeader(name, value);
+        }
+    }
+
+    /**
+     * GET and DELETE without a body go without a body publisher: JDKs from 19 on send Content-Length: 0
+     * on any request given one (JDK 17 and 18 send it on every request that has no body, whatever we do).
+     */
+    private static void setMethod(HttpRequest.Builder request, String verb, byte[] body) {
+        if (body == null && verb.equals("GET")) {
+            request.GET();
+        } else if (body == null && verb.equals("DELETE")) {
+            request.DELETE();
+        } else {
+            request.method(verb, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        }
+    }
+
     /** A value sent as a header: a line break in it would end the header and smuggle in another. */
     static String oneLineValue(String option, String value) {
+        return headerValue(option, null, value);
+    }
+
+    /**
+     * A header value, checked: no line break (it would smuggle in another header) and ASCII only (the JDK
+     * sends anything else as '?'). A bad value is shown masked when {@code name} is a credential header.
+     */
+    static String headerValue(String option, String name, String value) {
+        String shown = name == null ? value : NhsHttp.traced(name, value);
         if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {
-            String shown = value.replace("\r", "\\r").replace("\n", "\\n").replaceAll("\\p{Cntrl}", "?");
+            shown = shown.replace("\r", "\\r").replace("\n", "\\n").replaceAll("\\p{Cntrl}", "?");
             throw new NhsClient.UsageException(option + " '" + shown + "' has a line break or control character: "
                     + "give the value on one line");
+        }
+        if (value.chars().anyMatch(c -> c > 0x7f)) {
+            throw new NhsClient.UsageException(option + " '" + shown + "' has a non-ASCII character, which HTTP "
+                    + "would send as '?': give it in ASCII (percent-encoded if the API expects that)");
         }
         return value;
     }
 
-    private byte[] body() throws IOException {
-        if (data.equals("@-")) {
+    /** A body option's bytes: text, @FILE or @- for stdin, as curl reads --data and --json. */
+    private static byte[] body(String option, String value) throws IOException {
+        if (value.equals("@-")) {
             return System.in.readAllBytes();
         }
-        if (data.startsWith("@")) {
-            if (data.length() == 1) {
-                throw new NhsClient.UsageException("--data '@' names no file: give --data @FILE, or @- for stdin");
+        if (value.startsWith("@")) {
+            if (value.length() == 1) {
+                throw new NhsClient.UsageException(option + " '@' names no file: give " + option + " @FILE, or @- for stdin");
             }
             // Bytes, not text: a body may be binary.
-            return NhsFiles.readBytes(Path.of(data.substring(1)), "--data file");
+            return NhsFiles.readBytes(Path.of(value.substring(1)), option + " file");
         }
-        return data.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** With --include, the status line and headers as curl -i shows them, before the body. */

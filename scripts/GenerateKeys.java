@@ -15,7 +15,6 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.RSAKeyGenParameterSpec;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +22,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 
-import com.nimbusds.jose.jwk.JWK;
-import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 
 import picocli.CommandLine.Command;
@@ -106,7 +103,12 @@ public class GenerateKeys implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim());
+        if (kid != null && kid.isBlank() && NhsCli.typed(spec, "--kid")) {
+            throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
+                    + "or '-'), or leave --kid out for " + environment.env.defaultKid());
+        }
+        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
+                NhsCli.variableBehind(spec, "--kid"));
         checkKeySize();
         KeyFiles files = KeyFiles.in(outputDir, keyId);
         if (!force) {
@@ -116,8 +118,8 @@ public class GenerateKeys implements Callable<Integer> {
                 }
             }
         }
-        JWKSet rotated = addToJwks == null ? null : NhsJwks.readJwksFile(addToJwks);
-        if (rotated != null && rotated.getKeyByKeyId(keyId) != null) {
+        Map<String, Object> rotated = addToJwks == null ? null : NhsJwks.readJwksDocument(addToJwks);
+        if (rotated != null && NhsJwks.keysOf(rotated).stream().anyMatch(k -> keyId.equals(k.get("kid")))) {
             throw new NhsClient.UsageException("'" + addToJwks + "' already has a key with kid '" + keyId
                     + "': choose a new --kid for the new key");
         }
@@ -136,36 +138,32 @@ public class GenerateKeys implements Callable<Integer> {
         RSAKey jwk = NhsJwks.publicJwk(publicKey, keyId);
         String thumbprint = NhsJwks.thumbprint(publicKey);
 
-        List<JWK> published = new ArrayList<>();
-        if (rotated != null) {
-            published.addAll(rotated.getKeys());
-            published.add(jwk);
-        }
         writeKeyFiles(files, pair, jwk, rotated == null ? null : addToJwks,
-                rotated == null ? null : NhsJwks.jwksJson(published), force);
-        report(keyId, files, thumbprint, rotated == null ? 0 : rotated.getKeys().size());
+                rotated == null ? null : NhsJwks.withKeyAdded(rotated, jwk), force);
+        report(keyId, files, thumbprint, rotated == null ? 0 : NhsJwks.keysOf(rotated).size());
         return NhsClient.ExitCode.OK;
     }
 
     private void checkKeySize() {
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
-            throw new NhsClient.UsageException("--key-size " + keySize + " is out of range: use "
+            throw new NhsClient.UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
     }
 
     private void prepareOutputDir() {
+        String option = NhsCli.source(spec, "--output-dir");
         try {
             Files.createDirectories(outputDir);
         } catch (FileAlreadyExistsException e) {
-            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is a file: give a folder");
+            throw new NhsClient.UsageException(option + " '" + outputDir + "' is a file: give a folder");
         } catch (IOException e) {
-            throw new NhsClient.UsageException("cannot create --output-dir '" + outputDir + "' (" + e
+            throw new NhsClient.UsageException("cannot create " + option + " '" + outputDir + "' (" + e
                     + "): choose a folder you can write to");
         }
         if (!Files.isWritable(outputDir)) {
-            throw new NhsClient.UsageException("--output-dir '" + outputDir + "' is not writable: "
+            throw new NhsClient.UsageException(option + " '" + outputDir + "' is not writable: "
                     + "choose a folder you can write to");
         }
     }
@@ -208,10 +206,14 @@ public class GenerateKeys implements Callable<Integer> {
         return generator;
     }
 
-    /** Key ids become file names, so only a safe alphabet is allowed. */
-    static String checkKid(String kid) {
-        if (kid == null || !kid.matches("[A-Za-z0-9._-]{1,64}") || kid.equals(".") || kid.equals("..")) {
-            throw new NhsClient.UsageException("invalid kid '" + kid + "': use 1-64 letters, digits, '.', '_' or '-'");
+    /**
+     * Key ids become file names, so only a safe alphabet is allowed, and no leading '-': a file named
+     * '-x.pem' reads as an option to the tools it is later given to. {@code variable}: where it came from.
+     */
+    static String checkKid(String kid, String variable) {
+        if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
+            throw new NhsClient.UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
+                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
         }
         return kid;
     }

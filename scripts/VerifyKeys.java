@@ -51,6 +51,7 @@ public class VerifyKeys implements Callable<Integer> {
     @Override
     public Integer call() {
         Path privateKey = keyFile.privateKey;
+        String givenKid = keyFile.kid(spec);
         if (privateKey == null) {
             throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
@@ -58,8 +59,9 @@ public class VerifyKeys implements Callable<Integer> {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
         RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
-        JWKSet set = NhsJwks.loadJwks(jwks, NhsSetting.parseTimeout(connection.timeout, "--timeout"), connection.caCert);
-        String keyId = NhsSetting.blankToNull(keyFile.kid) != null ? keyFile.kid.trim() : kidFor(privateKey, set);
+        JWKSet set = NhsJwks.loadJwks(jwks, NhsSetting.parseTimeout(connection.timeout, NhsCli.source(spec, "--timeout")),
+                connection.caCert);
+        String keyId = givenKid != null ? givenKid : kidFor(privateKey, set);
         String thumbprint = NhsJwks.thumbprint(NhsKeys.publicKeyOf(key));
 
         JWK found = set.getKeyByKeyId(keyId);

@@ -213,6 +213,10 @@ class BadInputMatrixTest {
             cells.add(cell(c, "--timeout", "0", "--timeout '0'", "e.g. 30"));
             cells.add(cell(c, "--timeout", "-5", "--timeout '-5'", "e.g. 30"));
             cells.add(cell(c, "--timeout", "NaN", "--timeout 'NaN'", "e.g. 30"));
+            cells.add(cell(c, "--timeout", "0", "--timeout '0' must be more than 0 and at most 3600 seconds"));
+            cells.add(cell(c, "--timeout", "3601", "--timeout '3601' must be more than 0 and at most 3600 seconds"));
+            cells.add(cell(c, "--timeout", "soon", "--timeout 'soon' is not a number of seconds"));
+            cells.add(cell(c, "--kid", "", "--kid '' is empty", "leave --kid out"));
             cells.add(cell(c, "--cacert", in("missing-ca.pem"), in("missing-ca.pem"), "does not exist", "check the path"));
             cells.add(cell(c, "--cacert", in("a-folder"), in("a-folder"), "is a directory", "give the path of a file"));
             cells.add(cell(c, "--cacert", in("empty.pem"), in("empty.pem"), "holds no certificate",
@@ -271,6 +275,7 @@ class BadInputMatrixTest {
                 cell(c, "--jwks", "https:///jwks.json", "'https:///jwks.json'", "full URL"),
                 cell(c, "--jwks", "example.org/jwks.json", "example.org/jwks.json", "does not exist", "check the path"),
                 cell(c, "--kid", "../other", "no key with kid '../other'", "kids there: good"),
+                cell(c, "--kid", "", "--kid '' is empty", "leave --kid out"),
                 cell(c, "--timeout", "soon", "--timeout 'soon'", "e.g. 30"),
                 cell(c, "--cacert", in("missing-ca.pem"),
                         List.of("--jwks", "http://127.0.0.1:" + closedPort + "/jwks.json"),
@@ -288,6 +293,9 @@ class BadInputMatrixTest {
                 cell(c, "--kid", "..", "invalid kid '..'", "use 1-64 letters"),
                 cell(c, "--kid", "../escaped", "invalid kid '../escaped'", "use 1-64 letters"),
                 cell(c, "--kid", "x".repeat(65), "invalid kid 'xxxx", "use 1-64 letters"),
+                cell(c, "--kid", "", "--kid '' is empty", "leave --kid out for int-1"),
+                cell(c, "--kid", " ", "--kid ' ' is empty", "leave --kid out for int-1"),
+                cell(c, "--kid", "-x", "invalid kid '-x'", "not starting with '-'"),
                 cell(c, "--key-size", "big", "'big' is not an int", "see 'generate-keys --help'"),
                 cell(c, "--key-size", "1024", "--key-size 1024", "use 4096"),
                 cell(c, "--key-size", "99999", "--key-size 99999", "use 4096"),

@@ -119,7 +119,7 @@ class GenerateKeysTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"../escape", "a/b", "..", ".", "with space", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
+    @ValueSource(strings = {"../escape", "a/b", "..", ".", "with space", "-x", "-rf", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
     void rejectsAKidThatIsNotASafeFileName(String kid) throws Exception {
         generateSmall("--kid", kid).assertOneLineError(2, "invalid kid", "letters, digits");
         try (var files = Files.list(dir)) {
@@ -177,6 +177,42 @@ class GenerateKeysTest {
         generateSmall("--kid", "old", "--force", "--add-to-jwks", published.toString())
                 .assertOneLineError(2, "already has a key with kid 'old'");
         assertArrayEquals(before, Files.readAllBytes(published));
+    }
+
+    @Test
+    void addToJwksKeepsEveryMemberOfThePublishedDocumentInOrder() throws Exception {
+        generateSmall("--kid", "old").assertOk();
+        Map<String, Object> old = TestSupport.parseJson(Files.readString(dir.resolve("old.json")));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> oldKey = ((List<Map<String, Object>>) old.get("keys")).get(0);
+        String published = "{\"issuer\": \"https://example.org\", \"keys\": [{\"x-team\": \"identity\", \"kty\": \"RSA\", "
+                + "\"kid\": \"old\", \"n\": \"" + oldKey.get("n") + "\", \"e\": \"" + oldKey.get("e") + "\", "
+                + "\"x5t#S256\": \"abc\", \"meta\": {\"z\": 1, \"a\": [true, null, 2.5]}}, "
+                + "{\"kty\": \"future-type\", \"kid\": \"future\", \"material\": \"xyz\"}], "
+                + "\"cache\": {\"max-age\": 3600}}";
+        Path jwks = Files.writeString(dir.resolve("published.json"), published);
+        Map<String, Object> before = TestSupport.parseJson(published);
+
+        TestSupport.Result r = generateSmall("--kid", "new", "--add-to-jwks", jwks.toString()).assertOk();
+        Map<String, Object> after = TestSupport.parseJson(Files.readString(jwks));
+        assertEquals(List.of("issuer", "keys", "cache"), List.copyOf(after.keySet()), "top-level members in order");
+        assertEquals(before.get("issuer"), after.get("issuer"));
+        assertEquals(before.get("cache"), after.get("cache"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> keysBefore = (List<Map<String, Object>>) before.get("keys");
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> keysAfter = (List<Map<String, Object>>) after.get("keys");
+        assertEquals(3, keysAfter.size(), "both keys kept, the unknown type too, and the new one appended");
+        for (int i = 0; i < 2; i++) {
+            assertEquals(keysBefore.get(i), keysAfter.get(i));
+            assertEquals(List.copyOf(keysBefore.get(i).keySet()), List.copyOf(keysAfter.get(i).keySet()), "member order");
+        }
+        assertEquals("new", keysAfter.get(2).get("kid"));
+        assertEquals(List.of("kty", "n", "e", "alg", "kid", "use"), List.copyOf(keysAfter.get(2).keySet()));
+        assertTrue(r.err().contains("now holds 3 keys"), r.err());
+
+        generateSmall("--kid", "future", "--add-to-jwks", jwks.toString())
+                .assertOneLineError(2, "already has a key with kid 'future'");
     }
 
     @Test

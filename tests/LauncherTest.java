@@ -124,6 +124,46 @@ class LauncherTest {
         }
     }
 
+    /**
+     * A script's build includes the shared sources in scripts/lib/: after a change there, the
+     * remembered command line (the old build) must not be run. Proven without a second build:
+     * with JBang's jar and Maven gone, a remembered entry is all that could still answer.
+     */
+    @Test
+    void aChangedSharedSourceIsNotServedFromARememberedCommandLine() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(sharedJBangJar()),
+                "the tests run through this launcher's own JBang, not one on PATH");
+        Path repo = Files.createDirectories(tmp.resolve("repo"));
+        Files.copy(TestSupport.repoRoot().resolve("jbang"), repo.resolve("jbang"), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(TestSupport.repoRoot().resolve("jbang-catalog.json"), repo.resolve("jbang-catalog.json"));
+        try (var paths = Files.walk(TestSupport.repoRoot().resolve("scripts"))) {
+            for (Path p : paths.toList()) {
+                Path to = repo.resolve(TestSupport.repoRoot().relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to);
+                }
+            }
+        }
+        Path launcherDir = Files.createDirectories(tmp.resolve("jbang-home/nhs-auth-launcher"));
+        Path jar = launcherDir.resolve("jbang-cli-0.132.1-all.jar");
+        Files.copy(sharedJBangJar(), jar);
+        Path bin = bin(java.util.stream.Stream.concat(java.util.Arrays.stream(BASICS), java.util.stream.Stream.of("grep", "sort"))
+                .toArray(String[]::new));
+        Map<String, String> env = Map.of("PATH", bin.toString(), "JAVA_HOME", System.getProperty("java.home"),
+                "JBANG_DIR", tmp.resolve("jbang-home").toString(), "JBANG_CACHE_DIR", sharedJBangDir().resolve("cache").toString(),
+                "NHS_AUTH_BUNDLED_JBANG", "1");
+        List<String> version = List.of(bin.resolve("bash").toString(), repo.resolve("jbang").toString(),
+                "verify-keys@" + repo, "--version");
+        TestSupport.process(tmp, env, null, version).assertOk();
+
+        Files.move(jar, tmp.resolve("jar-taken-away"));
+        TestSupport.process(tmp, env, null, version).assertOk();
+        Files.writeString(repo.resolve("scripts/lib/NhsJson.java"), "\n// changed\n", java.nio.file.StandardOpenOption.APPEND);
+        TestSupport.process(tmp, env, null, version).assertOneLineError(2, "Maven is not on PATH");
+    }
+
     static Path sharedJBangDir() {
         String dir = System.getenv("JBANG_DIR");
         return dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".jbang");

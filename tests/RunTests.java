@@ -34,6 +34,8 @@
 //SOURCES DoctorTest.java
 //SOURCES CompletionTest.java
 //SOURCES ProgressTest.java
+//SOURCES EnvironmentValuesTest.java
+//SOURCES StdoutTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;

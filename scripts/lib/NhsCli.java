@@ -3,6 +3,9 @@
 //SOURCES NhsClient.java
 //SOURCES NhsProgress.java
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
@@ -13,11 +16,14 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.UsageMessageSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
@@ -46,8 +52,16 @@ final class NhsCli {
         codes.put("3", "the token endpoint refused the client assertion");
         codes.put("4", "the API answered with a non-2xx status");
         codes.put("5", "network failure: DNS, connect, TLS, timeout");
+        codes.put(String.valueOf(OUTPUT_FAILED), "the result could not be written to stdout (as curl's 23): a full disk, "
+                + "or a reader that closed the pipe early (then quietly)");
         return codes;
     }
+
+    /**
+     * A result lost on its way to stdout. Not one of the library's codes, as only the commands write
+     * stdout; curl's "write error" number, which scripts that wrap curl already know.
+     */
+    static final int OUTPUT_FAILED = 23;
 
     /** How a command user changes a setting that a library message mentions: its option and variable. */
     static final NhsSetting.Words OPTIONS = (setting, action) -> {
@@ -107,8 +121,11 @@ final class NhsCli {
         cl.getSubcommands().values().forEach(NhsCli::listExitCodes);
     }
 
+    /** The process's stdout, failing loudly: see {@link ResultStream}. */
+    private static final ResultStream RESULT = new ResultStream();
+
     /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
-    private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+    private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
     /** The writer on the process's stderr that {@link #main} gave the command; null in tests and the demo's steps. */
     private static volatile PrintWriter processErr;
@@ -120,7 +137,67 @@ final class NhsCli {
         // picocli's own stderr writer, set once so every subcommand shares it and progress can know it.
         cl.setErr(cl.getErr());
         processErr = cl.getErr();
-        NhsClient.exit(cl.execute(args));
+        int code;
+        try {
+            code = cl.execute(args);
+        } catch (OutputLost lost) {
+            // --help and --version print outside the command, where picocli's handlers do not reach.
+            code = reportLost(lost, cl.getErr(), cl.getCommandSpec().qualifiedName(), false);
+        }
+        NhsClient.exit(code);
+    }
+
+    /**
+     * stdout for results. PrintStream and PrintWriter swallow write errors, so a token written to a
+     * full disk was lost while the command exited 0; this stream raises them, unchecked so that they
+     * pass through PrintWriter, and the command stops at the write that failed.
+     */
+    private static final class ResultStream extends OutputStream {
+        private final OutputStream out = new FileOutputStream(FileDescriptor.out);
+
+        @Override
+        public void write(int b) {
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw new OutputLost(e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw new OutputLost(e);
+            }
+        }
+    }
+
+    /** The result could not be written to stdout. */
+    static final class OutputLost extends NhsClient.NhsAuthException {
+        OutputLost(IOException e) {
+            super(OUTPUT_FAILED, "cannot write the result to stdout (" + NhsSetting.oneLine(e.getMessage())
+                    + "): make room where stdout goes, or send it elsewhere", e);
+        }
+
+        /** A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint. */
+        boolean readerClosedThePipe() {
+            String detail = String.valueOf(getCause().getMessage()).toLowerCase(java.util.Locale.ROOT);
+            return detail.contains("broken pipe") || detail.contains("pipe is being closed")
+                    || detail.contains("pipe has been ended");
+        }
+    }
+
+    private static int reportLost(OutputLost lost, PrintWriter err, String name, boolean verbose) {
+        if (!lost.readerClosedThePipe()) {
+            err.println(name + ": " + lost.message(OPTIONS));
+        }
+        if (verbose) {
+            lost.printStackTrace(err);
+        }
+        err.flush();
+        return OUTPUT_FAILED;
     }
 
     /** See {@link #processErr}: where progress may be drawn if it is a terminal. */
@@ -140,13 +217,18 @@ final class NhsCli {
 
     /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */
     static OutputStream rawStdout(CommandSpec spec) {
-        return spec.commandLine().getOut() == STDOUT ? System.out : null;
+        return spec.commandLine().getOut() == STDOUT ? RESULT : null;
     }
 
     private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
-        cl.getErr().println(name + ": " + NhsSetting.oneLine(ex.getMessage()) + " (see '" + name + " --help')");
+        String message = NhsSetting.oneLine(ex.getMessage());
+        String variable = ex.getArgSpec() instanceof OptionSpec option && !typedIn(args, option) ? variableOf(option) : null;
+        if (variable != null) {
+            message = fromVariable(message, variable);
+        }
+        cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
         cl.getErr().flush();
         return NhsClient.ExitCode.USAGE;
     }
@@ -155,6 +237,9 @@ final class NhsCli {
         PrintWriter err = cl.getErr();
         String name = cl.getCommandSpec().qualifiedName();
         boolean verbose = wantsVerbose(parsed);
+        if (ex instanceof OutputLost lost) {
+            return reportLost(lost, err, name, verbose);
+        }
         if (ex instanceof NhsClient.NhsAuthException known) {
             err.println(name + ": " + known.message(OPTIONS));
             String hint = known.hint(OPTIONS);
@@ -195,6 +280,55 @@ final class NhsCli {
             String name = spec.qualifiedName();
             return new String[] {(name.startsWith("nhs-auth") ? "" : "nhs-auth ") + name + " " + NhsClient.VERSION};
         }
+    }
+
+    // ------------------------------------------------------------------ where a value came from
+
+    private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)");
+    private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value for option '[^']+'");
+
+    /** The variable an option's default reads, when that variable is set; null otherwise. */
+    private static String variableOf(OptionSpec option) {
+        String raw = option.defaultValueString(false);
+        Matcher m = ENV_DEFAULT.matcher(raw == null ? "" : raw);
+        return m.find() && System.getenv(m.group(1)) != null ? m.group(1) : null;
+    }
+
+    /** Whether the option is on the command line (for when picocli has no parse result yet). */
+    private static boolean typedIn(String[] args, OptionSpec option) {
+        for (String arg : args) {
+            for (String name : option.names()) {
+                if (arg.equals(name) || arg.startsWith(name + "=") || (name.length() == 2 && arg.startsWith(name))) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Names the variable in picocli's message: the user did not type the value, so '--env' alone misleads. */
+    static String fromVariable(String message, String variable) {
+        Matcher m = INVALID_VALUE.matcher(message);
+        return m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
+                : message + " (the value came from " + variable + ")";
+    }
+
+    /** Whether the user typed this option, rather than it taking its default or variable. */
+    static boolean typed(CommandSpec command, String option) {
+        ParseResult parsed = command.commandLine().getParseResult();
+        return parsed != null && parsed.hasMatchedOption(option);
+    }
+
+    /** The variable an option's value came from, when the user did not type the option; null otherwise. */
+    static String variableBehind(CommandSpec command, String option) {
+        OptionSpec spec = command.findOption(option);
+        return spec == null || typed(command, option) ? null : variableOf(spec);
+    }
+
+    /** How a message names a value: by its option, or by the variable it came from. */
+    static String source(CommandSpec command, String option) {
+        String variable = variableBehind(command, option);
+        return variable != null ? variable : option;
     }
 
     // ------------------------------------------------------------------ option values
@@ -283,6 +417,15 @@ final class NhsCli {
                         + "else <env>-1).")
         String kid;
 
+        /** The kid, null to derive it; a typed --kid '' is a mistake, while an empty NHS_KID counts as unset. */
+        String kid(CommandSpec command) {
+            if (kid != null && kid.isBlank() && typed(command, "--kid")) {
+                throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
+                        + "or leave --kid out to use the key file's name");
+            }
+            return NhsSetting.blankToNull(kid);
+        }
+
         char[] passphraseChars() {
             return passphrase == null ? null : passphrase.toCharArray();
         }
@@ -301,6 +444,9 @@ final class NhsCli {
 
     /** The options get-token and call-api share, each also from an NHS_* environment variable. */
     static final class ClientOptions {
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec command;
+
         @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:NHS_API_KEY}",
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
@@ -356,9 +502,9 @@ final class NhsCli {
                     .environment(env.env)
                     .apiKey(apiKey)
                     .privateKey(key.privateKey, key.passphraseChars())
-                    .kid(key.kid)
+                    .kid(key.kid(command))
                     .tokenUrl(tokenUrl)
-                    .timeout(NhsSetting.parseTimeout(connection.timeout, "--timeout"))
+                    .timeout(NhsSetting.parseTimeout(connection.timeout, source(command, "--timeout")))
                     .caCertificates(connection.caCert)
                     .proxyVariables(variables)
                     .settingNames(OPTIONS)

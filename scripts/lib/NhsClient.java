@@ -50,6 +50,8 @@ public final class NhsClient {
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
     /** This toolkit's version, as {@code --version} shows it. */
     public static final String VERSION = "1.0";
+    /** Names the toolkit on its requests (unless the caller sets its own), so API owners can tell its traffic. */
+    public static final String USER_AGENT = "nhs-auth/" + VERSION;
 
     private final Builder config;
     private final NhsEnvironment env;
@@ -197,6 +199,7 @@ public final class NhsClient {
                     .timeout(timeout)
                     .header("Content-Type", FORM_CONTENT_TYPE)
                     .header("Accept", "application/json")
+                    .header("User-Agent", USER_AGENT)
                     .POST(HttpRequest.BodyPublishers.ofString(tokenForm(clientAssertion())))
                     .build();
             HttpResponse<byte[]> response;
@@ -229,8 +232,9 @@ public final class NhsClient {
 
     /**
      * Sends an API request with the pattern's credentials ({@code Authorization: Bearer} for
-     * signed-jwt, {@code apikey} for api-key, nothing for none) and an {@code X-Request-ID}
-     * (a fresh UUID unless the request has one). With
+     * signed-jwt, {@code apikey} for api-key, nothing for none), an {@code X-Request-ID} (a fresh
+     * UUID unless the request has one) and {@code User-Agent: nhs-auth/<version>} (unless it has
+     * one). With
      * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
      * The caller's builder is left as it was.
      *
@@ -258,6 +262,9 @@ public final class NhsClient {
         HttpRequest probe = ours.copy().build();
         if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
             ours.header("X-Request-ID", UUID.randomUUID().toString());
+        }
+        if (probe.headers().firstValue("User-Agent").isEmpty()) {
+            ours.header("User-Agent", USER_AGENT);
         }
         if (probe.timeout().isEmpty()) {
             ours.timeout(timeout);

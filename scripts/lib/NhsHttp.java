@@ -187,10 +187,19 @@ final class NhsHttp {
         }
     }
 
-    /** A header as a trace shows it: credentials reduced to their scheme. */
+    /** Headers that carry a credential whatever their value looks like (NHS's own API-key header among them). */
+    private static final java.util.Set<String> SECRET_HEADERS = java.util.Set.of("apikey", "x-api-key", "cookie", "set-cookie");
+
+    /**
+     * A header's value as a trace may show it: credentials masked, in requests and responses alike,
+     * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
+     */
     static String traced(String name, String value) {
-        return name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("Proxy-Authorization")
-                ? redactAuthorization(value) : name.equalsIgnoreCase("apikey") ? "****" : value;
+        String lower = name.toLowerCase(java.util.Locale.ROOT);
+        if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
+            return redactAuthorization(value);
+        }
+        return SECRET_HEADERS.contains(lower) || lower.contains("token") || lower.contains("secret") ? "****" : value;
     }
 
     static String redactAuthorization(String value) {

@@ -72,6 +72,36 @@ final class NhsJwks {
     }
 
     /**
+     * A JWKS file as its owner wrote it, every member in order (top-level and per key, keys of types
+     * we do not know included): the document a new key is added to, so nothing published is lost.
+     * It must also read as a JWKS ({@link #readJwksFile}).
+     */
+    static Map<String, Object> readJwksDocument(Path file) {
+        readJwksFile(file);
+        try {
+            return com.nimbusds.jose.util.JSONObjectUtils.parse(NhsFiles.readText(file, "JWKS file"));
+        } catch (java.text.ParseException e) {
+            throw new NhsClient.UsageException("'" + file + "' is not a valid JWKS (" + e.getMessage()
+                    + "): expected {\"keys\": [ ... ]}");
+        }
+    }
+
+    /** The document's keys, each as written. */
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> keysOf(Map<String, Object> document) {
+        return (List<Map<String, Object>>) document.get("keys");
+    }
+
+    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text. */
+    static String withKeyAdded(Map<String, Object> document, JWK jwk) {
+        Map<String, Object> doc = new LinkedHashMap<>(document);
+        List<Object> keys = new java.util.ArrayList<>(keysOf(document));
+        keys.add(jwkMembers(jwk));
+        doc.put("keys", keys);
+        return NhsJson.pretty(doc) + "\n";
+    }
+
+    /**
      * A JWKS from a file or an http(s) URL (fetched as the NHS token endpoint fetches it, with
      * {@code User-Agent: APIM}, through the environment's proxy).
      *

@@ -115,15 +115,20 @@ enum NhsSetting {
     }
 
     static Duration parseTimeout(String seconds, String what) {
+        double s;
         try {
-            double s = Double.parseDouble(seconds.trim());
-            if (s > 0 && s <= 3600) {
-                return Duration.ofMillis(Math.round(s * 1000));
-            }
+            s = Double.parseDouble(seconds.trim());
         } catch (NumberFormatException e) {
-            // reported below
+            s = Double.NaN;
         }
-        throw new NhsClient.UsageException(what + " '" + seconds + "' is not a number of seconds between 0 and 3600: e.g. 30");
+        if (Double.isNaN(s)) {
+            throw new NhsClient.UsageException(what + " '" + seconds + "' is not a number of seconds: e.g. 30");
+        }
+        if (s <= 0 || s > 3600) {
+            throw new NhsClient.UsageException(what + " '" + seconds + "' must be more than 0 and at most 3600 seconds: e.g. 30");
+        }
+        // At least a millisecond: the JDK refuses a zero timeout.
+        return Duration.ofMillis(Math.max(1, Math.round(s * 1000)));
     }
 
     static boolean isOn(String flag) {
