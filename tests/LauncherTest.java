@@ -318,7 +318,7 @@ class LauncherTest {
         Path jar = launcherDir.resolve("jbang-cli-0.132.1-all.jar");
         Files.copy(sharedJBangJar(), jar);
         Path bin = bin(java.util.stream.Stream.concat(java.util.Arrays.stream(BASICS), java.util.stream.Stream.of("grep", "sort"))
-                .toArray(String[]::new));
+                .distinct().toArray(String[]::new));
         Map<String, String> env = Map.of("PATH", bin.toString(), "JAVA_HOME", System.getProperty("java.home"),
                 "JBANG_DIR", tmp.resolve("jbang-home").toString(), "JBANG_CACHE_DIR", sharedJBangDir().resolve("cache").toString(),
                 "NHS_AUTH_BUNDLED_JBANG", "1");
