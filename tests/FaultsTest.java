@@ -329,7 +329,7 @@ class FaultsTest {
         }
 
         /** Headers, then as many body bytes as Content-Length says: the client must see a complete request. */
-        private static void readRequest(InputStream in) throws IOException {
+        static void readRequest(InputStream in) throws IOException {
             ByteArrayOutputStream head = new ByteArrayOutputStream();
             while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
                 int b = in.read();

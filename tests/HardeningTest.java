@@ -2,9 +2,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -323,7 +321,7 @@ class HardeningTest {
                         Thread serve = new Thread(() -> {
                             try (s) {
                                 s.setSoTimeout(10_000);
-                                readHead(s.getInputStream());
+                                FaultsTest.HangingUpServer.readRequest(s.getInputStream());
                                 OutputStream out = s.getOutputStream();
                                 out.write(head.getBytes(StandardCharsets.ISO_8859_1));
                                 out.flush();
@@ -377,22 +375,6 @@ class HardeningTest {
                         }
                         out.flush();
                     });
-        }
-
-        private static void readHead(InputStream in) throws IOException {
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-                int b = in.read();
-                if (b < 0) {
-                    return;
-                }
-                head.write(b);
-            }
-            for (String line : head.toString(StandardCharsets.ISO_8859_1).split("\r\n")) {
-                if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
-                    in.readNBytes(Integer.parseInt(line.substring(15).trim()));
-                }
-            }
         }
 
         String url(String path) {
