@@ -92,7 +92,7 @@ class HardeningTest {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             // 24 MiB of heap cannot hold a 96 MiB body: only streaming gets it through.
             String script = "exec \"$0\" -Xmx24m -cp \"$1\" CallApi --api-key k --private-key \"$2\" --token-url \"$3\" "
-                    + "--url \"$4\" > \"$5\"";
+                    + "--url \"$4\" --timeout 900 > \"$5\"";
             TestSupport.Result r = TestSupport.process(dir, Map.of(), null, List.of("/bin/sh", "-c", script, java,
                     System.getProperty("java.class.path"), pem.toString(), tokens.url("/oauth2/token"), big.url("/big"),
                     out.toString()));
