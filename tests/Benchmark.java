@@ -579,6 +579,20 @@ public class Benchmark {
             "-Dpicocli.disable.closures=true"},
                 launcher, launcher.withEnv("JDK_JAVA_OPTIONS", "-Dpicocli.disable.closures=true"));
 
+        // f. The umbrella alias has no runtime-options of its own: what C1 and Serial GC would do to it,
+        //    for get-token and for generate-keys (which needs C2's big-number speed).
+        String c1 = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmn8m";
+        Way umbrella = Way.of(root, root.resolve("jbang").toString(), "nhs-auth", "get-token").plus(tokenArgs)
+                .withEnv("JDK_JAVA_OPTIONS", "-Dnhs.bench=0");
+        leverGroup("f. `./jbang nhs-auth get-token` (warm), JDK_JAVA_OPTIONS", new String[] {"-Dnhs.bench=0 (neutral)", c1,
+            "`./jbang get-token` (its alias has them), neutral"},
+                umbrella, umbrella.withEnv("JDK_JAVA_OPTIONS", c1), launcher);
+        AtomicInteger kid = new AtomicInteger();
+        Next keys = () -> Way.of(root, root.resolve("jbang").toString(), "nhs-auth", "generate-keys", "--kid",
+                "lever-" + kid.incrementAndGet(), "--output-dir", work.toString()).withEnv("JDK_JAVA_OPTIONS", "-Dnhs.bench=0");
+        leverGroup("f'. `./jbang nhs-auth generate-keys` (warm), JDK_JAVA_OPTIONS", new String[] {"-Dnhs.bench=0 (neutral)", c1},
+                keys, () -> keys.next().withEnv("JDK_JAVA_OPTIONS", c1));
+
         // e. The installed path's java command, written out here as the shim has it, then varied.
         //    A static archive (class list of the same training run, then -Xshare:dump) can hold
         //    picocli's Java 5 classes, which the dynamic archive of JDK 17 leaves out.
@@ -642,9 +656,18 @@ public class Benchmark {
     }
 
     void leverGroup(String title, String[] names, Way... ways) throws Exception {
+        Next[] next = new Next[ways.length];
+        for (int i = 0; i < ways.length; i++) {
+            Way w = ways[i];
+            next[i] = () -> w;
+        }
+        leverGroup(title, names, next);
+    }
+
+    void leverGroup(String title, String[] names, Next... ways) throws Exception {
         log(title + ": " + runs + " runs each of " + ways.length + " variants, alternating");
         String before = loadAverage();
-        Sample[] s = alternate(runs, ways);
+        Sample[] s = alternateFresh(runs, ways);
         String after = loadAverage();
         rows.add(new String[] {title, "", "", "", "", "", ""});
         for (int i = 0; i < ways.length; i++) {
@@ -691,6 +714,7 @@ public class Benchmark {
         log("phases: " + runs + " rounds of " + PHASE_VARIANTS.size() * 2 + " fresh JVMs, alternating");
         Map<String, List<Double>> times = new LinkedHashMap<>();
         Map<String, List<Double>> totals = new LinkedHashMap<>();
+        Map<String, List<Double>> peaks = new LinkedHashMap<>();
         for (int round = -2; round < runs; round++) {
             for (String variant : PHASE_VARIANTS.keySet()) {
                 for (boolean shared : List.of(true, false)) {
@@ -700,13 +724,14 @@ public class Benchmark {
                     cmd.addAll(List.of(variant, pem.toString(), mock.tokenUrl()));
                     Path out = work.resolve("phases.txt");
                     long start = System.nanoTime();
-                    exec(cmd, Way.of(work), out);
+                    Ran ran = exec(cmd, Way.of(work), out);
                     double wall = (System.nanoTime() - start) / 1e9;
                     if (round < 0) {
                         continue;
                     }
                     String key = variant + (shared ? ", CDS" : ", no CDS");
                     totals.computeIfAbsent(key, k -> new ArrayList<>()).add(wall);
+                    peaks.computeIfAbsent(key, k -> new ArrayList<>()).add(ran.peakKb() / 1024.0);
                     for (String line : Files.readAllLines(out)) {
                         if (line.startsWith("phase ")) {
                             String[] f = line.split(" ", 3);
@@ -717,8 +742,8 @@ public class Benchmark {
             }
         }
         String after = loadAverage();
-        rows.add(new String[] {"one get-token in a fresh JVM: variant, step", "median ms", "classes (CDS / elsewhere)", "runs",
-            "load before -> after"});
+        rows.add(new String[] {"one get-token in a fresh JVM: variant, step", "median ms", "classes (CDS / elsewhere)",
+            "peak RSS", "runs", "load before -> after"});
         for (Map.Entry<String, String> variant : PHASE_VARIANTS.entrySet()) {
             for (boolean shared : List.of(true, false)) {
                 String key = variant.getKey() + (shared ? ", CDS" : ", no CDS");
@@ -726,13 +751,13 @@ public class Benchmark {
                         : null, variant.getKey(), pem, mock);
                 int[] all = classes.getOrDefault("", new int[2]);
                 rows.add(new String[] {variant.getValue() + (shared ? ", CDS" : ", no CDS"),
-                    fmt(medianOf(totals.get(key)) * 1000) + " wall", all[0] + " / " + all[1] + " in all", String.valueOf(runs),
-                    before + " -> " + after});
+                    fmt(medianOf(totals.get(key)) * 1000) + " wall", all[0] + " / " + all[1] + " in all",
+                    gnuTime ? fmt(medianOf(peaks.get(key))) + " MiB" : "-", String.valueOf(runs), before + " -> " + after});
                 for (Map.Entry<String, List<Double>> e : times.entrySet()) {
                     if (e.getKey().startsWith(key + "|")) {
                         String phase = e.getKey().substring(key.length() + 1);
                         int[] c = classes.getOrDefault(phase, new int[2]);
-                        rows.add(new String[] {"  " + phase, fmt(medianOf(e.getValue())), c[0] + " / " + c[1], "", ""});
+                        rows.add(new String[] {"  " + phase, fmt(medianOf(e.getValue())), c[0] + " / " + c[1], "", "", ""});
                     }
                 }
             }
