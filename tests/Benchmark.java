@@ -214,9 +214,10 @@ public class Benchmark {
         return new Way(jbangArgs, work, Map.of(), true).plus(more);
     }
 
-    /** Wall times and peak resident set sizes of repeated runs of one command. */
+    /** Wall times, CPU times (user + system, all processes) and peak resident set sizes of repeated runs of one command. */
     static final class Sample {
         final List<Double> seconds = new ArrayList<>();
+        final List<Double> cpuSeconds = new ArrayList<>();
         final List<Long> peakKb = new ArrayList<>();
         /** With JBang's protocol: the time of JBang's own JVM alone. */
         final List<Double> firstSeconds = new ArrayList<>();
@@ -227,6 +228,10 @@ public class Benchmark {
 
         double firstMedian() {
             return medianOf(firstSeconds);
+        }
+
+        double cpuMedian() {
+            return medianOf(cpuSeconds);
         }
 
         double medianMb() {
@@ -267,14 +272,15 @@ public class Benchmark {
         return samples;
     }
 
-    /** One finished process: exit code, wall seconds, peak RSS in KiB (0 without GNU time). */
-    record Ran(int exit, double seconds, long peakKb) {
+    /** One finished process: exit code, wall seconds, peak RSS in KiB and CPU seconds (0 and NaN without GNU time). */
+    record Ran(int exit, double seconds, long peakKb, double cpu) {
     }
 
     /** Runs a way to completion; records its wall time and the largest process's peak RSS (GNU time). */
     void time(Way way, Sample into) throws Exception {
         long start = System.nanoTime();
         long peak;
+        double cpu;
         double first = Double.NaN;
         if (way.viaJBang()) {
             // What JBang's bash script does: output=$(java $JBANG_JAVA_OPTIONS -classpath jbang.jar dev.jbang.Main "$@");
@@ -294,14 +300,18 @@ public class Benchmark {
             if (ran.exit() == 255) {
                 Ran second = exec(asArguments(line), way, null);
                 peak = Math.max(ran.peakKb(), second.peakKb());
+                cpu = ran.cpu() + second.cpu();
             } else if (ran.exit() == 0) {
                 peak = ran.peakKb();
+                cpu = ran.cpu();
             } else {
                 throw new IllegalStateException("exit " + ran.exit() + " from JBang for " + way.command() + ":\n"
                         + Files.readString(work.resolve("stderr.txt")) + line);
             }
         } else {
-            peak = exec(way.command(), way, null).peakKb();
+            Ran ran = exec(way.command(), way, null);
+            peak = ran.peakKb();
+            cpu = ran.cpu();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (into != null) {
@@ -311,6 +321,7 @@ public class Benchmark {
             }
             if (gnuTime) {
                 into.peakKb.add(peak);
+                into.cpuSeconds.add(cpu);
             }
         }
     }
@@ -324,7 +335,7 @@ public class Benchmark {
         Files.deleteIfExists(rss);
         List<String> full = new ArrayList<>();
         if (gnuTime) {
-            full.addAll(List.of("/usr/bin/time", "-f", "%M", "-o", rss.toString()));
+            full.addAll(List.of("/usr/bin/time", "-f", "%M %U %S", "-o", rss.toString()));
         }
         full.addAll(command);
         ProcessBuilder pb = new ProcessBuilder(full).directory(way.dir().toFile())
@@ -352,8 +363,9 @@ public class Benchmark {
             throw new IllegalStateException("exit " + exit + " from " + command + ":\n"
                     + Files.readString(work.resolve("stderr.txt")));
         }
-        long peakKb = gnuTime && Files.exists(rss) ? Long.parseLong(lastLine(Files.readString(rss))) : 0;
-        return new Ran(exit, seconds, peakKb);
+        String[] usage = gnuTime && Files.exists(rss) ? lastLine(Files.readString(rss)).split(" ") : null;
+        return usage == null ? new Ran(exit, seconds, 0, Double.NaN)
+                : new Ran(exit, seconds, Long.parseLong(usage[0]), Double.parseDouble(usage[1]) + Double.parseDouble(usage[2]));
     }
 
     /**
@@ -499,14 +511,23 @@ public class Benchmark {
         }
         double ratio = ours.median() / against.median();
         rows.add(new String[] {what, fmt(ours.median()) + " s", fmt(against.median()) + " s", fmt(ratio) + "x", target,
-            Double.isNaN(limit) ? "" : ratio <= limit ? "met" : "missed"});
+            Double.isNaN(limit) ? "" : ratio <= limit ? "met" : "missed", cpuRatio(ours, against)});
+    }
+
+    /** The CPU times' medians and their ratio: less sensitive to a busy machine than wall time. */
+    String cpuRatio(Sample ours, Sample against) {
+        if (!gnuTime || ours.cpuSeconds.isEmpty() || against.cpuSeconds.isEmpty()) {
+            return "-";
+        }
+        return fmt(ours.cpuMedian()) + " / " + fmt(against.cpuMedian()) + " s = " + fmt(ours.cpuMedian() / against.cpuMedian()) + "x";
     }
 
     /** ours / against within {@code 1 ± tolerance}. */
     void withinRow(String what, Sample ours, Sample against, double tolerance) {
         double ratio = ours.median() / against.median();
         rows.add(new String[] {what, fmt(ours.median()) + " s", fmt(against.median()) + " s", fmt(ratio) + "x",
-            "within " + Math.round(tolerance * 100) + " %", Math.abs(ratio - 1) <= tolerance ? "met" : "missed"});
+            "within " + Math.round(tolerance * 100) + " %", Math.abs(ratio - 1) <= tolerance ? "met" : "missed",
+            cpuRatio(ours, against)});
     }
 
     void memoryRow(String what, Sample ours, Sample python, double limit) {
@@ -541,7 +562,8 @@ public class Benchmark {
      */
     void levers(MockIdentityService mock, Path pem, String python) throws Exception {
         List<String> tokenArgs = getTokenArgs(mock, pem);
-        rows.add(new String[] {"lever / variant", "median", "JBang's JVM", "vs first", "peak RSS", "runs", "load before -> after"});
+        rows.add(new String[] {"lever / variant", "median", "JBang's JVM", "vs first", "CPU user+sys", "peak RSS", "runs",
+            "load before -> after"});
 
         // a. JBang's own JVM on the stock path: C1 and Serial GC, and a CDS archive of JBang's jar
         //    (made once, as a user would: -XX:ArchiveClassesAtExit on one run of the same command).
@@ -669,13 +691,13 @@ public class Benchmark {
         String before = loadAverage();
         Sample[] s = alternateFresh(runs, ways);
         String after = loadAverage();
-        rows.add(new String[] {title, "", "", "", "", "", ""});
+        rows.add(new String[] {title});
         for (int i = 0; i < ways.length; i++) {
             double delta = s[i].median() - s[0].median();
             rows.add(new String[] {"  " + names[i], fmt(s[i].median()) + " s",
                 s[i].firstSeconds.isEmpty() ? "-" : fmt(s[i].firstMedian()) + " s",
                 i == 0 ? "-" : String.format(Locale.ROOT, "%+.3f s (%+.0f %%)", delta, 100 * delta / s[0].median()),
-                gnuTime ? fmt(s[i].medianMb()) + " MiB" : "-", String.valueOf(s[i].seconds.size()), before + " -> " + after});
+                gnuTime ? fmt(s[i].cpuMedian()) + " s" : "-", gnuTime ? fmt(s[i].medianMb()) + " MiB" : "-", String.valueOf(s[i].seconds.size()), before + " -> " + after});
         }
     }
 
@@ -990,10 +1012,15 @@ public class Benchmark {
 
     void printTable() {
         boolean ownHead = !rows.isEmpty() && (mode.equals("levers") || mode.equals("phases"));
-        String[] head = ownHead ? rows.get(0) : new String[] {"path", "nhs-auth", "Python", "ratio", "target", "verdict"};
+        String[] head = ownHead ? rows.get(0) : new String[] {"path", "nhs-auth", "Python", "ratio", "target", "verdict",
+            "CPU user+sys (info)"};
         List<String[]> all = new ArrayList<>();
         all.add(head);
-        all.addAll(ownHead ? rows.subList(1, rows.size()) : rows);
+        for (String[] r : ownHead ? rows.subList(1, rows.size()) : rows) {
+            String[] padded = Arrays.copyOf(r, head.length);
+            Arrays.setAll(padded, i -> padded[i] == null ? "" : padded[i]);
+            all.add(padded);
+        }
         int[] width = new int[head.length];
         for (String[] r : all) {
             for (int i = 0; i < r.length; i++) {
