@@ -12,13 +12,17 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * The README's runbooks are real: every {@code sh} block runs, in order, as one shell session in
  * a scratch folder laid out like the repository. A mock server stands in for the int
  * environment: its token endpoint through NHS_TOKEN_URL, and int.api.service.nhs.uk URLs are
- * pointed at it (Hello World as is, any other API at its echo endpoint).
+ * pointed at it (Hello World as is, any other API at its echo endpoint). Run with no other test
+ * class beside it: the session starts some forty JVMs, and sharing two cores with the other
+ * process-heavy classes took it past its hang guard.
  */
+@Isolated
 class ReadmeTest {
 
     static final String INT = "https://int.api.service.nhs.uk/";
