@@ -293,6 +293,58 @@ class LauncherTest {
     }
 
     /**
+     * Aliases with {@code "cds": true}: JBang answers the first run with
+     * {@code -XX:ArchiveClassesAtExit}, which the launcher remembers as {@code -XX:SharedArchiveFile}, so
+     * later runs map the archive instead of writing it again; a remembered archive that is missing
+     * goes back to JBang. Parallel first runs of CI jobs sharing one cache write the same archive
+     * at once: every run prints only its result, and the archive left behind is whole
+     * ({@code -Xshare:on} refuses to start on one that is not).
+     */
+    @Test
+    void aClassDataArchiveIsWrittenOnceThenMappedAndParallelWritersLeaveItWhole() throws Exception {
+        List<String> version = launcherCommand(TestSupport.repoRoot().resolve("jbang"),
+                "get-token@" + TestSupport.repoRoot(), "--version");
+        Path warm = jbangHome(tmp.resolve("home-warm"));
+        run(tmp, sharedCacheEnv(warm), version).assertOk();
+        List<String> built = readEntry(onlyEntry(warm));
+        Path archive = Path.of(built.get(built.indexOf("-classpath") + 1).split(":")[0]).resolveSibling("GetToken.jsa");
+        Files.deleteIfExists(archive);
+        List<Process> parallel = new ArrayList<>();
+        List<Path> homes = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Path home = jbangHome(tmp.resolve("home-" + i));
+            homes.add(home);
+            parallel.add(start(tmp, sharedCacheEnv(home), version));
+        }
+        String expected = null;
+        for (Process p : parallel) {
+            String out = finish(p, version, TestSupport.PROCESS_TIMEOUT_SECONDS).assertOk().out();
+            assertTrue(out.matches("nhs-auth get-token \\S+\\R"), "only the version on stdout, no class-data notices: " + out);
+            assertTrue(expected == null || expected.equals(out), out);
+            expected = out;
+        }
+        assertTrue(Files.isRegularFile(archive), "archive written: " + archive);
+
+        Path home = homes.get(0);
+        List<String> remembered = readEntry(onlyEntry(home));
+        assertTrue(remembered.contains("-XX:SharedArchiveFile=" + archive), "remembered mapping the archive: " + remembered);
+        assertFalse(remembered.stream().anyMatch(a -> a.startsWith("-XX:ArchiveClassesAtExit")),
+                "the archive is not written again on every run: " + remembered);
+        List<String> strict = new ArrayList<>(remembered);
+        strict.add(strict.indexOf("-classpath"), "-Xshare:on");
+        strict.add("--version");
+        assertEquals(expected, run(tmp, Map.of(), strict).assertOk().out(), "the archive maps with -Xshare:on");
+
+        breakJBang(home);
+        assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(), "served without JBang");
+        Files.delete(archive);
+        run(tmp, sharedCacheEnv(home), version).assertOneLineError(3, "refusing", "SHA-256");
+        restoreJBang(home);
+        assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(), "back through JBang");
+        assertTrue(Files.isRegularFile(archive), "and the archive written again");
+    }
+
+    /**
      * A script's build includes the shared sources in scripts/lib/: after a change there, the
      * remembered command line (the old build) must not be run. Proven without a second build:
      * with JBang's jar and Maven gone, a remembered entry is all that could still answer.
