@@ -38,16 +38,22 @@ trap 'rm -rf "$stage"' EXIT
 "$repo/jbang" export portable --force -O "$stage/nhs-auth.jar" "$repo/scripts/NhsAuth.java" >&2 \
   || die "jbang export failed (output above)" 1
 
-rm -rf "$lib/lib" "$lib/nhs-auth.jar" "$lib/nhs-auth.jsa"
+rm -rf "${lib:?}/lib" "$lib/nhs-auth.jar" "$lib/nhs-auth.jsa"
 mv "$stage/lib" "$stage/nhs-auth.jar" "$lib/"
 
-# One training run through every command records the classes to share; the demo exercises
-# them all offline. The archive remembers the jar's path, so it is made in place. Classes from
-# signed jars (BouncyCastle) are never archived.
-"$java_cmd" -XX:ArchiveClassesAtExit="$stage/nhs-auth.jsa" -XX:+UseSerialGC -Xlog:disable -Xlog:all=off \
-  -jar "$lib/nhs-auth.jar" demo --key-size 2048 >/dev/null 2>&1 \
-  && mv "$stage/nhs-auth.jsa" "$lib/nhs-auth.jsa" \
-  || printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
+# One training run through every command lists the classes they load (the demo exercises them
+# all offline); a static archive is then dumped from that list. Unlike the dynamic archive of
+# -XX:ArchiveClassesAtExit, it holds picocli's Java 5 class files as well (measured: 0.05 s and
+# 4 MiB less per get-token on JDK 17). Classes from signed jars (BouncyCastle) are never archived.
+# The archive remembers the jar's path, so it is made in place.
+if "$java_cmd" -XX:DumpLoadedClassList="$stage/nhs-auth.classlist" -XX:+UseSerialGC -Xlog:disable -Xlog:all=off \
+     -jar "$lib/nhs-auth.jar" demo --key-size 2048 >/dev/null 2>&1 \
+   && "$java_cmd" -Xshare:dump -XX:SharedClassListFile="$stage/nhs-auth.classlist" \
+     -XX:SharedArchiveFile="$stage/nhs-auth.jsa" -Xlog:disable -Xlog:all=off -cp "$lib/nhs-auth.jar" >/dev/null 2>&1; then
+  mv "$stage/nhs-auth.jsa" "$lib/nhs-auth.jsa"
+else
+  printf 'install: no class-data-sharing archive (training run failed); nhs-auth still works, starting slower\n' >&2
+fi
 
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
 # CDS notices off stdout, which carries results. The two -D options are the scripts' own
@@ -59,7 +65,7 @@ cat >"$bin/nhs-auth.tmp" <<SHIM
 # nhs-auth fast path, written by scripts/install.sh from $repo
 case "\$1" in
   generate-keys|demo|mock-server) jit="" ;;
-  *) jit="-XX:TieredStopAtLevel=1 -Xmn8m" ;;
+  *) jit="-XX:TieredStopAtLevel=1 -Xmn4m" ;;
 esac
 exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \
   -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= -Dpicocli.disable.closures=true \$jit -jar "$lib/nhs-auth.jar" "\$@"

@@ -601,8 +601,8 @@ public class Benchmark {
             "-Dpicocli.disable.closures=true"},
                 launcher, launcher.withEnv("JDK_JAVA_OPTIONS", "-Dpicocli.disable.closures=true"));
 
-        // f. The umbrella alias has no runtime-options of its own: what C1 and Serial GC would do to it,
-        //    for get-token and for generate-keys (which needs C2's big-number speed).
+        // f. The umbrella alias keeps C2 and G1 (only class-data sharing is added): what C1 and Serial GC
+        //    would do to it, for get-token and for generate-keys (which needs C2's big-number speed).
         String c1 = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmn8m";
         Way umbrella = Way.of(root, root.resolve("jbang").toString(), "nhs-auth", "get-token").plus(tokenArgs)
                 .withEnv("JDK_JAVA_OPTIONS", "-Dnhs.bench=0");
