@@ -2,9 +2,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -93,8 +91,8 @@ class LauncherTest {
 
     /** Waits for a started command; one that hangs is killed with its children and fails the test. */
     static TestSupport.Result finish(Process p, List<String> command, long timeoutSeconds) throws InterruptedException {
-        CompletableFuture<String> out = drain(p.getInputStream());
-        CompletableFuture<String> err = drain(p.getErrorStream());
+        CompletableFuture<String> out = TestSupport.drain(p.getInputStream());
+        CompletableFuture<String> err = TestSupport.drain(p.getErrorStream());
         try {
             p.getOutputStream().close();
         } catch (IOException ignored) {
@@ -115,22 +113,6 @@ class LauncherTest {
 
     static TestSupport.Result run(Path dir, Map<String, String> env, List<String> command) throws Exception {
         return run(dir, env, TestSupport.PROCESS_TIMEOUT_SECONDS, command);
-    }
-
-    private static CompletableFuture<String> drain(InputStream stream) {
-        return CompletableFuture.supplyAsync(() -> {
-            try (stream) {
-                ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-                stream.transferTo(buffer);
-                return buffer.toString(StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                return "<unreadable: " + e + ">";
-            }
-        }, runnable -> {
-            Thread t = new Thread(runnable, "drain");
-            t.setDaemon(true);
-            t.start();
-        });
     }
 
     static List<String> launcherCommand(Path launcher, String... args) {

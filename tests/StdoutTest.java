@@ -2,7 +2,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -74,7 +73,7 @@ class StdoutTest {
                 .redirectOutput(new File("/dev/full")).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().keySet().removeIf(k -> k.startsWith("NHS_"));
         Process p = pb.start();
-        CompletableFuture<String> err = drain(p.getErrorStream());
+        CompletableFuture<String> err = TestSupport.drain(p.getErrorStream());
         return new TestSupport.Result(waitFor(p, command), "", err.join());
     }
 
@@ -117,7 +116,7 @@ class StdoutTest {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().keySet().removeIf(k -> k.startsWith("NHS_"));
         Process p = pb.start();
-        CompletableFuture<String> err = drain(p.getErrorStream());
+        CompletableFuture<String> err = TestSupport.drain(p.getErrorStream());
         try (InputStream out = p.getInputStream()) {
             byte[] first = out.readNBytes(10);
             assertEquals("xxxxxxxxxx", new String(first, StandardCharsets.UTF_8), "the body started");
@@ -143,21 +142,5 @@ class StdoutTest {
             throw new AssertionError("timed out after " + TestSupport.PROCESS_TIMEOUT_SECONDS + " s: " + command);
         }
         return p.exitValue();
-    }
-
-    private static CompletableFuture<String> drain(InputStream stream) {
-        return CompletableFuture.supplyAsync(() -> {
-            try (stream) {
-                ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-                stream.transferTo(buffer);
-                return buffer.toString(StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                return "<unreadable: " + e + ">";
-            }
-        }, runnable -> {
-            Thread t = new Thread(runnable, "drain");
-            t.setDaemon(true);
-            t.start();
-        });
     }
 }

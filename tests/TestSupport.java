@@ -147,7 +147,8 @@ final class TestSupport {
         }
     }
 
-    private static CompletableFuture<String> drain(InputStream stream) {
+    /** Reads a child's output stream to the end on a daemon thread, so a full pipe never stalls it. */
+    static CompletableFuture<String> drain(InputStream stream) {
         return CompletableFuture.supplyAsync(() -> {
             try (stream) {
                 ByteArrayOutputStream buffer = new ByteArrayOutputStream();
