@@ -122,7 +122,18 @@ class FaultsTest {
     @Test
     void aTokenEndpointThatHangsUpBeforeAnsweringIsExit5SayingSo() throws Exception {
         try (HangingUpServer server = new HangingUpServer("")) {
-            assertNetworkFailure(getToken(server.url("/oauth2/token")), "token endpoint", "closed the connection");
+            assertNetworkFailure(getToken(server.url("/oauth2/token")), "token endpoint", "closed the connection without answering");
+            // Ours resends twice, each time with a new assertion; the JDK must not resend one on its own.
+            assertEquals(3, server.connections.get(), "token requests sent");
+        }
+    }
+
+    @Test
+    void aTokenEndpointThatHangsUpMidAnswerIsExit5NotATruncatedAnswer() throws Exception {
+        String cut = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"access_token\": ";
+        try (HangingUpServer server = new HangingUpServer(cut)) {
+            assertNetworkFailure(getToken(server.url("/oauth2/token")), "token endpoint",
+                    "closed the connection before its answer was complete");
         }
     }
 

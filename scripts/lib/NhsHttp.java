@@ -1,10 +1,17 @@
+//RUNTIME_OPTIONS -Dsun.net.http.retryPost=false
+
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.net.ConnectException;
+import java.net.HttpURLConnection;
+import java.net.ProtocolException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.net.http.HttpClient;
@@ -21,9 +28,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -32,11 +41,24 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 
-/** The JDK HttpClient with the proxy, CA and timeout settings, and failures named for users. */
+/**
+ * The JDK's HTTP clients with the proxy, CA and timeout settings, and failures named for users:
+ * HttpURLConnection for a request answered whole (the token request), HttpClient for the rest.
+ */
 final class NhsHttp {
+    static {
+        // HttpURLConnection otherwise sends a POST again, unasked, when the first answer fails to
+        // arrive: the same client assertion twice, which the token endpoint refuses as a reused jti.
+        // The runtime option above sets it before any HTTP class loads; this covers a plain java -cp.
+        if (System.getProperty("sun.net.http.retryPost") == null) {
+            System.setProperty("sun.net.http.retryPost", "false");
+        }
+    }
+
     /** The most a token endpoint answer may hold: a token answer is well under 1 KiB. */
     static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
     /** The most a JWKS may hold, as the mock's token endpoint allows too. */
@@ -47,6 +69,7 @@ final class NhsHttp {
     private final PrintWriter trace;
     private final SSLContext extraTrust;
     private HttpClient http;
+    private SSLContext tls;
 
     NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
         this.timeout = timeout;
@@ -69,7 +92,7 @@ final class NhsHttp {
                     .connectTimeout(timeout)
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .proxy(proxies)
-                    .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
+                    .sslContext(tls())
                     .build();
         }
         return http;
@@ -122,9 +145,156 @@ final class NhsHttp {
         }
     }
 
-    /** A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full memory. */
+    /**
+     * A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full
+     * memory. A GET or POST goes over HttpURLConnection, which in a fresh JVM answers about 0.1 s
+     * sooner than HttpClient (no selector thread, no TLS set-up for plain http): that is most of a
+     * token request. An https request through a proxy stays on HttpClient, the one of the two that
+     * sends the proxy's Basic credentials in the CONNECT itself.
+     */
     HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
-        return exchange(request, what, info -> new LimitedBody(maxBytes));
+        NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
+        boolean tunnel = proxy != null && "https".equalsIgnoreCase(request.uri().getScheme());
+        byte[] body = tunnel ? null : bodyNow(request);
+        return body == null ? exchange(request, what, info -> new LimitedBody(maxBytes))
+                : exchangeWhole(request, body, what, maxBytes, proxy);
+    }
+
+    /** The body of a GET or POST, when its publisher hands it over at once as the JDK's own do; else null. */
+    private static byte[] bodyNow(HttpRequest request) {
+        if (!request.method().equals("GET") && !request.method().equals("POST")) {
+            return null;
+        }
+        HttpRequest.BodyPublisher publisher = request.bodyPublisher().orElse(null);
+        if (publisher == null || publisher.contentLength() == 0) {
+            return new byte[0];
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        CompletableFuture<byte[]> body = new CompletableFuture<>();
+        publisher.subscribe(new Flow.Subscriber<>() {
+            @Override public void onSubscribe(Flow.Subscription s) { s.request(Long.MAX_VALUE); }
+            @Override public void onNext(ByteBuffer item) {
+                byte[] chunk = new byte[item.remaining()];
+                item.get(chunk);
+                bytes.writeBytes(chunk);
+            }
+            @Override public void onError(Throwable t) { body.completeExceptionally(t); }
+            @Override public void onComplete() { body.complete(bytes.toByteArray()); }
+        });
+        return body.isDone() && !body.isCompletedExceptionally() ? body.join() : null;
+    }
+
+    /**
+     * {@link #exchange(HttpRequest, String, HttpResponse.BodyHandler)} over HttpURLConnection, with
+     * the same limits and the same failures: the whole exchange within the timeout (a watchdog
+     * hangs up, since the JDK's read timeout restarts with every packet), an answer shorter than
+     * its Content-Length is a hang-up, not a short body.
+     */
+    private HttpResponse<byte[]> exchangeWhole(HttpRequest request, byte[] body, String what, int maxBytes,
+            NhsProxies.Endpoint proxy) {
+        URI uri = request.uri();
+        Duration limit = request.timeout().orElse(timeout);
+        HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
+                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
+                        .header("Proxy-Authorization", proxy.authorization()).build();
+        traceRequest(sent);
+        HttpURLConnection connection;
+        try {
+            connection = (HttpURLConnection) uri.toURL().openConnection(proxies.select(uri).get(0));
+            connection.setRequestMethod(request.method());
+        } catch (IOException | IllegalArgumentException e) {
+            throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
+        }
+        if (connection instanceof HttpsURLConnection https) {
+            https.setSSLSocketFactory(tls().getSocketFactory());
+        }
+        connection.setConnectTimeout(Math.toIntExact(Math.max(1, timeout.toMillis())));
+        connection.setReadTimeout(Math.toIntExact(Math.max(1, limit.toMillis())));
+        connection.setInstanceFollowRedirects(false);
+        connection.setUseCaches(false);
+        sent.headers().map().forEach((name, values) -> values.forEach(v -> connection.addRequestProperty(name, v)));
+        boolean[] timedOut = {false};
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(limit.toMillis());
+            } catch (InterruptedException done) {
+                return;
+            }
+            synchronized (timedOut) {
+                timedOut[0] = true;
+            }
+            connection.disconnect();
+        }, "nhs-auth request timeout");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        boolean post = request.method().equals("POST");
+        connection.setDoOutput(post);
+        boolean connected = false;
+        try {
+            connection.connect();
+            connected = true;
+            if (post) {
+                try (OutputStream out = connection.getOutputStream()) {
+                    out.write(body);
+                }
+            }
+            int status = connection.getResponseCode();
+            if (status < 0) {
+                throw new ProtocolException("the answer is not HTTP");
+            }
+            InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
+            byte[] answer = in == null ? new byte[0] : in.readNBytes(maxBytes + 1);
+            if (answer.length > maxBytes) {
+                throw new AnswerTooLarge(maxBytes);
+            }
+            long declared = connection.getContentLengthLong();
+            if (declared > answer.length) {
+                throw new EOFException("fixed content-length: " + declared + ", bytes received: " + answer.length);
+            }
+            HttpResponse<byte[]> response = new WholeAnswer(request, status, headersOf(connection), answer);
+            traceResponse(response);
+            if (status == 407 && proxy != null) {
+                throw proxyAuthenticationFailed(proxy, uri);
+            }
+            return response;
+        } catch (IOException e) {
+            synchronized (timedOut) {
+                if (timedOut[0]) {
+                    throw new NhsClient.NetworkException("the " + what + " at " + target(uri) + via(proxy)
+                            + " did not answer within " + seconds(limit), "try again, or raise "
+                            + NhsSetting.TIMEOUT.named(), false, e);
+                }
+            }
+            Throwable named = e;
+            if (e instanceof SocketTimeoutException) {
+                named = connected ? new HttpTimeoutException(e.getMessage()) : new HttpConnectTimeoutException(e.getMessage());
+                named.initCause(e);
+            }
+            throw failure(uri, what, proxy, named, limit);
+        } finally {
+            watchdog.interrupt();
+            connection.disconnect();
+        }
+    }
+
+    /** The TLS settings of both clients: the --cacert ones, else the JDK's (trust store read on first use). */
+    private synchronized SSLContext tls() {
+        if (tls == null) {
+            tls = extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse();
+        }
+        return tls;
+    }
+
+    /** The answer's headers in the order they came; HttpURLConnection's own map reverses repeated ones. */
+    private static HttpHeaders headersOf(HttpURLConnection connection) {
+        Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        for (int i = 1; connection.getHeaderField(i) != null; i++) {
+            String name = connection.getHeaderFieldKey(i);
+            if (name != null) {
+                headers.computeIfAbsent(name, n -> new ArrayList<>()).add(connection.getHeaderField(i));
+            }
+        }
+        return HttpHeaders.of(headers, (name, value) -> true);
     }
 
     /**
@@ -284,14 +454,16 @@ final class NhsHttp {
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
         }
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
-        boolean hungUp = detail.contains("received no bytes") || detail.contains("bytes received");
+        // The JDK words these as parser state: HttpClient's "received no bytes", "fixed content-length:
+        // 400, bytes received: 28"; HttpURLConnection's "Unexpected end of file from server".
+        boolean noAnswer = detail.contains("received no bytes") || detail.contains("end of file from server");
+        boolean hungUp = noAnswer || detail.contains("bytes received");
         for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
             hungUp = t instanceof EOFException;
         }
         if (hungUp) {
-            // The JDK words this as parser state ("fixed content-length: 400, bytes received: 28").
             return new NhsClient.NetworkException("the " + what + " at " + target + via + " closed the connection "
-                    + (detail.contains("received no bytes") ? "without answering" : "before its answer was complete")
+                    + (noAnswer ? "without answering" : "before its answer was complete")
                     + " (" + detail + ")", "try again; if it keeps happening, a proxy or firewall may be cutting "
                     + "connections (" + NhsSetting.TRACE.named() + " shows the exchange)", true, e);
         }
@@ -329,6 +501,15 @@ final class NhsHttp {
         @Override public Optional<javax.net.ssl.SSLSession> sslSession() { return raw.sslSession(); }
         @Override public URI uri() { return raw.uri(); }
         @Override public HttpClient.Version version() { return raw.version(); }
+    }
+
+    /** An answer read whole from HttpURLConnection, as the HttpClient's answers look. */
+    private record WholeAnswer(HttpRequest request, int statusCode, HttpHeaders headers, byte[] body)
+            implements HttpResponse<byte[]> {
+        @Override public Optional<HttpResponse<byte[]>> previousResponse() { return Optional.empty(); }
+        @Override public Optional<javax.net.ssl.SSLSession> sslSession() { return Optional.empty(); }
+        @Override public URI uri() { return request.uri(); }
+        @Override public HttpClient.Version version() { return HttpClient.Version.HTTP_1_1; }
     }
 
     /** An answer longer than its limit. */
