@@ -709,9 +709,9 @@ public class Benchmark {
     private static Map<String, String> phaseVariants() {
         Map<String, String> v = new LinkedHashMap<>();
         v.put("noop", "empty JVM (main returns at once), same class path");
-        v.put("nimbus", "as get-token: nimbus signs, JDK HttpClient");
-        v.put("jdk", "java.security.Signature signs, JDK HttpClient");
-        v.put("lean", "java.security.Signature signs, HttpURLConnection");
+        v.put("nimbus", "as get-token: nimbus signs, NhsHttp (HttpURLConnection)");
+        v.put("jdk", "java.security.Signature signs, NhsHttp (HttpURLConnection)");
+        v.put("httpclient", "nimbus signs, the JDK HttpClient (what get-token used before)");
         return v;
     }
 
@@ -833,7 +833,7 @@ public class Benchmark {
         RSAPrivateCrtKey key = NhsKeys.readPrivateKey(Path.of(pem), null);
         t = phase(t, "private key read (JDK PEM)");
         String assertion;
-        if (variant.equals("nimbus")) {
+        if (!variant.equals("jdk")) {
             NhsSigningKey signing = new NhsSigningKey(key);
             signing.clientAssertion(API_KEY, KID, tokenUrl, 240);
             t = phase(t, "first RS512 signature");
@@ -844,34 +844,19 @@ public class Benchmark {
             assertion = jdkAssertion(key, tokenUrl);
         }
         t = phase(t, "second RS512 signature");
-        String body;
-        if (variant.equals("lean")) {
-            java.net.HttpURLConnection c = (java.net.HttpURLConnection) URI.create(tokenUrl).toURL().openConnection();
-            c.setRequestMethod("POST");
-            c.setDoOutput(true);
-            c.setConnectTimeout(30_000);
-            c.setReadTimeout(30_000);
-            c.setRequestProperty("Content-Type", "application/x-www-form-urlencoded");
-            c.setRequestProperty("Accept", "application/json");
-            try (var out = c.getOutputStream()) {
-                out.write(NhsClient.tokenForm(assertion).getBytes(StandardCharsets.US_ASCII));
-            }
-            try (var in = c.getResponseCode() == 200 ? c.getInputStream() : c.getErrorStream()) {
-                body = new String(in.readNBytes(NhsHttp.MAX_TOKEN_ANSWER_BYTES), StandardCharsets.UTF_8);
-            }
-            t = phase(t, "token exchange (HttpURLConnection, loopback)");
+        NhsHttp http = new NhsHttp(NhsClient.DEFAULT_TIMEOUT, null, Map.of(), null);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl)).timeout(NhsClient.DEFAULT_TIMEOUT)
+                .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(NhsClient.tokenForm(assertion))).build();
+        HttpResponse<byte[]> response;
+        if (variant.equals("httpclient")) {
+            response = http.exchange(request, "token endpoint", info -> new NhsHttp.LimitedBody(NhsHttp.MAX_TOKEN_ANSWER_BYTES));
+            t = phase(t, "token exchange (JDK HttpClient, loopback)");
         } else {
-            NhsTls.jdkDefaultsOnFirstUse();
-            t = phase(t, "SSLContext (JDK trust on first use)");
-            NhsHttp http = new NhsHttp(NhsClient.DEFAULT_TIMEOUT, null, Map.of(), null);
-            t = phase(t, "HttpClient (NhsHttp)");
-            HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl)).timeout(NhsClient.DEFAULT_TIMEOUT)
-                    .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(NhsClient.tokenForm(assertion))).build();
-            HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
-            body = new String(response.body(), StandardCharsets.UTF_8);
-            t = phase(t, "token exchange (HttpClient, loopback)");
+            response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+            t = phase(t, "token exchange (HttpURLConnection, loopback)");
         }
+        String body = new String(response.body(), StandardCharsets.UTF_8);
         if (!(NhsTokenAnswers.parseObject(body).get("access_token") instanceof String)) {
             throw new IllegalStateException("no token in " + body);
         }

@@ -276,9 +276,10 @@ class LauncherTest {
 
     /**
      * Aliases with {@code "cds": true}: JBang answers the first run with
-     * {@code -XX:ArchiveClassesAtExit}, which the launcher remembers as {@code -XX:SharedArchiveFile}, so
-     * later runs map the archive instead of writing it again; a remembered archive that is missing
-     * goes back to JBang. Parallel first runs of CI jobs sharing one cache write the same archive
+     * {@code -XX:ArchiveClassesAtExit}; the launcher has that run list its classes instead, dumps a
+     * static archive from the list (one that holds picocli too) and remembers
+     * {@code -XX:SharedArchiveFile}, so later runs map the archive instead of writing it again; a
+     * remembered archive that is missing goes back to JBang. Parallel first runs of CI jobs sharing one cache write the same archive
      * at once: every run prints only its result, and the archive left behind is whole
      * ({@code -Xshare:on} refuses to start on one that is not).
      */
@@ -316,6 +317,12 @@ class LauncherTest {
         strict.add(strict.indexOf("-classpath"), "-Xshare:on");
         strict.add("--version");
         assertEquals(expected, run(tmp, Map.of(), strict).assertOk().out(), "the archive maps with -Xshare:on");
+        List<String> loads = new ArrayList<>(strict);
+        loads.add(loads.indexOf("-classpath"), "-Xlog:class+load=info");
+        String loaded = run(tmp, Map.of(), loads).assertOk().out();
+        // JBang's own archive would be a dynamic one, which cannot hold picocli's old class files.
+        assertTrue(loaded.contains("picocli.CommandLine source: shared objects file"),
+                "picocli comes from the archive: " + loaded.lines().filter(l -> l.contains("picocli.CommandLine ")).toList());
 
         breakJBang(home);
         assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(), "served without JBang");
