@@ -717,7 +717,7 @@ public class Benchmark {
 
     /**
      * Where one get-token's time goes inside its JVM: each step timed in a fresh JVM started as
-     * the installed path starts it (C1, Serial GC, -Xmn8m, a dynamic CDS archive trained on the
+     * the installed path starts it (C1, Serial GC, -Xmn8m, a static CDS archive trained on the
      * same steps), and the classes each step loads (from the archive or not).
      */
     void phases(MockIdentityService mock, Path pem) throws Exception {
@@ -726,11 +726,16 @@ public class Benchmark {
                 "-Xlog:disable", "-Xlog:all=off");
         List<String> child = List.of("-cp", cp, "Benchmark", "--phases-child");
         for (String variant : PHASE_VARIANTS.keySet()) {
+            // A static archive dumped from the classes one run loads, as the launcher and install.sh make.
+            Path classList = work.resolve("phases-" + variant + ".classlist");
             List<String> train = new ArrayList<>(jvm);
-            train.add("-XX:ArchiveClassesAtExit=" + work.resolve("phases-" + variant + ".jsa"));
+            train.add("-XX:DumpLoadedClassList=" + classList);
             train.addAll(child);
             train.addAll(List.of(variant, pem.toString(), mock.tokenUrl()));
             exec(train, Way.of(work), null);
+            exec(List.of(javaCommand(), "-Xshare:dump", "-XX:SharedClassListFile=" + classList,
+                    "-XX:SharedArchiveFile=" + work.resolve("phases-" + variant + ".jsa"), "-Xlog:disable", "-Xlog:all=off",
+                    "-cp", cp), Way.of(work), null);
         }
         String before = loadAverage();
         log("phases: " + runs + " rounds of " + PHASE_VARIANTS.size() * 2 + " fresh JVMs, alternating");

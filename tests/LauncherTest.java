@@ -59,7 +59,7 @@ class LauncherTest {
     }
 
     static final String[] BASICS = {"bash", "sh", "sed", "mkdir", "mktemp", "mv", "rm", "rmdir", "tail", "sha256sum",
-        "readlink", "ls", "cksum", "cat", "env", "chmod", "cp", "find", "sleep", "awk", "grep", "sort"};
+        "readlink", "ls", "cksum", "cat", "env", "chmod", "cp", "find", "sleep", "awk", "grep", "sort", "od"};
 
     TestSupport.Result launcher(Path bin, Map<String, String> extraEnv, String... args) {
         List<String> cmd = new ArrayList<>(List.of(bin.resolve("bash").toString(),
@@ -327,10 +327,53 @@ class LauncherTest {
         breakJBang(home);
         assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(), "served without JBang");
         Files.delete(archive);
-        run(tmp, sharedCacheEnv(home), version).assertOneLineError(3, "refusing", "SHA-256");
+        assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(),
+                "an archive gone missing (its first run killed, say) needs no JBang");
+        assertEquals(STATIC_ARCHIVE, archiveMagic(archive), "and is dumped again: a static archive");
+        assertEquals(remembered, readEntry(onlyEntry(home)), "the remembered command is unchanged");
         restoreJBang(home);
+
+        // Stock JBang, sharing the cache, writes a dynamic archive where none is: the launcher's
+        // next first run replaces it with a static one.
+        List<String> stock = new ArrayList<>(remembered);
+        stock.set(stock.indexOf("-XX:SharedArchiveFile=" + archive), "-XX:ArchiveClassesAtExit=" + archive);
+        stock.add("--version");
+        Files.delete(archive);
+        run(tmp, Map.of(), stock).assertOk();
+        assertEquals(DYNAMIC_ARCHIVE, archiveMagic(archive), "stock JBang's archive is a dynamic one");
+        Files.delete(onlyEntry(home));
         assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out(), "back through JBang");
-        assertTrue(Files.isRegularFile(archive), "and the archive written again");
+        assertEquals(STATIC_ARCHIVE, archiveMagic(archive), "replaced by a static one");
+
+        // A JDK that cannot dump an archive is not asked again on every run: the entry forgets it.
+        Path javaThatCannotDump = tmp.resolve("java-that-cannot-dump");
+        Files.writeString(javaThatCannotDump, "#!/bin/sh\ncase \"$*\" in *-Xshare:dump*) exit 1 ;; esac\nexec '"
+                + remembered.get(0) + "' \"$@\"\n");
+        Files.setPosixFilePermissions(javaThatCannotDump, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        List<String> withIt = new ArrayList<>(readEntry(onlyEntry(home)));
+        withIt.set(0, javaThatCannotDump.toString());
+        writeEntry(onlyEntry(home), withIt);
+        Files.delete(archive);
+        assertEquals(expected, run(tmp, sharedCacheEnv(home), version).assertOk().out());
+        assertFalse(Files.exists(archive), "no archive could be dumped");
+        List<String> forgotten = readEntry(onlyEntry(home));
+        assertEquals(javaThatCannotDump.toString(), forgotten.get(0));
+        assertFalse(forgotten.stream().anyMatch(a -> a.contains("SharedArchiveFile") || a.contains("DumpLoadedClassList")),
+                "the archive forgotten, the class list not remembered: " + forgotten);
+        try (var left = Files.list(archive.getParent())) {
+            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().matches(".*\\.(classlist|tmp)$")).toList(),
+                    "no class list or half-written archive left behind");
+        }
+    }
+
+    static final int STATIC_ARCHIVE = 0xf00baba2;
+    static final int DYNAMIC_ARCHIVE = 0xf00baba8;
+
+    /** The JDK's magic number at the start of a class-data archive, in the machine's byte order. */
+    static int archiveMagic(Path archive) throws IOException {
+        try (var in = Files.newInputStream(archive)) {
+            return java.nio.ByteBuffer.wrap(in.readNBytes(4)).order(java.nio.ByteOrder.nativeOrder()).getInt();
+        }
     }
 
     /**
