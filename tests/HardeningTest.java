@@ -68,6 +68,8 @@ class HardeningTest {
             TestSupport.Result jwks = TestSupport.runInProcess(new VerifyKeys(), "--private-key", pem.toString(),
                     "--jwks", slow.url("/jwks.json"), "--timeout", "1.5");
             jwks.assertOneLineErrorWithHint(5, "JWKS URL", "did not answer within 1.5 s");
+            // Each answer takes a minute to trickle out: none may have been waited for to its end.
+            assertEquals(0, slow.answeredWhole.get(), "answers read to the end despite the timeout");
         }
     }
 
@@ -311,6 +313,8 @@ class HardeningTest {
 
         private final ServerSocket socket;
         private final Thread acceptor;
+        /** Connections whose whole answer was written: a client that gave up first is not counted. */
+        final java.util.concurrent.atomic.AtomicInteger answeredWhole = new java.util.concurrent.atomic.AtomicInteger();
 
         ScriptedServer(String head, Body body) throws IOException {
             socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -326,6 +330,7 @@ class HardeningTest {
                                 out.write(head.getBytes(StandardCharsets.ISO_8859_1));
                                 out.flush();
                                 body.write(out);
+                                answeredWhole.incrementAndGet();
                             } catch (IOException | InterruptedException goneOrClosed) {
                                 // the client giving up is what most tests want
                             }

@@ -366,6 +366,51 @@ class LauncherTest {
         }
     }
 
+    /**
+     * A run that lists its classes for the archive runs the JVM as the launcher's child. A signal
+     * to the launcher alone (a CI job's timeout, {@code kill $!}) must still stop the JVM, and
+     * leave no class list or half-written archive behind.
+     */
+    @Test
+    void aSignalToTheLauncherStopsTheJvmOfARunThatListsItsClasses() throws Exception {
+        Path home = jbangHome(tmp.resolve("home-signal"));
+        String umbrella = "nhs-auth@" + TestSupport.repoRoot();
+        run(tmp, sharedCacheEnv(home), launcherCommand(TestSupport.repoRoot().resolve("jbang"), umbrella, "--version"))
+                .assertOk();
+        List<String> built = readEntry(onlyEntry(home));
+        Path archive = Path.of(built.get(built.indexOf("-classpath") + 1).split(":")[0]).resolveSibling("NhsAuth.jsa");
+        Files.deleteIfExists(archive);
+        List<String> server = launcherCommand(TestSupport.repoRoot().resolve("jbang"), umbrella, "mock-server",
+                "--port", "0", "--app", "signal-test");
+        Process launcher = start(tmp, sharedCacheEnv(home), server);
+        CompletableFuture<String> err = TestSupport.drain(launcher.getErrorStream());
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(launcher.getInputStream(), StandardCharsets.UTF_8));
+        String first = out.readLine();
+        assertTrue(first != null && first.startsWith("mock-server listening on"), "the server started: " + first);
+        List<ProcessHandle> jvms = launcher.descendants().toList();
+        assertFalse(jvms.isEmpty(), "the JVM runs as the launcher's child while it lists its classes");
+        // SIGTERM to the launcher alone; Process.destroy() would also close the pipes the JVM shares.
+        launcher.toHandle().destroy();
+        boolean ended = launcher.waitFor(60, TimeUnit.SECONDS);
+        if (!ended) {
+            jvms.forEach(ProcessHandle::destroyForcibly);
+            launcher.destroyForcibly();
+        }
+        assertTrue(ended, "the launcher ended on SIGTERM");
+        for (ProcessHandle jvm : jvms) {
+            try {
+                jvm.onExit().get(TestSupport.PROCESS_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                jvm.destroyForcibly();
+                throw new AssertionError("the JVM outlived the launcher it was started by: " + jvm.info());
+            }
+        }
+        assertEquals(143, launcher.exitValue(), () -> "SIGTERM's exit status; stderr: " + err.join());
+        assertFalse(Files.exists(archive), "a run that was stopped dumps no archive");
+        assertFalse(Files.exists(archive.resolveSibling("NhsAuth.jsa." + launcher.pid() + ".classlist")),
+                "no class list left behind");
+    }
+
     static final int STATIC_ARCHIVE = 0xf00baba2;
     static final int DYNAMIC_ARCHIVE = 0xf00baba8;
 

@@ -186,9 +186,9 @@ final class NhsHttp {
 
     /**
      * {@link #exchange(HttpRequest, String, HttpResponse.BodyHandler)} over HttpURLConnection, with
-     * the same limits and the same failures: the whole exchange within the timeout (a watchdog
-     * hangs up, since the JDK's read timeout restarts with every packet), an answer shorter than
-     * its Content-Length is a hang-up, not a short body.
+     * the same limits and the same failures. The exchange runs on a thread of its own that the
+     * caller waits for up to the timeout: HttpURLConnection's own timeouts bound each read, not
+     * the whole, and its disconnect() from another thread can wait behind a read in progress.
      */
     private HttpResponse<byte[]> exchangeWhole(HttpRequest request, byte[] body, String what, int maxBytes,
             NhsProxies.Endpoint proxy) {
@@ -206,34 +206,70 @@ final class NhsHttp {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
         if (connection instanceof HttpsURLConnection https) {
+            // With the JDK's default host name verifier in place, the TLS handshake itself checks the name.
             https.setSSLSocketFactory(tls().getSocketFactory());
         }
-        connection.setConnectTimeout(Math.toIntExact(Math.max(1, timeout.toMillis())));
-        connection.setReadTimeout(Math.toIntExact(Math.max(1, limit.toMillis())));
+        // No Authenticator, not even the process's default: a 401 or 407 is the caller's answer,
+        // not a cue for the JDK to send the same client assertion again.
+        connection.setAuthenticator(NO_CREDENTIALS);
+        connection.setConnectTimeout(millis(timeout));
+        connection.setReadTimeout(millis(limit));
         connection.setInstanceFollowRedirects(false);
         connection.setUseCaches(false);
+        connection.setDoOutput(request.method().equals("POST"));
         sent.headers().map().forEach((name, values) -> values.forEach(v -> connection.addRequestProperty(name, v)));
-        boolean[] timedOut = {false};
-        Thread watchdog = new Thread(() -> {
+        CompletableFuture<HttpResponse<byte[]>> answer = new CompletableFuture<>();
+        Thread exchange = new Thread(() -> {
             try {
-                Thread.sleep(limit.toMillis());
-            } catch (InterruptedException done) {
-                return;
+                answer.complete(exchangeWhole(connection, request, body, maxBytes));
+            } catch (Throwable e) {
+                answer.completeExceptionally(e);
             }
-            synchronized (timedOut) {
-                timedOut[0] = true;
-            }
-            connection.disconnect();
-        }, "nhs-auth request timeout");
-        watchdog.setDaemon(true);
-        watchdog.start();
-        boolean post = request.method().equals("POST");
-        connection.setDoOutput(post);
-        boolean connected = false;
+        }, "nhs-auth " + what);
+        exchange.setDaemon(true);
+        exchange.start();
+        HttpResponse<byte[]> response;
         try {
-            connection.connect();
-            connected = true;
-            if (post) {
+            response = answer.get(limit.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            Thread hangUp = new Thread(connection::disconnect, "nhs-auth hang-up");
+            hangUp.setDaemon(true);
+            hangUp.start();
+            throw new NhsClient.NetworkException("the " + what + " at " + target(uri) + via(proxy)
+                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
+                    false, e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof SocketTimeoutException) {
+                // The connect timeout, or a read timeout that beat the caller's wait by a hair.
+                cause = cause.getMessage() != null && cause.getMessage().toLowerCase(java.util.Locale.ROOT).contains("connect")
+                        ? new HttpConnectTimeoutException(cause.getMessage()) : new HttpTimeoutException(cause.getMessage());
+                cause.initCause(e.getCause());
+            }
+            throw failure(uri, what, proxy, cause, limit);
+        } catch (InterruptedException e) {
+            connection.disconnect();
+            Thread.currentThread().interrupt();
+            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
+        }
+        traceResponse(response);
+        if (response.statusCode() == 407 && proxy != null) {
+            throw proxyAuthenticationFailed(proxy, uri);
+        }
+        return response;
+    }
+
+    private static final java.net.Authenticator NO_CREDENTIALS = new java.net.Authenticator() { };
+
+    private static int millis(Duration d) {
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
+    }
+
+    /** One exchange on a connection set up by the caller: the body sent, the whole answer read. */
+    private static HttpResponse<byte[]> exchangeWhole(HttpURLConnection connection, HttpRequest request, byte[] body,
+            int maxBytes) throws IOException {
+        try {
+            if (connection.getDoOutput()) {
                 try (OutputStream out = connection.getOutputStream()) {
                     out.write(body);
                 }
@@ -248,31 +284,11 @@ final class NhsHttp {
                 throw new AnswerTooLarge(maxBytes);
             }
             long declared = connection.getContentLengthLong();
-            if (declared > answer.length) {
+            if (connection.getHeaderField("Transfer-Encoding") == null && declared > answer.length) {
                 throw new EOFException("fixed content-length: " + declared + ", bytes received: " + answer.length);
             }
-            HttpResponse<byte[]> response = new WholeAnswer(request, status, headersOf(connection), answer);
-            traceResponse(response);
-            if (status == 407 && proxy != null) {
-                throw proxyAuthenticationFailed(proxy, uri);
-            }
-            return response;
-        } catch (IOException e) {
-            synchronized (timedOut) {
-                if (timedOut[0]) {
-                    throw new NhsClient.NetworkException("the " + what + " at " + target(uri) + via(proxy)
-                            + " did not answer within " + seconds(limit), "try again, or raise "
-                            + NhsSetting.TIMEOUT.named(), false, e);
-                }
-            }
-            Throwable named = e;
-            if (e instanceof SocketTimeoutException) {
-                named = connected ? new HttpTimeoutException(e.getMessage()) : new HttpConnectTimeoutException(e.getMessage());
-                named.initCause(e);
-            }
-            throw failure(uri, what, proxy, named, limit);
+            return new WholeAnswer(request, status, headersOf(connection), answer);
         } finally {
-            watchdog.interrupt();
             connection.disconnect();
         }
     }
@@ -455,9 +471,10 @@ final class NhsHttp {
         }
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
         // The JDK words these as parser state: HttpClient's "received no bytes", "fixed content-length:
-        // 400, bytes received: 28"; HttpURLConnection's "Unexpected end of file from server".
+        // 400, bytes received: 28"; HttpURLConnection's "Unexpected end of file from server" and, for
+        // a chunked answer cut short, "Premature EOF".
         boolean noAnswer = detail.contains("received no bytes") || detail.contains("end of file from server");
-        boolean hungUp = noAnswer || detail.contains("bytes received");
+        boolean hungUp = noAnswer || detail.contains("bytes received") || detail.contains("Premature EOF");
         for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
             hungUp = t instanceof EOFException;
         }
