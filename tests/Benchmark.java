@@ -615,32 +615,24 @@ public class Benchmark {
         leverGroup("f'. `./jbang nhs-auth generate-keys` (warm), JDK_JAVA_OPTIONS", new String[] {"-Dnhs.bench=0 (neutral)", c1},
                 keys, () -> keys.next().withEnv("JDK_JAVA_OPTIONS", c1));
 
-        // e. The installed path's java command, written out here as the shim has it, then varied.
-        //    A static archive (class list of the same training run, then -Xshare:dump) can hold
-        //    picocli's Java 5 classes, which the dynamic archive of JDK 17 leaves out.
+        // e. The installed path's java command, written out here as scripts/install.sh's shim has it
+        //    for get-token, then varied.
         List<String> shim = List.of("-XX:SharedArchiveFile=" + lib.resolve("nhs-auth.jsa"), "-Xshare:auto", "-Xlog:disable",
-                "-Xlog:all=off", "-XX:+UseSerialGC", "-Djdk.http.auth.tunneling.disabledSchemes=", "-XX:TieredStopAtLevel=1",
-                "-Xmn8m");
+                "-Xlog:all=off", "-XX:+UseSerialGC", "-Djdk.http.auth.tunneling.disabledSchemes=",
+                "-Dsun.net.http.retryPost=false", "-Dpicocli.disable.closures=true", "-XX:TieredStopAtLevel=1", "-Xmn4m");
         List<String> strict = new ArrayList<>(shim);
         strict.set(strict.indexOf("-Xshare:auto"), "-Xshare:on");
         exec(installedJava(lib, strict, List.of("--version")), Way.of(work), null);
         notes.add("e. the installed archive maps: with -Xshare:on (which fails when it cannot) nhs-auth --version exits 0");
-        Path list = work.resolve("nhs-auth.classlist");
-        Path staticJsa = work.resolve("nhs-auth-static.jsa");
-        exec(installedJava(lib, List.of("-XX:DumpLoadedClassList=" + list, "-XX:+UseSerialGC", "-Xlog:disable", "-Xlog:all=off"),
-                List.of("demo", "--key-size", "2048")), Way.of(work), null);
-        exec(List.of(javaCommand(), "-Xshare:dump", "-XX:SharedClassListFile=" + list, "-XX:SharedArchiveFile=" + staticJsa,
-                "-Xlog:disable", "-Xlog:all=off", "-cp", lib.resolve("nhs-auth.jar").toString()), Way.of(work), null);
         String[][] variants = {
             {},
             {"-XX:-UsePerfData"},
             {"-Xss256k"},
             {"-Xms8m", "-Xmx64m"},
-            {"-Xmn4m"},
+            {"-Xmn8m"},
             {"-Xmn2m"},
             {"-XX:TieredStopAtLevel=4"},
             {"-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0"},
-            {"static"},
             {"-Xshare:off"},
         };
         names = new String[variants.length + 1];
@@ -651,16 +643,13 @@ public class Benchmark {
             List<String> flags = new ArrayList<>(shim);
             for (String v : variants[i]) {
                 if (v.startsWith("-Xmn")) {
-                    flags.set(flags.indexOf("-Xmn8m"), v);
-                } else if (v.equals("static")) {
-                    flags.set(0, "-XX:SharedArchiveFile=" + staticJsa);
+                    flags.set(flags.indexOf("-Xmn4m"), v);
                 } else {
                     flags.add(v);
                 }
             }
             names[i + 1] = variants[i].length == 0 ? "same flags, written out"
-                    : variants[i][0].equals("static") ? "static CDS archive (class list + -Xshare:dump) instead"
-                    : variants[i][0].startsWith("-Xmn") ? variants[i][0] + " instead of -Xmn8m"
+                    : variants[i][0].startsWith("-Xmn") ? variants[i][0] + " instead of -Xmn4m"
                     : variants[i][0].equals("-XX:TieredStopAtLevel=4") ? "C2 too (-XX:TieredStopAtLevel=4 after =1)"
                     : String.join(" ", variants[i]);
             ways[i + 1] = Way.of(work).plus(installedJava(lib, flags, List.of("get-token"))).plus(tokenArgs);
@@ -717,7 +706,7 @@ public class Benchmark {
 
     /**
      * Where one get-token's time goes inside its JVM: each step timed in a fresh JVM started as
-     * the installed path starts it (C1, Serial GC, -Xmn8m, a static CDS archive trained on the
+     * the launcher's short aliases start it (C1, Serial GC, -Xmn8m, a static CDS archive trained on the
      * same steps), and the classes each step loads (from the archive or not).
      */
     void phases(MockIdentityService mock, Path pem) throws Exception {
@@ -733,9 +722,7 @@ public class Benchmark {
             train.addAll(child);
             train.addAll(List.of(variant, pem.toString(), mock.tokenUrl()));
             exec(train, Way.of(work), null);
-            exec(List.of(javaCommand(), "-Xshare:dump", "-XX:SharedClassListFile=" + classList,
-                    "-XX:SharedArchiveFile=" + work.resolve("phases-" + variant + ".jsa"), "-Xlog:disable", "-Xlog:all=off",
-                    "-cp", cp), Way.of(work), null);
+            dumpStaticArchive(classList, work.resolve("phases-" + variant + ".jsa"), cp);
         }
         String before = loadAverage();
         log("phases: " + runs + " rounds of " + PHASE_VARIANTS.size() * 2 + " fresh JVMs, alternating");
@@ -792,6 +779,12 @@ public class Benchmark {
         notes.add("phases: wall is the whole process as the parent sees it; the steps are timed inside main, so the rest "
                 + "is the JVM's start before main and its exit ('empty JVM' is that alone). 'In all' counts every class "
                 + "the JVM loaded, its own start-up included.");
+    }
+
+    /** A static class-data archive dumped from a class list, as the launcher and install.sh make one. */
+    void dumpStaticArchive(Path classList, Path archive, String classPath) throws Exception {
+        exec(List.of(javaCommand(), "-Xshare:dump", "-XX:SharedClassListFile=" + classList, "-XX:SharedArchiveFile=" + archive,
+                "-Xlog:disable", "-Xlog:all=off", "-cp", classPath), Way.of(work), null);
     }
 
     /** Classes loaded in each phase of one child run ([from the CDS archive, from elsewhere]); key "" holds the totals. */

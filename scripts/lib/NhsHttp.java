@@ -193,10 +193,7 @@ final class NhsHttp {
     private HttpResponse<byte[]> exchangeWhole(HttpRequest request, byte[] body, String what, int maxBytes,
             NhsProxies.Endpoint proxy) {
         URI uri = request.uri();
-        Duration limit = request.timeout().orElse(timeout);
-        HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
-                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
-                        .header("Proxy-Authorization", proxy.authorization()).build();
+        HttpRequest sent = withProxyCredentials(request, proxy);
         traceRequest(sent);
         HttpURLConnection connection;
         try {
@@ -213,50 +210,26 @@ final class NhsHttp {
         // not a cue for the JDK to send the same client assertion again.
         connection.setAuthenticator(NO_CREDENTIALS);
         connection.setConnectTimeout(millis(timeout));
-        connection.setReadTimeout(millis(limit));
+        connection.setReadTimeout(millis(request.timeout().orElse(timeout)));
         connection.setInstanceFollowRedirects(false);
         connection.setUseCaches(false);
         connection.setDoOutput(request.method().equals("POST"));
         sent.headers().map().forEach((name, values) -> values.forEach(v -> connection.addRequestProperty(name, v)));
-        CompletableFuture<HttpResponse<byte[]>> answer = new CompletableFuture<>();
+        CompletableFuture<HttpResponse<byte[]>> call = new CompletableFuture<>();
         Thread exchange = new Thread(() -> {
             try {
-                answer.complete(exchangeWhole(connection, request, body, maxBytes));
+                call.complete(exchangeWhole(connection, request, body, maxBytes));
             } catch (Throwable e) {
-                answer.completeExceptionally(e);
+                call.completeExceptionally(e);
             }
         }, "nhs-auth " + what);
         exchange.setDaemon(true);
         exchange.start();
-        HttpResponse<byte[]> response;
-        try {
-            response = answer.get(limit.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
+        return answer(call, () -> {
             Thread hangUp = new Thread(connection::disconnect, "nhs-auth hang-up");
             hangUp.setDaemon(true);
             hangUp.start();
-            throw new NhsClient.NetworkException("the " + what + " at " + target(uri) + via(proxy)
-                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
-                    false, e);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof SocketTimeoutException) {
-                // The connect timeout, or a read timeout that beat the caller's wait by a hair.
-                cause = cause.getMessage() != null && cause.getMessage().toLowerCase(java.util.Locale.ROOT).contains("connect")
-                        ? new HttpConnectTimeoutException(cause.getMessage()) : new HttpTimeoutException(cause.getMessage());
-                cause.initCause(e.getCause());
-            }
-            throw failure(uri, what, proxy, cause, limit);
-        } catch (InterruptedException e) {
-            connection.disconnect();
-            Thread.currentThread().interrupt();
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
-        }
-        traceResponse(response);
-        if (response.statusCode() == 407 && proxy != null) {
-            throw proxyAuthenticationFailed(proxy, uri);
-        }
-        return response;
+        }, request, what, proxy);
     }
 
     private static final java.net.Authenticator NO_CREDENTIALS = new java.net.Authenticator() { };
@@ -322,11 +295,8 @@ final class NhsHttp {
      */
     <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
-        HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
-                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
-                        .header("Proxy-Authorization", proxy.authorization()).build();
+        HttpRequest sent = withProxyCredentials(request, proxy);
         traceRequest(sent);
-        Duration limit = request.timeout().orElse(timeout);
         CompletableFuture<HttpResponse<T>> call;
         try {
             // A proxy's 407 page is not the answer the caller asked for, so it never reaches their handler.
@@ -335,18 +305,34 @@ final class NhsHttp {
         } catch (IllegalArgumentException e) {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
+        return answer(call, () -> call.cancel(true), request, what, proxy);
+    }
+
+    /** The request as sent: with the proxy's Basic credentials when the proxy URL gave them. */
+    private static HttpRequest withProxyCredentials(HttpRequest request, NhsProxies.Endpoint proxy) {
+        return proxy == null || !proxy.hasCredentials() ? request
+                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
+                        .header("Proxy-Authorization", proxy.authorization()).build();
+    }
+
+    /**
+     * Waits for an answer under way within the request's timeout (else the client's), then traces
+     * it; on a timeout or interrupt, {@code abandon} stops the exchange. Failures are named for users.
+     */
+    private <T> HttpResponse<T> answer(CompletableFuture<HttpResponse<T>> call, Runnable abandon, HttpRequest request,
+            String what, NhsProxies.Endpoint proxy) {
+        Duration limit = request.timeout().orElse(timeout);
         HttpResponse<T> response;
         try {
             response = call.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            call.cancel(true);
-            throw new NhsClient.NetworkException("the " + what + " at " + target(request.uri()) + via(proxy)
-                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
-                    false, e);
+            abandon.run();
+            Throwable late = new HttpTimeoutException("no whole answer within the timeout").initCause(e);
+            throw failure(request.uri(), what, proxy, late, limit);
         } catch (ExecutionException e) {
             throw failure(request.uri(), what, proxy, e.getCause(), limit);
         } catch (InterruptedException e) {
-            call.cancel(true);
+            abandon.run();
             Thread.currentThread().interrupt();
             throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
@@ -453,6 +439,13 @@ final class NhsHttp {
                 return new NhsClient.NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
                         + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
             }
+        }
+        if (e instanceof SocketTimeoutException timedOut) {
+            // HttpURLConnection's connect timeout, or a read timeout that beat the caller's wait by a hair.
+            String message = String.valueOf(timedOut.getMessage());
+            e = message.toLowerCase(java.util.Locale.ROOT).contains("connect")
+                    ? new HttpConnectTimeoutException(message) : new HttpTimeoutException(message);
+            e.initCause(timedOut);
         }
         if (causes(e, HttpConnectTimeoutException.class)) {
             return new NhsClient.NetworkException("connecting to the " + what + " at " + target + via + " timed out after "
