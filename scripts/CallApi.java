@@ -1,7 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
+//SOURCES nhsauth/cli/NhsCli.java
 //DESCRIPTION Call an NHS API with a fresh access token (Authorization: Bearer)
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,7 +1,11 @@
 // The demo: a subcommand of the umbrella (scripts/NhsAuth.java), whose catalog alias runs it as
 // `nhs-auth demo`. It shows the other commands in-process, and the umbrella already sources them.
-//SOURCES lib/NhsCli.java
-//SOURCES lib/MockIdentityService.java
+//SOURCES nhsauth/cli/NhsCli.java
+//SOURCES nhsauth/mock/MockIdentityService.java
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
 
 import java.io.IOException;
 import java.io.PrintWriter;

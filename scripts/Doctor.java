@@ -1,8 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
-//SOURCES lib/NhsDoctor.java
+//SOURCES nhsauth/cli/NhsCli.java
+//SOURCES nhsauth/client/NhsDoctor.java
 //DESCRIPTION Check the whole chain, key to API answer, one line per check
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;

@@ -1,7 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
+//SOURCES nhsauth/cli/NhsCli.java
 //DESCRIPTION Generate an RSA key pair and its JWKS for NHS signed-JWT authentication
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

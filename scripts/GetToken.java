@@ -1,7 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
+//SOURCES nhsauth/cli/NhsCli.java
 //DESCRIPTION Sign a client assertion and exchange it for an NHS access token
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.time.temporal.ChronoUnit;

@@ -1,8 +1,12 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
-//SOURCES lib/MockIdentityService.java
+//SOURCES nhsauth/cli/NhsCli.java
+//SOURCES nhsauth/mock/MockIdentityService.java
 //DESCRIPTION A local NHS identity service: the signed-JWT token endpoint and a protected sample API
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
 
 import java.io.PrintWriter;
 import java.net.URI;

@@ -9,6 +9,10 @@
 //SOURCES Doctor.java
 //DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, mock-server, demo, completion)
 
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -137,7 +141,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             @Override
             public Integer call() throws java.io.IOException {
                 java.nio.file.Path folder = dir != null ? dir : NhsClient.defaultTokenCacheDir();
-                int removed = NhsTokenCache.clear(folder);
+                int removed = NhsClient.clearTokenCache(folder);
                 NhsCli.err(spec).println("removed " + removed + " cached token" + (removed == 1 ? "" : "s")
                         + " from " + folder);
                 return NhsClient.ExitCode.OK;

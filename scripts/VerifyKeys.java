@@ -1,7 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES lib/NhsCli.java
+//SOURCES nhsauth/cli/NhsCli.java
 //DESCRIPTION Check that a private key matches the JWKS registered for it (the troubleshooting step)
+
+import nhsauth.cli.*;
+import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;

@@ -57,7 +57,7 @@ fi
 
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
 # CDS notices off stdout, which carries results. The -D options are the scripts' own
-# //RUNTIME_OPTIONS (scripts/lib/NhsProxies.java, NhsHttp.java, NhsCli.java), which a plain java -jar does not
+# //RUNTIME_OPTIONS (scripts/nhsauth/client/NhsProxies.java, NhsHttp.java, scripts/nhsauth/cli/NhsCli.java), which a plain java -jar does not
 # read. Short commands start faster on the C1 compiler alone and stay smaller with a small young
 # generation; key generation and the mock server need C2's big-number speed.
 cat >"$bin/nhs-auth.tmp" <<SHIM

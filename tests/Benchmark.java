@@ -3,6 +3,10 @@
 //SOURCES ../scripts/NhsAuth.java
 //DESCRIPTION nhs-auth against the Python tool, side by side: start-up on every path, memory, key generation, mock-server load
 
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;

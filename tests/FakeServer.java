@@ -1,3 +1,7 @@
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;

@@ -1,3 +1,7 @@
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -422,7 +426,7 @@ class LauncherTest {
     }
 
     /**
-     * A script's build includes the shared sources in scripts/lib/: after a change there, the
+     * A script's build includes the shared sources in scripts/nhsauth/: after a change there, the
      * remembered command line (the old build) must not be run. Proven without a second build:
      * with JBang's jar and Maven gone, a remembered entry is all that could still answer.
      */
@@ -457,7 +461,7 @@ class LauncherTest {
 
         Files.move(jar, tmp.resolve("jar-taken-away"));
         TestSupport.process(tmp, env, null, version).assertOk();
-        Files.writeString(repo.resolve("scripts/lib/NhsJson.java"), "\n// changed\n", java.nio.file.StandardOpenOption.APPEND);
+        Files.writeString(repo.resolve("scripts/nhsauth/client/NhsJson.java"), "\n// changed\n", java.nio.file.StandardOpenOption.APPEND);
         TestSupport.process(tmp, env, null, version).assertOneLineError(2, "Maven is not on PATH");
     }
 

@@ -1,3 +1,7 @@
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -15,7 +19,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** scripts/lib/NhsClient.java as users' own scripts use it: one //SOURCES line, NHS_* variables, no picocli. */
+/** scripts/nhsauth/client/NhsClient.java as users' own scripts use it: one //SOURCES line, NHS_* variables, no picocli. */
 class LibraryTest {
 
     @TempDir
@@ -24,7 +28,7 @@ class LibraryTest {
     static final String SCRIPT = String.join("\n",
             "///usr/bin/env jbang \"$0\" \"$@\" ; exit $?",
             "//SOURCES %s",
-            "",
+            "import nhsauth.client.NhsClient;",
             "public class MyCheck {",
             "    public static void main(String... args) {",
             "        NhsClient nhs = NhsClient.fromEnvironment();",
@@ -42,7 +46,7 @@ class LibraryTest {
     void aUserScriptWithOneSourcesLineGetsATokenCallsTheApiAndReusesTheToken() throws Exception {
         Path pem = TestSupport.testKey(scratch, "lib-1");
         Path script = scratch.resolve("MyCheck.java");
-        Files.writeString(script, String.format(SCRIPT, TestSupport.repoRoot().resolve("scripts/lib/NhsClient.java")));
+        Files.writeString(script, String.format(SCRIPT, TestSupport.repoRoot().resolve("scripts/nhsauth/client/NhsClient.java")));
         try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
                 List.of(new MockIdentityService.App("lib-api-key", scratch.resolve("lib-1.json").toString(), true)), 3600, null)) {
             Map<String, String> env = Map.of("NHS_API_KEY", "lib-api-key", "NHS_PRIVATE_KEY", pem.toString(),
@@ -114,7 +118,7 @@ class LibraryTest {
     @Test
     void theTemplateWorksFromAndIntoFoldersWithSpaces() throws Exception {
         Path lib = Files.createDirectories(scratch.resolve("shared libs/nhs auth"));
-        try (var files = Files.list(TestSupport.repoRoot().resolve("scripts/lib"))) {
+        try (var files = Files.list(TestSupport.repoRoot().resolve("scripts/nhsauth/client"))) {
             for (Path f : files.toList()) {
                 Files.copy(f, lib.resolve(f.getFileName()));
             }

@@ -38,6 +38,10 @@
 //SOURCES StdoutTest.java
 //DESCRIPTION Runs every nhs-auth test and ends with the line 'N passed, N failed'
 
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;

@@ -1,3 +1,7 @@
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,6 +1,10 @@
 //DEPS org.bouncycastle:bcprov-jdk18on:1.87
 //DEPS org.bouncycastle:bcpkix-jdk18on:1.87
 
+import nhsauth.cli.*;
+import nhsauth.client.*;
+import nhsauth.mock.*;
+
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;

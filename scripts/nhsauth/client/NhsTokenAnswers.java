@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -9,7 +11,7 @@ import java.util.Optional;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
-final class NhsTokenAnswers {
+public final class NhsTokenAnswers {
     /** What was asked for, which the hints quote back. */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
     }
@@ -165,7 +167,7 @@ final class NhsTokenAnswers {
     }
 
     /** How far this machine's clock is from the endpoint's, read from its Date header. */
-    static String clockSkew(String dateHeader, Instant now) {
+    public static String clockSkew(String dateHeader, Instant now) {
         return Optional.ofNullable(dateHeader).map(date -> {
             try {
                 Instant theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME)
@@ -179,7 +181,7 @@ final class NhsTokenAnswers {
         }).orElse("the token endpoint sent no Date header to compare clocks with");
     }
 
-    static Map<String, Object> parseObject(String body) {
+    public static Map<String, Object> parseObject(String body) {
         try {
             return JSONObjectUtils.parse(body);
         } catch (java.text.ParseException | RuntimeException e) {

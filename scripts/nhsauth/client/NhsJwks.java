@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -18,12 +20,12 @@ import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jose.jwk.RSAKey;
 
 /** Public keys as the NHS token endpoint reads them: JWKs, JWKS documents (files and URLs), thumbprints. */
-final class NhsJwks {
+public final class NhsJwks {
     private NhsJwks() {
     }
 
     /** The public JWK as the NHS portal and the Python tool publish it. */
-    static RSAKey publicJwk(RSAPublicKey publicKey, String kid) {
+    public static RSAKey publicJwk(RSAPublicKey publicKey, String kid) {
         return new RSAKey.Builder(publicKey)
                 .keyID(kid)
                 .algorithm(JWSAlgorithm.RS512)
@@ -32,7 +34,7 @@ final class NhsJwks {
     }
 
     /** RFC 7638 SHA-256 thumbprint, base64url: the fingerprint to compare keys by. */
-    static String thumbprint(RSAPublicKey publicKey) {
+    public static String thumbprint(RSAPublicKey publicKey) {
         try {
             return new RSAKey.Builder(publicKey).build().computeThumbprint().toString();
         } catch (JOSEException e) {
@@ -54,14 +56,14 @@ final class NhsJwks {
     }
 
     /** A JWKS document, indented by two spaces as the Python tool wrote it. */
-    static String jwksJson(List<? extends JWK> keys) {
+    public static String jwksJson(List<? extends JWK> keys) {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("keys", keys.stream().map(NhsJwks::jwkMembers).collect(Collectors.toList()));
         return NhsJson.pretty(doc) + "\n";
     }
 
     /** Reads a JWKS file; any problem is a {@link NhsClient.UsageException} naming the file. */
-    static JWKSet readJwksFile(Path file) {
+    public static JWKSet readJwksFile(Path file) {
         String text = NhsFiles.readText(file, "JWKS file");
         try {
             return JWKSet.parse(text);
@@ -76,7 +78,7 @@ final class NhsJwks {
      * we do not know included): the document a new key is added to, so nothing published is lost.
      * It must also read as a JWKS ({@link #readJwksFile}).
      */
-    static Map<String, Object> readJwksDocument(Path file) {
+    public static Map<String, Object> readJwksDocument(Path file) {
         readJwksFile(file);
         try {
             return com.nimbusds.jose.util.JSONObjectUtils.parse(NhsFiles.readText(file, "JWKS file"));
@@ -88,12 +90,12 @@ final class NhsJwks {
 
     /** The document's keys, each as written. */
     @SuppressWarnings("unchecked")
-    static List<Map<String, Object>> keysOf(Map<String, Object> document) {
+    public static List<Map<String, Object>> keysOf(Map<String, Object> document) {
         return (List<Map<String, Object>>) document.get("keys");
     }
 
     /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text. */
-    static String withKeyAdded(Map<String, Object> document, JWK jwk) {
+    public static String withKeyAdded(Map<String, Object> document, JWK jwk) {
         Map<String, Object> doc = new LinkedHashMap<>(document);
         List<Object> keys = new java.util.ArrayList<>(keysOf(document));
         keys.add(jwkMembers(jwk));
@@ -108,7 +110,7 @@ final class NhsJwks {
      * @throws NhsClient.UsageException missing file, bad URL, a non-200 answer or not a JWKS
      * @throws NhsClient.NetworkException the URL cannot be reached
      */
-    static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
+    public static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
         String source = fileOrUrl.trim();
         if (!source.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
             return readJwksFile(Path.of(source));

@@ -1,5 +1,7 @@
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
 
+package nhsauth.client;
+
 import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
@@ -17,12 +19,12 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 
 /** The private key and what signs client assertions with it. */
-final class NhsSigningKey {
+public final class NhsSigningKey {
     private final RSAPrivateCrtKey privateKey;
     private final RSAPublicKey publicKey;
     private final JWSSigner signer;
 
-    NhsSigningKey(RSAPrivateCrtKey privateKey) {
+    public NhsSigningKey(RSAPrivateCrtKey privateKey) {
         this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
@@ -32,7 +34,7 @@ final class NhsSigningKey {
         this.signer = new RSASSASigner(privateKey);
     }
 
-    static NhsSigningKey load(Path file, char[] passphrase) {
+    public static NhsSigningKey load(Path file, char[] passphrase) {
         return new NhsSigningKey(NhsKeys.readPrivateKey(file, passphrase));
     }
 
@@ -45,7 +47,7 @@ final class NhsSigningKey {
     }
 
     /** Section 2 of the NHS reference: RS512, typ JWT, kid; iss = sub = API key, aud, jti, exp. */
-    String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
+    public String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
         JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS512).type(JOSEObjectType.JWT).keyID(kid).build();
         JWTClaimsSet claims = new JWTClaimsSet.Builder()
                 .issuer(apiKey)

@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -32,7 +34,7 @@ import java.util.Objects;
 import java.util.Set;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
-final class NhsFiles {
+public final class NhsFiles {
     private NhsFiles() {
     }
 
@@ -53,7 +55,7 @@ final class NhsFiles {
     }
 
     /** Reads a small file as bytes (a request body may be binary), every I/O failure a one-line usage error. */
-    static byte[] readBytes(Path file, String what) {
+    public static byte[] readBytes(Path file, String what) {
         try {
             if (Files.isDirectory(file)) {
                 throw new NhsClient.UsageException(what + " '" + file + "' is a directory: give the path of a file");
@@ -73,7 +75,7 @@ final class NhsFiles {
      * created with its final permissions, then moved into place. Without {@code replace} an
      * existing file is never touched, even if it appears while we write.
      */
-    static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
+    public static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
             throws IOException {
         try (StagedFile staged = StagedFile.stage(target, content, ownerOnly)) {
             staged.commit(replace);
@@ -83,9 +85,9 @@ final class NhsFiles {
     // ------------------------------------------------------------------ owner-only files and folders
 
     /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
-    enum Protection { POSIX, ACL, NONE }
+    public enum Protection { POSIX, ACL, NONE }
 
-    static Protection protectionOf(Path existing) throws IOException {
+    public static Protection protectionOf(Path existing) throws IOException {
         Set<String> views = existing.getFileSystem().supportedFileAttributeViews();
         if (views.contains("posix")) {
             return Protection.POSIX;
@@ -224,7 +226,7 @@ final class NhsFiles {
      * to be moved into place. Staging every file of a set before committing any shrinks the
      * moment a crash could leave the set half old, half new to a few renames.
      */
-    static final class StagedFile implements AutoCloseable {
+    public static final class StagedFile implements AutoCloseable {
         private final Path target;
         private final Path tmp;
 
@@ -233,7 +235,7 @@ final class NhsFiles {
             this.tmp = tmp;
         }
 
-        static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
+        public static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
             Path dir = target.toAbsolutePath().getParent();
             String prefix = "." + target.getFileName() + ".";
             Path tmp = ownerOnly

@@ -1,4 +1,8 @@
 
+package nhsauth.mock;
+
+import nhsauth.client.*;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.ProxySelector;
@@ -32,13 +36,15 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
-final class MockJwks {
+public final class MockJwks {
     static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(5);
+    /** The largest JWKS the mock reads, from a file or a URL. */
+    static final int MAX_JWKS_BYTES = 1024 * 1024;
 
     private MockJwks() {
     }
 
-    static boolean isUrl(String jwks) {
+    public static boolean isUrl(String jwks) {
         String lower = jwks.toLowerCase(Locale.ROOT);
         return lower.startsWith("http://") || lower.startsWith("https://");
     }
@@ -59,13 +65,14 @@ final class MockJwks {
 
         static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
             Map<String, Registration> byKey = new HashMap<>();
-            NhsHttp http = null;
+            NhsClient http = null;
             for (MockIdentityService.App app : apps) {
                 Jwks jwks = null;
                 if (app.jwks() != null && isUrl(app.jwks())) {
                     if (http == null) {
-                        // The client's own transport: the same proxy rules, size cap and whole-answer timeout.
-                        http = new NhsHttp(JWKS_FETCH_TIMEOUT, null, System.getenv(), null);
+                        // The client's public transport, for its proxy rules; no credentials are sent.
+                        http = NhsClient.builder().auth(NhsAuthPattern.NONE).timeout(JWKS_FETCH_TIMEOUT)
+                                .notices(null).build();
                     }
                     jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, http);
                 } else if (app.jwks() != null) {
@@ -153,7 +160,7 @@ final class MockJwks {
 
         private Snapshot load(BasicFileAttributes attributes) throws JwksUnavailable {
             FileTime modified = attributes.lastModifiedTime();
-            if (attributes.size() > NhsHttp.MAX_JWKS_BYTES) {
+            if (attributes.size() > MAX_JWKS_BYTES) {
                 return new Snapshot(modified, attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
             }
             byte[] document;
@@ -177,11 +184,11 @@ final class MockJwks {
 
         private final URI uri;
         private final long cacheNanos;
-        private final NhsHttp http;
+        private final NhsClient http;
         private final Object fetching = new Object();
         private volatile Fetched fetched;
 
-        JwksUrl(URI uri, long cacheSeconds, NhsHttp http) {
+        JwksUrl(URI uri, long cacheSeconds, NhsClient http) {
             this.uri = uri;
             this.cacheNanos = TimeUnit.SECONDS.toNanos(cacheSeconds);
             this.http = http;
@@ -210,22 +217,28 @@ final class MockJwks {
         }
 
         private byte[] fetch() throws JwksUnavailable {
-            HttpRequest request = HttpRequest.newBuilder(uri)
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri)
                     .timeout(JWKS_FETCH_TIMEOUT)
                     .header("User-Agent", "APIM")
                     .header("Accept", "application/json")
-                    .GET()
-                    .build();
-            HttpResponse<byte[]> response;
+                    .GET();
+            HttpResponse<java.io.InputStream> response;
+            byte[] body;
             try {
-                response = http.exchange(request, "JWKS URL", NhsHttp.MAX_JWKS_BYTES);
-            } catch (NhsClient.NhsAuthException e) {
+                response = http.send(request, 0, HttpResponse.BodyHandlers.ofInputStream());
+                try (java.io.InputStream in = response.body()) {
+                    body = in.readNBytes(MAX_JWKS_BYTES + 1);
+                }
+            } catch (NhsClient.NhsAuthException | IOException e) {
                 throw new JwksUnavailable(e.getMessage());
             }
             if (response.statusCode() != 200) {
                 throw new JwksUnavailable(uri + " answered HTTP " + response.statusCode());
             }
-            return response.body();
+            if (body.length > MAX_JWKS_BYTES) {
+                throw new JwksUnavailable(uri + " sent over 1 MiB");
+            }
+            return body;
         }
     }
 }

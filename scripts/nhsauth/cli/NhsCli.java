@@ -1,7 +1,11 @@
 //DEPS info.picocli:picocli:4.7.7
 //RUNTIME_OPTIONS -Dpicocli.disable.closures=true
-//SOURCES NhsClient.java
+//SOURCES ../client/NhsClient.java
 //SOURCES NhsProgress.java
+
+package nhsauth.cli;
+
+import nhsauth.client.*;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -37,7 +41,7 @@ import picocli.CommandLine.Spec;
  * list in every --help, the options that more than one command takes (as mixins), and the
  * options' names for the settings that library messages mention.
  */
-final class NhsCli {
+public final class NhsCli {
     private NhsCli() {
     }
 
@@ -64,7 +68,7 @@ final class NhsCli {
     static final int OUTPUT_FAILED = 23;
 
     /** How a command user changes a setting that a library message mentions: its option and variable. */
-    static final NhsSetting.Words OPTIONS = (setting, action) -> {
+    public static final NhsSetting.Words OPTIONS = (setting, action) -> {
         String option = switch (setting) {
             case AUTH -> "--auth";
             case API_KEY -> "--api-key";
@@ -89,12 +93,12 @@ final class NhsCli {
     }
 
     /** A command that adds its subcommands itself, knowing what it is asked to run. */
-    interface Umbrella {
+    public interface Umbrella {
         void addSubcommands(CommandLine cl, String[] args);
     }
 
     /** A CommandLine wired with the toolkit's error handling, for main() and for tests; {@code args} choose an umbrella's subcommands. */
-    static CommandLine commandLine(Object command, String... args) {
+    public static CommandLine commandLine(Object command, String... args) {
         CommandLine cl = new CommandLine(command);
         if (command instanceof Umbrella umbrella) {
             umbrella.addSubcommands(cl, args);
@@ -131,7 +135,7 @@ final class NhsCli {
     private static volatile PrintWriter processErr;
 
     /** For {@code main}: run and exit with the command's code. */
-    static void main(Callable<Integer> command, String[] args) {
+    public static void main(Callable<Integer> command, String[] args) {
         CommandLine cl = commandLine(command, args);
         cl.setOut(STDOUT);
         // picocli's own stderr writer, set once so every subcommand shares it and progress can know it.
@@ -206,17 +210,17 @@ final class NhsCli {
     }
 
     /** The stream a command writes its result to. */
-    static PrintWriter out(CommandSpec spec) {
+    public static PrintWriter out(CommandSpec spec) {
         return spec.commandLine().getOut();
     }
 
     /** The stream a command writes its talk to. */
-    static PrintWriter err(CommandSpec spec) {
+    public static PrintWriter err(CommandSpec spec) {
         return spec.commandLine().getErr();
     }
 
     /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */
-    static OutputStream rawStdout(CommandSpec spec) {
+    public static OutputStream rawStdout(CommandSpec spec) {
         return spec.commandLine().getOut() == STDOUT ? RESULT : null;
     }
 
@@ -271,7 +275,7 @@ final class NhsCli {
     }
 
     /** "nhs-auth get-token 1.0" for --version. */
-    static final class Version implements CommandLine.IVersionProvider {
+    public static final class Version implements CommandLine.IVersionProvider {
         @Spec
         CommandSpec spec;
 
@@ -314,19 +318,19 @@ final class NhsCli {
     }
 
     /** Whether the user typed this option, rather than it taking its default or variable. */
-    static boolean typed(CommandSpec command, String option) {
+    public static boolean typed(CommandSpec command, String option) {
         ParseResult parsed = command.commandLine().getParseResult();
         return parsed != null && parsed.hasMatchedOption(option);
     }
 
     /** The variable an option's value came from, when the user did not type the option; null otherwise. */
-    static String variableBehind(CommandSpec command, String option) {
+    public static String variableBehind(CommandSpec command, String option) {
         OptionSpec spec = command.findOption(option);
         return spec == null || typed(command, option) ? null : variableOf(spec);
     }
 
     /** How a message names a value: by its option, or by the variable it came from. */
-    static String source(CommandSpec command, String option) {
+    public static String source(CommandSpec command, String option) {
         String variable = variableBehind(command, option);
         return variable != null ? variable : option;
     }
@@ -366,13 +370,13 @@ final class NhsCli {
     }
 
     /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
-    static final class AuthOption {
+    public static final class AuthOption {
         @Option(names = "--auth", paramLabel = "PATTERN", defaultValue = "${env:NHS_AUTH}",
                 converter = AuthConverter.class, completionCandidates = AuthCandidates.class,
                 description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
                         + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
                         + "none for --env sandbox unless --token-url is given).")
-        NhsAuthPattern auth;
+        public NhsAuthPattern auth;
     }
 
     /** Lists the valid {@code --env} values in --help. */
@@ -386,26 +390,26 @@ final class NhsCli {
     // ------------------------------------------------------------------ shared options
 
     /** --verbose, which every command takes. */
-    static final class VerboseOption {
+    public static final class VerboseOption {
         @Option(names = "--verbose",
                 description = "Trace requests and responses on stderr (secrets redacted); stack traces for errors.")
-        boolean verbose;
+        public boolean verbose;
     }
 
     /** --env, for the commands that pick an NHS environment. */
-    static final class EnvOption {
+    public static final class EnvOption {
         @Option(names = "--env", paramLabel = "ENV", defaultValue = "${env:NHS_ENV:-int}",
                 converter = EnvironmentConverter.class, completionCandidates = EnvironmentCandidates.class,
                 description = "NHS environment: ${COMPLETION-CANDIDATES} (env NHS_ENV; default: ${DEFAULT-VALUE}).")
-        NhsEnvironment env;
+        public NhsEnvironment env;
     }
 
     /** The private key and its passphrase. */
-    static final class KeyOptions {
+    public static final class KeyOptions {
         @Option(names = "--private-key", paramLabel = "PEM", defaultValue = "${env:NHS_PRIVATE_KEY}",
                 showDefaultValue = Visibility.NEVER,
                 description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY). Required.")
-        Path privateKey;
+        public Path privateKey;
 
         @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
                 defaultValue = "${env:NHS_PRIVATE_KEY_PASSPHRASE}", showDefaultValue = Visibility.NEVER,
@@ -415,10 +419,10 @@ final class NhsCli {
         @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
                 description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
                         + "else <env>-1).")
-        String kid;
+        public String kid;
 
         /** The kid, null to derive it; a typed --kid '' is a mistake, while an empty NHS_KID counts as unset. */
-        String kid(CommandSpec command) {
+        public String kid(CommandSpec command) {
             if (kid != null && kid.isBlank() && typed(command, "--kid")) {
                 throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
                         + "or leave --kid out to use the key file's name");
@@ -426,24 +430,24 @@ final class NhsCli {
             return NhsSetting.blankToNull(kid);
         }
 
-        char[] passphraseChars() {
+        public char[] passphraseChars() {
             return passphrase == null ? null : passphrase.toCharArray();
         }
     }
 
     /** How to reach a server: the time allowed and extra trusted CAs. */
-    static final class ConnectionOptions {
+    public static final class ConnectionOptions {
         @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "${env:NHS_TIMEOUT:-30}",
                 description = "Seconds allowed to connect and to answer (env NHS_TIMEOUT; default: ${DEFAULT-VALUE}).")
-        String timeout;
+        public String timeout;
 
         @Option(names = "--cacert", paramLabel = "PEM", defaultValue = "${env:NHS_CA_CERT}",
                 description = "Extra trusted CA certificates, PEM, for TLS-inspecting proxies (env NHS_CA_CERT).")
-        Path caCert;
+        public Path caCert;
     }
 
     /** The options get-token and call-api share, each also from an NHS_* environment variable. */
-    static final class ClientOptions {
+    public static final class ClientOptions {
         @Spec(Spec.Target.MIXEE)
         CommandSpec command;
 
@@ -451,21 +455,21 @@ final class NhsCli {
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
                         + "(env NHS_API_KEY). Required.")
-        String apiKey;
+        public String apiKey;
 
         @Mixin
-        KeyOptions key;
+        public KeyOptions key;
 
         @Mixin
-        EnvOption env;
+        public EnvOption env;
 
         @Option(names = "--token-url", paramLabel = "URL", defaultValue = "${env:NHS_TOKEN_URL}",
                 description = "Token endpoint instead of the environment's; the assertion's aud follows it "
                         + "(env NHS_TOKEN_URL).")
-        String tokenUrl;
+        public String tokenUrl;
 
         @Mixin
-        ConnectionOptions connection;
+        public ConnectionOptions connection;
 
         @Option(names = "--token-cache",
                 description = "Reuse an access token across runs until a minute before it expires (env NHS_TOKEN_CACHE=1); "
@@ -481,22 +485,22 @@ final class NhsCli {
         Path tokenCacheDir;
 
         @Mixin
-        VerboseOption verbose;
+        public VerboseOption verbose;
 
         /** Where NHS_TOKEN_CACHE and the proxy variables come from: the process, or a test's own. */
-        Map<String, String> variables = System.getenv();
+        public Map<String, String> variables = System.getenv();
 
         boolean tokenCacheWanted() {
             return !noTokenCache && (tokenCache || NhsSetting.isOn(variables.get("NHS_TOKEN_CACHE")));
         }
 
         /** The signed-JWT client these options describe; notes and the trace go to {@code err}. */
-        NhsClient client(PrintWriter err) {
+        public NhsClient client(PrintWriter err) {
             return client(err, NhsAuthPattern.SIGNED_JWT);
         }
 
         /** The client for an auth pattern (null: the environment's default). */
-        NhsClient client(PrintWriter err, NhsAuthPattern auth) {
+        public NhsClient client(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
                     .auth(auth)
                     .environment(env.env)

@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -35,7 +37,7 @@ public enum NhsAuthPattern {
      * What an environment uses when nothing is said: sandboxes are open access, unless a token
      * URL is given, which says a token is wanted; everything else takes a signed JWT.
      */
-    static NhsAuthPattern defaultFor(NhsEnvironment env, boolean tokenUrlGiven) {
+    public static NhsAuthPattern defaultFor(NhsEnvironment env, boolean tokenUrlGiven) {
         return env == NhsEnvironment.SANDBOX && !tokenUrlGiven ? NONE : SIGNED_JWT;
     }
 

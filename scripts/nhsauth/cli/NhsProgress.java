@@ -1,3 +1,7 @@
+package nhsauth.cli;
+
+import nhsauth.client.*;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.ProcessBuilder.Redirect;
@@ -11,7 +15,7 @@ import java.util.Locale;
  * when the work ends. Only where a person watches: stderr a terminal, and the command writing
  * to the process's own stderr (not to a buffer, as the demo's steps and the tests do).
  */
-final class NhsProgress implements AutoCloseable {
+public final class NhsProgress implements AutoCloseable {
     static final long FRAME_MILLIS = 125;
     private static final String FRAMES = "|/-\\";
     private static final NhsProgress OFF = new NhsProgress();
@@ -44,7 +48,7 @@ final class NhsProgress implements AutoCloseable {
      * Shows {@code label} on {@code err} until {@link #close()}, if {@code enabled}; otherwise
      * does nothing at all.
      */
-    static NhsProgress start(PrintWriter err, boolean enabled, String label) {
+    public static NhsProgress start(PrintWriter err, boolean enabled, String label) {
         return enabled ? new NhsProgress(err, label) : OFF;
     }
 
@@ -52,7 +56,7 @@ final class NhsProgress implements AutoCloseable {
      * Whether to show progress on {@code err}: as {@code forced} says when it is not null (tests,
      * and the demo for its steps), else when {@code err} is the process's stderr and a terminal.
      */
-    static boolean wanted(Boolean forced, PrintWriter err) {
+    public static boolean wanted(Boolean forced, PrintWriter err) {
         if (forced != null) {
             return forced;
         }

@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.file.Files;

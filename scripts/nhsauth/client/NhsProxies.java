@@ -1,5 +1,7 @@
 //RUNTIME_OPTIONS -Djdk.http.auth.tunneling.disabledSchemes=
 
+package nhsauth.client;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -28,18 +30,18 @@ import java.util.regex.Pattern;
  * the runtime option above: a JVM flag, since setting it from code is too late once any HTTP
  * client has run and changes the whole process.
  */
-final class NhsProxies extends ProxySelector {
-    static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
+public final class NhsProxies extends ProxySelector {
+    public static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     /** One proxy: where it is, and the Basic credentials it wants, if the URL gave them. */
-    record Endpoint(String host, int port, String variable, String authorization) {
+    public record Endpoint(String host, int port, String variable, String authorization) {
         /** {@code host:port}, as users write it. */
-        String address() {
+        public String address() {
             return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         }
 
-        boolean hasCredentials() {
+        public boolean hasCredentials() {
             return authorization != null;
         }
     }
@@ -48,7 +50,7 @@ final class NhsProxies extends ProxySelector {
     private final Endpoint httpProxy;
     private final List<String> noProxy;
 
-    NhsProxies(Map<String, String> vars) {
+    public NhsProxies(Map<String, String> vars) {
         this.httpsProxy = endpoint(first(vars, "https_proxy", "HTTPS_PROXY"), "HTTPS_PROXY");
         this.httpProxy = endpoint(first(vars, "http_proxy", "HTTP_PROXY"), "HTTP_PROXY");
         String list = first(vars, "no_proxy", "NO_PROXY");
@@ -62,7 +64,7 @@ final class NhsProxies extends ProxySelector {
     }
 
     /** The proxy a request to {@code uri} goes through; null for a direct connection. */
-    Endpoint endpointFor(URI uri) {
+    public Endpoint endpointFor(URI uri) {
         Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
         return proxy == null || bypassed(uri) ? null : proxy;
     }
@@ -159,7 +161,7 @@ final class NhsProxies extends ProxySelector {
      * optional) matching its subdomains, an optional :port, and IPv4/IPv6 CIDR ranges, which
      * match an address literal in the URL (a name is never resolved to match one).
      */
-    boolean bypassed(URI uri) {
+    public boolean bypassed(URI uri) {
         String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
         host = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
         int port = uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;

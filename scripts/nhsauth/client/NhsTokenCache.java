@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -20,17 +22,17 @@ import com.nimbusds.jose.util.JSONObjectUtils;
  * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
  * cache must never be a way to inject a token, nor to leak one.
  */
-final class NhsTokenCache {
+public final class NhsTokenCache {
     private final Path dir;
     private final Consumer<String> notices;
 
-    NhsTokenCache(Path dir, Consumer<String> notices) {
+    public NhsTokenCache(Path dir, Consumer<String> notices) {
         this.dir = dir;
         this.notices = notices;
     }
 
     /** {@link #defaultDir(String, Map)} for this machine's OS. */
-    static Path defaultDir(Map<String, String> vars) {
+    public static Path defaultDir(Map<String, String> vars) {
         return defaultDir(System.getProperty("os.name"), vars);
     }
 
@@ -41,7 +43,7 @@ final class NhsTokenCache {
      * one) or {@code $HOME/.cache/nhs-auth}. Home is {@code HOME} as shells mean it; Java's
      * {@code user.home} only when it is unset.
      */
-    static Path defaultDir(String osName, Map<String, String> vars) {
+    public static Path defaultDir(String osName, Map<String, String> vars) {
         String os = osName == null ? "" : osName.toLowerCase(Locale.ROOT);
         if (os.startsWith("windows")) {
             String local = NhsSetting.blankToNull(vars.get("LOCALAPPDATA"));
@@ -78,7 +80,7 @@ final class NhsTokenCache {
         return n;
     }
 
-    static String keyOf(String tokenUrl, String apiKey, String kid) {
+    public static String keyOf(String tokenUrl, String apiKey, String kid) {
         try {
             byte[] hash = MessageDigest.getInstance("SHA-256")
                     .digest((tokenUrl + "\n" + apiKey + "\n" + kid).getBytes(StandardCharsets.UTF_8));
@@ -88,11 +90,11 @@ final class NhsTokenCache {
         }
     }
 
-    Path fileFor(String key) {
+    public Path fileFor(String key) {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
+    public NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
         try {
             if (NhsFiles.privacyProblem(dir, true) != null) {
@@ -114,7 +116,7 @@ final class NhsTokenCache {
         }
     }
 
-    void write(String tokenUrl, String apiKey, String kid, NhsClient.AccessToken token) {
+    public void write(String tokenUrl, String apiKey, String kid, NhsClient.AccessToken token) {
         String key = keyOf(tokenUrl, apiKey, kid);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);

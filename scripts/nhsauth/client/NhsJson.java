@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.util.List;
 import java.util.Map;
 
@@ -6,19 +8,19 @@ import java.util.Map;
  * JSON for us, but its public API writes only compact text, and a JWKS is published indented by
  * two spaces as the Python tool wrote it; this writer does both, keeping the caller's member order.
  */
-final class NhsJson {
+public final class NhsJson {
     private NhsJson() {
     }
 
     /** One line, no spaces: {@code {"a":1,"b":"x"}}. */
-    static String compact(Object value) {
+    public static String compact(Object value) {
         StringBuilder out = new StringBuilder();
         write(out, value, -1);
         return out.toString();
     }
 
     /** Indented by two spaces, {@code "name": value}, as Python's {@code json.dumps(indent=2)}. */
-    static String pretty(Object value) {
+    public static String pretty(Object value) {
         StringBuilder out = new StringBuilder();
         write(out, value, 0);
         return out.toString();

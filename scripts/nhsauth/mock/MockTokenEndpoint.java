@@ -1,4 +1,8 @@
 
+package nhsauth.mock;
+
+import nhsauth.client.*;
+
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.ByteBuffer;
@@ -22,7 +26,10 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 import com.sun.net.httpserver.HttpExchange;
 
 /** POST /oauth2/token of the mock identity service: a client assertion in, an access token out. */
-final class MockTokenEndpoint {
+public final class MockTokenEndpoint {
+    /** The endpoint's own constants, written here and not taken from the client it judges. */
+    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+    static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private final MockJwks.Registry registry;
     private final JtiRegister jtis;
     private final AccessTokens tokens;
@@ -39,7 +46,7 @@ final class MockTokenEndpoint {
             return MockIdentityService.Reply.empty(405, "Allow", "POST");
         }
         // Compared as a plain string, as the reference infers: a charset suffix is refused.
-        if (!NhsClient.FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
+        if (!FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
             return MockIdentityService.Reply.refusal(MockIdentityService.Refusal.WRONG_CONTENT_TYPE, null);
         }
         byte[] body = requestBody.read();
@@ -66,7 +73,7 @@ final class MockTokenEndpoint {
         if (!"client_credentials".equals(grantType)) {
             throw new MockIdentityService.Refused(MockIdentityService.Refusal.GRANT_TYPE_INVALID);
         }
-        if (!NhsClient.ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
+        if (!ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
             throw new MockIdentityService.Refused(MockIdentityService.Refusal.ASSERTION_TYPE_INVALID);
         }
         String jwt = form.get("client_assertion");
@@ -133,11 +140,11 @@ final class MockTokenEndpoint {
      * returns the first; a field that cannot be percent-decoded is kept as sent (it then fails its
      * own check instead of becoming a 500).
      */
-    static final class Form {
+    public static final class Form {
         private Form() {
         }
 
-        static Map<String, String> parse(String body) {
+        public static Map<String, String> parse(String body) {
             Map<String, String> fields = new HashMap<>();
             for (String pair : body.split("&")) {
                 if (pair.isEmpty()) {

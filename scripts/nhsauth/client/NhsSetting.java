@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.net.URI;
 import java.time.Duration;
 import java.util.Locale;
@@ -10,7 +12,7 @@ import java.util.regex.Pattern;
  * audience reads the placeholder in its own terms ({@link #render}). Also the small value checks
  * that the library and the commands share.
  */
-enum NhsSetting {
+public enum NhsSetting {
     AUTH("NHS_AUTH", "auth(…)"),
     API_KEY("NHS_API_KEY", "apiKey(…)"),
     PRIVATE_KEY("NHS_PRIVATE_KEY", "privateKey(…)"),
@@ -32,17 +34,17 @@ enum NhsSetting {
     }
 
     /** How one audience words a setting: as a noun, or as the action that sets it. */
-    interface Words {
+    public interface Words {
         String of(NhsSetting setting, boolean action);
     }
 
     /** The library's words: the variable and the builder method. */
-    static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
+    public static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
             : action ? "set " + setting.variable + " or call " + setting.method
             : setting.variable + " / " + setting.method;
 
     /** The environment variable that supplies it; null for none. */
-    String variable() {
+    public String variable() {
         return variable;
     }
 
@@ -73,7 +75,7 @@ enum NhsSetting {
     // ------------------------------------------------------------------ value checks
 
     /** Checks a URL names http or https and a host; anything else is a usage error. */
-    static URI checkUrl(String url, String what) {
+    public static URI checkUrl(String url, String what) {
         URI uri;
         try {
             uri = new URI(url == null ? "" : url.trim());
@@ -95,7 +97,7 @@ enum NhsSetting {
      * Refuses plain http to any host but this machine when a secret would ride on it: a mock on
      * loopback is the one place where http is harmless.
      */
-    static URI checkNotInClear(URI uri, String what, String secret) {
+    public static URI checkNotInClear(URI uri, String what, String secret) {
         if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
             throw new NhsClient.UsageException(what + " '" + uri + "' is plain http to another machine, so the "
                     + secret + " would cross the network unencrypted: use https:// (http is only for a local mock server)");
@@ -103,7 +105,7 @@ enum NhsSetting {
         return uri;
     }
 
-    static boolean isLoopback(String host) {
+    public static boolean isLoopback(String host) {
         String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
         h = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
         if (h.equals("localhost") || h.endsWith(".localhost")) {
@@ -114,7 +116,7 @@ enum NhsSetting {
                 : java.util.Arrays.equals(address, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
     }
 
-    static Duration parseTimeout(String seconds, String what) {
+    public static Duration parseTimeout(String seconds, String what) {
         double s;
         try {
             s = Double.parseDouble(seconds.trim());
@@ -131,15 +133,15 @@ enum NhsSetting {
         return Duration.ofMillis(Math.max(1, Math.round(s * 1000)));
     }
 
-    static boolean isOn(String flag) {
+    public static boolean isOn(String flag) {
         return flag != null && flag.trim().matches("(?i)1|true|yes|on");
     }
 
-    static String blankToNull(String s) {
+    public static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
-    static String oneLine(String s) {
+    public static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
 

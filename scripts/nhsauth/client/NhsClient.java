@@ -14,6 +14,8 @@
 //SOURCES NhsFiles.java
 //SOURCES NhsJson.java
 
+package nhsauth.client;
+
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -45,9 +47,9 @@ public final class NhsClient {
     public static final int ASSERTION_LIFETIME_SECONDS = 240;
     /** A token is not reused within this many seconds of its expiry. */
     public static final int TOKEN_REUSE_MARGIN_SECONDS = 60;
-    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+    public static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
     /** This toolkit's version, as {@code --version} shows it. */
     public static final String VERSION = "1.0";
     /** Names the toolkit on its requests (unless the caller sets its own), so API owners can tell its traffic. */
@@ -224,7 +226,7 @@ public final class NhsClient {
     }
 
     /** Form body of the token request, exactly as the NHS token endpoint expects it. */
-    static String tokenForm(String assertion) {
+    public static String tokenForm(String assertion) {
         return "grant_type=client_credentials"
                 + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
                 + "&client_assertion=" + URLEncoder.encode(assertion, StandardCharsets.UTF_8);
@@ -503,7 +505,7 @@ public final class NhsClient {
         }
 
         /** How notices name settings: the commands name their options. */
-        Builder settingNames(NhsSetting.Words names) {
+        public Builder settingNames(NhsSetting.Words names) {
             this.settingNames = names;
             return this;
         }
@@ -552,6 +554,11 @@ public final class NhsClient {
     /** Where the commands keep tokens with --token-cache; see the README for each platform. */
     public static Path defaultTokenCacheDir() {
         return NhsTokenCache.defaultDir(System.getenv());
+    }
+
+    /** Deletes every cached token in {@code dir}; returns how many. */
+    public static int clearTokenCache(Path dir) throws java.io.IOException {
+        return NhsTokenCache.clear(dir);
     }
 
     /** An access token as the token endpoint issued it. */
@@ -615,7 +622,7 @@ public final class NhsClient {
         }
 
         /** The message, with settings named by {@code names} (a command names its options). */
-        String message(NhsSetting.Words names) {
+        public String message(NhsSetting.Words names) {
             return NhsSetting.render(super.getMessage(), names);
         }
 
@@ -625,7 +632,7 @@ public final class NhsClient {
         }
 
         /** The hint, with settings named by {@code names}. */
-        String hint(NhsSetting.Words names) {
+        public String hint(NhsSetting.Words names) {
             return NhsSetting.render(hint, names);
         }
     }

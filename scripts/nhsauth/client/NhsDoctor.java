@@ -1,5 +1,7 @@
 //SOURCES NhsClient.java
 
+package nhsauth.client;
+
 import java.io.PrintWriter;
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -41,12 +43,12 @@ import com.nimbusds.jose.jwk.RSAKey;
  * reports, whatever failed before it; one that cannot mean anything after an earlier failure
  * says why it was skipped. Nothing secret is reported: the API key only by its first characters.
  */
-final class NhsDoctor {
+public final class NhsDoctor {
     /** A check's outcome. */
-    enum Status { PASSED, FAILED, SKIPPED }
+    public enum Status { PASSED, FAILED, SKIPPED }
 
     /** One line of the report: what was checked, what was found, and for a failure the fix and exit code. */
-    record Check(String name, Status status, String found, String fix, int exitCode) {
+    public record Check(String name, Status status, String found, String fix, int exitCode) {
         static Check passed(String name, String found) {
             return new Check(name, Status.PASSED, found, null, NhsClient.ExitCode.OK);
         }
@@ -61,7 +63,7 @@ final class NhsDoctor {
     }
 
     /** What to check: the settings a client is built from, plus a JWKS and an API URL, both optional. */
-    record Settings(NhsAuthPattern auth, NhsEnvironment env, String apiKey, Path privateKey, char[] passphrase,
+    public record Settings(NhsAuthPattern auth, NhsEnvironment env, String apiKey, Path privateKey, char[] passphrase,
             String kid, String tokenUrl, Duration timeout, Path caCertificates, Map<String, String> proxyVariables,
             String jwks, String apiUrl, PrintWriter trace) {
     }
@@ -97,7 +99,7 @@ final class NhsDoctor {
     }
 
     /** Runs every check in order; settings are named in messages by {@code names}. */
-    static List<Check> run(Settings settings, NhsSetting.Words names) {
+    public static List<Check> run(Settings settings, NhsSetting.Words names) {
         NhsDoctor doctor = new NhsDoctor(settings, names);
         doctor.check("java", doctor::java);
         doctor.check("api key", doctor::apiKey);
@@ -114,7 +116,7 @@ final class NhsDoctor {
     }
 
     /** The exit code of the first failed check; 0 when none failed. */
-    static int exitCode(List<Check> checks) {
+    public static int exitCode(List<Check> checks) {
         return checks.stream().filter(c -> c.status() == Status.FAILED).map(Check::exitCode).findFirst()
                 .orElse(NhsClient.ExitCode.OK);
     }

@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.nio.file.Path;
 import java.util.Map;
 

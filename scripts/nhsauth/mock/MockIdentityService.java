@@ -1,6 +1,10 @@
-//SOURCES NhsClient.java
+//SOURCES ../client/NhsClient.java
 //SOURCES MockTokenEndpoint.java
 //SOURCES MockJwks.java
+
+package nhsauth.mock;
+
+import nhsauth.client.*;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,7 +63,7 @@ public final class MockIdentityService implements AutoCloseable {
         return start(host, port, apps, jwksCacheSeconds, log, false);
     }
 
-    static MockIdentityService start(String host, int port, List<App> apps, long jwksCacheSeconds, PrintWriter log,
+    public static MockIdentityService start(String host, int port, List<App> apps, long jwksCacheSeconds, PrintWriter log,
             boolean verbose) throws IOException {
         if (port < 0 || port > 65535) {
             throw new NhsClient.UsageException("port " + port + " is out of range: use 0-65535");

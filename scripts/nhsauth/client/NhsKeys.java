@@ -1,5 +1,7 @@
 //SOURCES NhsPemBouncyCastle.java
 
+package nhsauth.client;
+
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -22,7 +24,7 @@ import java.util.regex.Pattern;
  * Anything else (encrypted, EC, certificates, damage) goes to {@link NhsPemBouncyCastle}, which
  * also names what it found.
  */
-final class NhsKeys {
+public final class NhsKeys {
     private static final Pattern BLOCK = Pattern.compile(
             "-----BEGIN (RSA )?PRIVATE KEY-----\\s*([A-Za-z0-9+/=\\s]+?)-----END (RSA )?PRIVATE KEY-----");
     /** AlgorithmIdentifier { rsaEncryption, NULL }, DER. */
@@ -40,7 +42,7 @@ final class NhsKeys {
      * @throws NhsClient.UsageException the file is missing or unreadable, is not an RSA private key (a public
      *         key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
      */
-    static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
+    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
         String text = NhsFiles.readText(file, "private key file");
         RSAPrivateCrtKey plain = readPlain(text);
         if (plain != null) {
@@ -50,7 +52,7 @@ final class NhsKeys {
     }
 
     /** The public half of an RSA private key. */
-    static RSAPublicKey publicKeyOf(RSAPrivateCrtKey key) {
+    public static RSAPublicKey publicKeyOf(RSAPrivateCrtKey key) {
         try {
             return (RSAPublicKey) KeyFactory.getInstance("RSA")
                     .generatePublic(new RSAPublicKeySpec(key.getModulus(), key.getPublicExponent()));
@@ -60,7 +62,7 @@ final class NhsKeys {
     }
 
     /** The kid the Python tool derived from a key file: its name without {@code .pem}; null for other names. */
-    static String kidFromKeyFile(Path pem) {
+    public static String kidFromKeyFile(Path pem) {
         String name = pem.getFileName().toString();
         return name.endsWith(".pem") && name.length() > 4 ? name.substring(0, name.length() - 4) : null;
     }
@@ -83,7 +85,7 @@ final class NhsKeys {
     }
 
     /** The PKCS#1 key inside a PKCS#8 PrivateKeyInfo: the OCTET STRING after version and algorithm. */
-    static byte[] pkcs1Inside(byte[] pkcs8) {
+    public static byte[] pkcs1Inside(byte[] pkcs8) {
         int[] at = {0};
         contentLength(pkcs8, at, 0x30);
         int version = contentLength(pkcs8, at, 0x02);
@@ -111,7 +113,7 @@ final class NhsKeys {
     }
 
     /** PEM text as OpenSSL writes it: base64 in lines of 64. */
-    static String pem(String type, byte[] der) {
+    public static String pem(String type, byte[] der) {
         return "-----BEGIN " + type + "-----\n"
                 + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
                 + "\n-----END " + type + "-----\n";

@@ -1,3 +1,5 @@
+package nhsauth.client;
+
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;

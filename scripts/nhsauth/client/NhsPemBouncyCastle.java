@@ -1,6 +1,8 @@
 //DEPS org.bouncycastle:bcprov-jdk18on:1.87
 //DEPS org.bouncycastle:bcpkix-jdk18on:1.87
 
+package nhsauth.client;
+
 import java.io.IOException;
 import java.io.StringReader;
 import java.security.PrivateKey;
