@@ -250,12 +250,8 @@ class GetTokenTest {
 
     @Test
     void networkFailuresAreExit5NamingTheCause() throws Exception {
-        int closedPort;
-        try (FakeServer gone = new FakeServer(r -> null)) {
-            closedPort = gone.port();
-        }
         TestSupport.Result refused = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
-                pem.toString(), "--token-url", "http://127.0.0.1:" + closedPort + "/oauth2/token");
+                pem.toString(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");
         assertEquals(5, refused.exit());
         assertTrue(refused.err().contains("connection refused"), refused.err());
 
@@ -341,14 +337,10 @@ class GetTokenTest {
 
     @Test
     void aProxyThatIsDownIsExit5NamingTheProxy() throws Exception {
-        int closedPort;
-        try (FakeServer gone = new FakeServer(r -> null)) {
-            closedPort = gone.port();
-        }
         try (FakeServer target = new FakeServer(r -> FakeServer.Reply.token("x"))) {
             NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
                     .tokenUrl(target.url("/oauth2/token"))
-                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + closedPort)).build();
+                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
             NhsClient.NetworkException e = org.junit.jupiter.api.Assertions.assertThrows(NhsClient.NetworkException.class,
                     client::requestToken);
             assertTrue(e.getMessage().contains("cannot connect to the proxy"), e.getMessage());
