@@ -252,7 +252,7 @@ class DoctorTest {
 
     @Test
     void aClockFarFromTheServersFailsWithTheTokenEndpointsExitCode() throws Exception {
-        ZonedDateTime theirs = ZonedDateTime.now(ZoneOffset.UTC).plusMinutes(10);
+        ZonedDateTime theirs = ZonedDateTime.now(ZoneOffset.UTC).plusHours(1);
         try (DatedServer server = new DatedServer(theirs)) {
             TestSupport.Result r = doctor("--api-key", API_KEY, "--private-key", pem.toString(),
                     "--token-url", server.url() + "/oauth2/token");
