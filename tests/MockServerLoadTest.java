@@ -336,8 +336,8 @@ class MockServerLoadTest {
 
     /**
      * A token request with an assertion signed just before it is sent. A machine too busy to deliver
-     * one before its exp gets row 10 for it, as it should, and sends a freshly signed one; row 10
-     * for an assertion whose exp has not passed is an answer like any other.
+     * one before its exp gets row 10 for it, as it should, and sends a freshly signed one. Row 10
+     * for an assertion whose exp has not passed is returned, and fails the test like any refusal.
      */
     HttpResponse<String> tokenRequest(LongAccumulator lastExpMillis) throws Exception {
         while (true) {
