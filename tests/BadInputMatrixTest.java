@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -52,7 +51,6 @@ class BadInputMatrixTest {
 
     static Path goodPem;
     static Path goodJwks;
-    static String closedPort;
 
     @BeforeAll
     static void inputs() throws Exception {
@@ -76,9 +74,6 @@ class BadInputMatrixTest {
         for (String name : List.of("unreadable.pem", "unreadable.json")) {
             Files.copy(name.endsWith(".pem") ? goodPem : goodJwks, scratch.resolve(name));
             Files.setPosixFilePermissions(scratch.resolve(name), PosixFilePermissions.fromString("---------"));
-        }
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            closedPort = String.valueOf(s.getLocalPort());
         }
     }
 
@@ -122,9 +117,9 @@ class BadInputMatrixTest {
                 o.put("--api-key", "test-api-key");
                 o.put("--private-key", goodPem.toString());
                 // Nothing listens there: a cell that wrongly gets as far as the network fails with 5, not a hang.
-                o.put("--token-url", "http://127.0.0.1:" + closedPort + "/oauth2/token");
+                o.put("--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");
                 if (command.equals("call-api")) {
-                    o.put("--url", "http://127.0.0.1:" + closedPort + "/hello-world/hello/application");
+                    o.put("--url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/hello-world/hello/application");
                 }
                 break;
             case "verify-keys":
@@ -282,10 +277,10 @@ class BadInputMatrixTest {
                 cell(c, "--kid", "", "--kid '' is empty", "leave --kid out"),
                 cell(c, "--timeout", "soon", "--timeout 'soon'", "e.g. 30"),
                 cell(c, "--cacert", in("missing-ca.pem"),
-                        List.of("--jwks", "http://127.0.0.1:" + closedPort + "/jwks.json"),
+                        List.of("--jwks", "http://127.0.0.1:" + TestSupport.refusedPort() + "/jwks.json"),
                         in("missing-ca.pem"), "does not exist", "check the path"),
                 cell(c, "--cacert", in("empty.pem"),
-                        List.of("--jwks", "http://127.0.0.1:" + closedPort + "/jwks.json"),
+                        List.of("--jwks", "http://127.0.0.1:" + TestSupport.refusedPort() + "/jwks.json"),
                         in("empty.pem"), "holds no certificate", "give a PEM file"));
     }
 

@@ -89,7 +89,7 @@ class EndToEndTest {
     }
 
     private static String normalise(String stderr, String dir) {
-        return stderr.lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("Thumbprint"))
+        return stderr.lines().filter(l -> !TestSupport.isLaunchersTalk(l) && !l.startsWith("Thumbprint"))
                 .map(l -> l.replace(dir + "/", "DIR/")).reduce("", (a, b) -> a + b + "\n");
     }
 

@@ -229,9 +229,9 @@ class FaultsTest {
 
     @Test
     void anHttpsProxyThatIsDownIsExit5NamingTheProxyAndItsVariable() throws Exception {
-        int deadProxy = closedPort();
+        int deadProxy = TestSupport.refusedPort();
         NhsClient client = NhsClient.builder().apiKey("faults-api-key").privateKey(pem, null).notices(null)
-                .tokenUrl("https://127.0.0.1:" + closedPort() + "/oauth2/token")
+                .tokenUrl("https://127.0.0.1/oauth2/token")
                 .proxyVariables(Map.of("HTTPS_PROXY", "http://127.0.0.1:" + deadProxy, "HTTP_PROXY", "http://unused:1"))
                 .build();
         NhsClient.NetworkException e = assertThrows(NhsClient.NetworkException.class, client::requestToken);
@@ -309,12 +309,6 @@ class FaultsTest {
 
     static String jti(FakeServer.Request request) throws java.text.ParseException {
         return SignedJWT.parse(request.form().get("client_assertion")).getJWTClaimsSet().getJWTID();
-    }
-
-    static int closedPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
     }
 
     /** Reads each request, writes a scripted prefix of an answer, and hangs up. */

@@ -190,7 +190,7 @@ class ProxyTest {
     @Test
     void cidrRangesInNoProxyGoDirectAndProxiesPrintAsHostAndPort() throws Exception {
         try (FakeServer api = new FakeServer(req -> FakeServer.Reply.token(TOKEN))) {
-            int deadPort = FaultsTest.closedPort();
+            int deadPort = TestSupport.refusedPort();
             for (String noProxy : List.of("127.0.0.0/8", "10.0.0.0/8, 127.0.0.1/32", "*")) {
                 Map<String, String> vars = Map.of("HTTP_PROXY", "http://u:s3cret@127.0.0.1:" + deadPort, "NO_PROXY", noProxy);
                 TestSupport.runInProcess(withVariables(new GetToken(), vars), "--api-key", "k", "--private-key",

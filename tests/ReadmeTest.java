@@ -6,9 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -48,6 +52,27 @@ class ReadmeTest {
         return blocks;
     }
 
+    /**
+     * The runbook with each fixed {@code --port} it gives, and the loopback URLs on that port, moved
+     * to a port free now: two test runs at once on one machine must not meet on the README's port.
+     */
+    static String onFreePorts(String script) throws IOException {
+        Map<String, Integer> moved = new HashMap<>();
+        Matcher fixed = Pattern.compile("--port (\\d+)").matcher(script);
+        while (fixed.find()) {
+            if (!fixed.group(1).equals("0") && !moved.containsKey(fixed.group(1))) {
+                try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                    moved.put(fixed.group(1), free.getLocalPort());
+                }
+            }
+        }
+        for (Map.Entry<String, Integer> port : moved.entrySet()) {
+            script = script.replaceAll("(--port |127\\.0\\.0\\.1:|localhost:)" + port.getKey() + "\\b",
+                    "$1" + port.getValue());
+        }
+        return script;
+    }
+
     @Test
     void everyShellBlockInTheReadmeRuns() throws Exception {
         Path root = TestSupport.repoRoot();
@@ -73,7 +98,7 @@ class ReadmeTest {
                     "NHS_TOKEN_URL", mock.tokenUrl(),
                     "XDG_CACHE_HOME", scratch.resolve(".cache").toString(),
                     "NHS_AUTH_PREFIX", scratch.resolve("prefix").toString()), null,
-                    List.of("bash", "-c", script.toString()), RUNBOOK_TIMEOUT_SECONDS);
+                    List.of("bash", "-c", onFreePorts(script.toString())), RUNBOOK_TIMEOUT_SECONDS);
             assertEquals(0, r.exit(), () -> "a README block failed; the last '### README block N' names it:\n"
                     + r.err() + "\nstdout:\n" + r.out());
             r.assertNoStackTrace();

@@ -148,7 +148,7 @@ class SecretsTest {
 
     @Test
     void aNetworkFailureShowsNoSecretEvenWithVerboseStackTraces() throws IOException {
-        Run run = run(new GetToken(), "--token-url", "http://127.0.0.1:" + closedPort() + "/oauth2/token", "--verbose");
+        Run run = run(new GetToken(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token", "--verbose");
         assertEquals(5, run.result.exit(), run.result.err());
         assertTrue(run.result.err().contains("\tat "), "--verbose shows the stack trace");
         run.assertNoSecretShownExcept(List.of());
@@ -189,7 +189,7 @@ class SecretsTest {
         assertEquals(3, refused.result.exit(), refused.result.err());
         refused.assertNoSecretShownExcept(List.of());
 
-        Run apiDown = run(new CallApi(), "--url", "http://127.0.0.1:" + closedPort() + "/x", "--verbose");
+        Run apiDown = run(new CallApi(), "--url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/x", "--verbose");
         assertEquals(5, apiDown.result.exit(), apiDown.result.err());
         assertEquals(1, apiDown.newTokens.size(), "the token was fetched, then the API was unreachable");
         apiDown.assertNoSecretShownExcept(List.of());
@@ -370,12 +370,6 @@ class SecretsTest {
 
     static String signatureOf(String jwt) {
         return jwt.substring(jwt.lastIndexOf('.') + 1);
-    }
-
-    static int closedPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
     }
 
     /**

@@ -82,9 +82,7 @@ class StdoutTest {
     }
 
     static void assertLost(TestSupport.Result r, String name) {
-        // The launcher's own note when a parallel first run holds JBang's build lock is not the command's.
-        List<String> lines = r.err().lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("using kid")
-                && !l.startsWith("jbang launcher: waiting for another JBang run")
+        List<String> lines = r.err().lines().filter(l -> !TestSupport.isLaunchersTalk(l) && !l.startsWith("using kid")
                 && !l.startsWith("warning:") && !l.startsWith("X-Request-ID:") && !l.startsWith("HTTP ")).toList();
         assertEquals(OUTPUT_FAILED, r.exit(), () -> "exit code; stderr was:\n" + r.err());
         r.assertNoStackTrace();

@@ -11,6 +11,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +37,36 @@ final class TestSupport {
      */
     static final long PROCESS_TIMEOUT_SECONDS = 600;
 
+    private static Socket refusing;
+
     private TestSupport() {
+    }
+
+    /**
+     * A loopback port that refuses connections for the whole test run. A socket holds it, bound but
+     * never listening, so no server of this run or of another on the machine can take it meanwhile,
+     * as one could a port found free and closed again.
+     */
+    static synchronized int refusedPort() {
+        if (refusing == null) {
+            try {
+                Socket socket = new Socket();
+                socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                refusing = socket;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return refusing.getLocalPort();
+    }
+
+    /**
+     * A line of JBang's or the launcher's own on a ./jbang run's stderr, not the command's: JBang's
+     * {@code [jbang]} lines, and the launcher's note that another run has held the build lock for a
+     * while, which a busy machine or a second test run beside this one can bring at any time.
+     */
+    static boolean isLaunchersTalk(String line) {
+        return line.startsWith("[jbang]") || line.startsWith("jbang launcher: waiting for another JBang run");
     }
 
     /** What a command printed and returned. */
@@ -43,7 +76,7 @@ final class TestSupport {
             assertEquals(expectedExit, exit, () -> "exit code; stderr was:\n" + err);
             assertEquals("", out, "stdout must be empty on failure");
             assertNoStackTrace();
-            List<String> lines = err.lines().filter(l -> !l.startsWith("[jbang]")).toList();
+            List<String> lines = err.lines().filter(l -> !isLaunchersTalk(l)).toList();
             assertEquals(1, lines.size(), () -> "exactly one error line expected, got:\n" + err);
             for (String s : mustContain) {
                 assertTrue(lines.get(0).contains(s), () -> "error line should contain '" + s + "': " + lines.get(0));
@@ -56,7 +89,7 @@ final class TestSupport {
             assertEquals(expectedExit, exit, () -> "exit code; stderr was:\n" + err);
             assertEquals("", out, "stdout must be empty on failure");
             assertNoStackTrace();
-            List<String> lines = err.lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("warning:")
+            List<String> lines = err.lines().filter(l -> !isLaunchersTalk(l) && !l.startsWith("warning:")
                     && !l.startsWith("using kid") && !l.startsWith("X-Request-ID:")).toList();
             assertEquals(2, lines.size(), () -> "an error line and a hint line expected, got:\n" + err);
             assertTrue(lines.get(1).startsWith("hint: "), () -> "second line is the hint: " + err);
