@@ -55,7 +55,7 @@ public class CallApi implements Callable<Integer> {
     @Mixin
     NhsCli.AuthOption auth;
 
-    @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
+    @Option(names = "--url", paramLabel = "URL",
             description = "The API URL to call (env NHS_API_URL). Required.")
     String url;
 
@@ -85,7 +85,7 @@ public class CallApi implements Callable<Integer> {
             + "printed on stderr for NHS support).")
     String requestId;
 
-    @Option(names = "--correlation-id", paramLabel = "ID", defaultValue = "${env:NHS_CORRELATION_ID}",
+    @Option(names = "--correlation-id", paramLabel = "ID",
             description = "X-Correlation-ID to send (env NHS_CORRELATION_ID).")
     String correlationId;
 
@@ -97,7 +97,7 @@ public class CallApi implements Callable<Integer> {
             + "NHSE-Product-ID (as the Python tool did). A number failing the modulus-11 check is warned about, not refused.")
     String nhsNumber;
 
-    @Option(names = "--product-id", paramLabel = "ID", defaultValue = "${env:NHS_PRODUCT_ID:-" + DEFAULT_PRODUCT_ID + "}",
+    @Option(names = "--product-id", paramLabel = "ID", defaultValue = DEFAULT_PRODUCT_ID,
             description = "NHSE-Product-ID sent with --nhs-number (env NHS_PRODUCT_ID; default: ${DEFAULT-VALUE}).")
     String productId;
 
@@ -135,15 +135,12 @@ public class CallApi implements Callable<Integer> {
 
     /** Everything the user asked for, checked before any key is read or token fetched. */
     HttpRequest.Builder buildRequest(PrintWriter err) throws IOException {
-        if (NhsSetting.blankToNull(url) == null) {
+        if (NhsCli.blankToNull(url) == null) {
             throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
-        URI target = NhsSetting.checkUrl(url, NhsCli.source(spec, "--url"));
         NhsAuthPattern pattern = auth.auth != null ? auth.auth
-                : NhsAuthPattern.defaultFor(options.env.env, NhsSetting.blankToNull(options.tokenUrl) != null);
-        if (pattern != NhsAuthPattern.NONE) {
-            NhsSetting.checkNotInClear(target, "--url", pattern == NhsAuthPattern.API_KEY ? "API key" : "bearer token");
-        }
+                : NhsAuthPattern.defaultFor(options.env.env, NhsCli.blankToNull(options.tokenUrl) != null);
+        URI target = NhsClient.checkApiUrl(url, NhsCli.source(spec, "--url"), pattern);
         HttpRequest.Builder request = HttpRequest.newBuilder(target);
         if (data != null && json != null) {
             throw new NhsClient.UsageException("--data and --json both give a body: use one of them");
@@ -176,7 +173,7 @@ public class CallApi implements Callable<Integer> {
         }
         unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
-        if (NhsSetting.blankToNull(correlationId) != null) {
+        if (NhsCli.blankToNull(correlationId) != null) {
             unlessGiven(request, given, "X-Correlation-ID",
                     oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
@@ -226,7 +223,7 @@ public class CallApi implements Callable<Integer> {
      * sends anything else as '?'). A bad value is shown masked when {@code name} is a credential header.
      */
     static String headerValue(String option, String name, String value) {
-        String shown = name == null ? value : NhsHttp.traced(name, value);
+        String shown = name == null ? value : NhsClient.redactedHeader(name, value);
         if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {
             shown = shown.replace("\r", "\\r").replace("\n", "\\n").replaceAll("\\p{Cntrl}", "?");
             throw new NhsClient.UsageException(option + " '" + shown + "' has a line break or control character: "
@@ -249,7 +246,7 @@ public class CallApi implements Callable<Integer> {
                 throw new NhsClient.UsageException(option + " '@' names no file: give " + option + " @FILE, or @- for stdin");
             }
             // Bytes, not text: a body may be binary.
-            return NhsFiles.readBytes(Path.of(value.substring(1)), option + " file");
+            return NhsClient.readFile(Path.of(value.substring(1)), option + " file");
         }
         return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }

@@ -1,14 +1,12 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //SOURCES nhsauth/cli/NhsCli.java
-//SOURCES nhsauth/client/NhsDoctor.java
 //DESCRIPTION Check the whole chain, key to API answer, one line per check
 
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
 import java.io.PrintWriter;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -43,12 +41,12 @@ public class Doctor implements Callable<Integer> {
     @Mixin
     NhsCli.AuthOption auth;
 
-    @Option(names = "--jwks", paramLabel = "FILE|URL", defaultValue = "${env:NHS_JWKS}",
+    @Option(names = "--jwks", paramLabel = "FILE|URL",
             description = "The JWKS registered for the app, to compare the private key with: a file or an https URL "
                     + "(env NHS_JWKS). Optional.")
     String jwks;
 
-    @Option(names = "--url", paramLabel = "URL", defaultValue = "${env:NHS_API_URL}",
+    @Option(names = "--url", paramLabel = "URL",
             description = "An API URL to GET as the last check (env NHS_API_URL). Optional.")
     String url;
 
@@ -59,8 +57,7 @@ public class Doctor implements Callable<Integer> {
 
     enum Format { text, json }
 
-    static final Map<NhsDoctor.Status, String> MARKS = Map.of(
-            NhsDoctor.Status.PASSED, "✔", NhsDoctor.Status.FAILED, "✘", NhsDoctor.Status.SKIPPED, "–");
+    static final Map<String, String> MARKS = Map.of("passed", "✔", "failed", "✘", "skipped", "–");
 
     public static void main(String... args) {
         NhsCli.main(new Doctor(), args);
@@ -69,39 +66,24 @@ public class Doctor implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = NhsCli.err(spec);
-        NhsDoctor.Settings settings = new NhsDoctor.Settings(auth.auth, options.env.env,
-                NhsSetting.blankToNull(options.apiKey), options.key.privateKey, options.key.passphraseChars(),
-                NhsSetting.blankToNull(options.key.kid), NhsSetting.blankToNull(options.tokenUrl),
-                NhsSetting.parseTimeout(options.connection.timeout, "--timeout"), options.connection.caCert,
-                System.getenv(), NhsSetting.blankToNull(jwks), NhsSetting.blankToNull(url),
-                options.verbose.verbose ? err : null);
-        List<NhsDoctor.Check> checks = NhsDoctor.run(settings, NhsCli.OPTIONS);
+        NhsClient.Diagnosis diagnosis = options.builder(err, auth.auth).diagnose(jwks, url);
+        List<NhsClient.Check> checks = diagnosis.checks();
         PrintWriter out = NhsCli.out(spec);
         if (format == Format.json) {
-            out.println(NhsJson.pretty(checks.stream().map(Doctor::json).toList()));
+            out.println(diagnosis.toJson());
         } else {
             int width = checks.stream().mapToInt(c -> c.name().length()).max().orElse(0);
-            for (NhsDoctor.Check c : checks) {
+            for (NhsClient.Check c : checks) {
                 out.println(MARKS.get(c.status()) + " " + String.format("%-" + width + "s", c.name()) + "  " + c.found()
                         + (c.fix() == null ? "" : " → fix: " + c.fix()));
             }
         }
         out.flush();
-        int exit = NhsDoctor.exitCode(checks);
-        long failed = checks.stream().filter(c -> c.status() == NhsDoctor.Status.FAILED).count();
+        int exit = diagnosis.exitCode();
+        long failed = checks.stream().filter(NhsClient.Check::isFailed).count();
         err.println(failed == 0 ? "doctor: every check passed" : "doctor: " + failed + " check" + (failed == 1 ? "" : "s")
                 + " failed; exit " + exit + " is the first's");
         err.flush();
         return exit;
-    }
-
-    static Map<String, Object> json(NhsDoctor.Check c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("check", c.name());
-        m.put("status", c.status().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("found", c.found());
-        m.put("fix", c.fix());
-        m.put("exit_code", c.exitCode());
-        return m;
     }
 }

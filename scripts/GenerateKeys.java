@@ -53,15 +53,15 @@ public class GenerateKeys implements Callable<Integer> {
     @Mixin
     NhsCli.EnvOption environment;
 
-    @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
+    @Option(names = "--kid", paramLabel = "KID",
             description = "Key id, also the file name stem (default: <env>-1).")
     String kid;
 
-    @Option(names = "--output-dir", paramLabel = "DIR", defaultValue = "${env:NHS_OUTPUT_DIR:-.}",
+    @Option(names = "--output-dir", paramLabel = "DIR", defaultValue = ".",
             description = "Folder for the three files, created if missing (default: ${DEFAULT-VALUE}).")
     Path outputDir;
 
-    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "${env:NHS_KEY_SIZE:-4096}",
+    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "4096",
             description = "RSA modulus size; NHS guidance is 4096 (default: ${DEFAULT-VALUE}).")
     int keySize;
 

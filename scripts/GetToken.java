@@ -8,8 +8,6 @@ import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.time.temporal.ChronoUnit;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
@@ -65,13 +63,7 @@ public class GetToken implements Callable<Integer> {
                 out.println(token.value());
                 break;
             case json:
-                Map<String, Object> json = new LinkedHashMap<>();
-                json.put("access_token", token.value());
-                json.put("token_type", token.tokenType());
-                json.put("expires_in", token.expiresInSeconds());
-                json.put("issued_at", token.issuedAtMillis());
-                json.put("expires_at", token.expiresAt().truncatedTo(ChronoUnit.SECONDS).toString());
-                out.println(NhsJson.compact(json));
+                out.println(token.toJson());
                 break;
             default:
                 out.println("Access token: " + token.value());

@@ -52,7 +52,7 @@ public class MockServer implements Callable<Integer> {
     List<String> appsWithoutLevel3 = new ArrayList<>();
 
     @Option(names = "--port", paramLabel = "PORT",
-            defaultValue = "${env:NHS_MOCK_PORT:-" + NhsEnvironment.LOCAL_PORT + "}",
+            defaultValue = "" + NhsEnvironment.LOCAL_PORT,
             description = "Port to listen on, 0 for any free one (default: ${DEFAULT-VALUE}, "
                     + "which --env local points at).")
     String port;

@@ -133,7 +133,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             @Spec
             CommandSpec spec;
 
-            @Option(names = "--token-cache-dir", paramLabel = "DIR", defaultValue = "${env:NHS_TOKEN_CACHE_DIR}",
+            @Option(names = "--token-cache-dir", paramLabel = "DIR",
                     description = "The cache folder (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on Windows, "
                             + "~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
             java.nio.file.Path dir;

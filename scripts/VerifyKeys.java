@@ -37,7 +37,7 @@ public class VerifyKeys implements Callable<Integer> {
     @Mixin
     NhsCli.KeyOptions keyFile;
 
-    @Option(names = "--jwks", paramLabel = "FILE|URL", defaultValue = "${env:NHS_JWKS}",
+    @Option(names = "--jwks", paramLabel = "FILE|URL",
             description = "The JWKS registered for the app: a file or an https URL (env NHS_JWKS). Required.")
     String jwks;
 
@@ -58,11 +58,11 @@ public class VerifyKeys implements Callable<Integer> {
         if (privateKey == null) {
             throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
-        if (NhsSetting.blankToNull(jwks) == null) {
+        if (NhsCli.blankToNull(jwks) == null) {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
         RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
-        JWKSet set = NhsJwks.loadJwks(jwks, NhsSetting.parseTimeout(connection.timeout, NhsCli.source(spec, "--timeout")),
+        JWKSet set = NhsJwks.loadJwks(jwks, connection.timeout,
                 connection.caCert);
         String keyId = givenKid != null ? givenKid : kidFor(privateKey, set);
         String thumbprint = NhsJwks.thumbprint(NhsKeys.publicKeyOf(key));

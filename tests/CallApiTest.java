@@ -295,13 +295,13 @@ class CallApiTest {
 
     @Test
     void theTraceRuleMasksCredentialsByNameWhateverTheCase() {
-        assertEquals("Bearer ****", NhsHttp.traced("AUTHORIZATION", "Bearer abc"));
-        assertEquals("Basic ****", NhsHttp.traced("Proxy-Authorization", "Basic dXNlcjpwYXNz"));
-        assertEquals("****", NhsHttp.traced("ApiKey", "k"));
-        assertEquals("****", NhsHttp.traced("x-access-TOKEN-hint", "t"));
-        assertEquals("****", NhsHttp.traced("Client-Secret", "s"));
-        assertEquals("application/json", NhsHttp.traced("Content-Type", "application/json"));
-        assertEquals("abc-123", NhsHttp.traced("X-Request-ID", "abc-123"));
+        assertEquals("Bearer ****", NhsClient.redactedHeader("AUTHORIZATION", "Bearer abc"));
+        assertEquals("Basic ****", NhsClient.redactedHeader("Proxy-Authorization", "Basic dXNlcjpwYXNz"));
+        assertEquals("****", NhsClient.redactedHeader("ApiKey", "k"));
+        assertEquals("****", NhsClient.redactedHeader("x-access-TOKEN-hint", "t"));
+        assertEquals("****", NhsClient.redactedHeader("Client-Secret", "s"));
+        assertEquals("application/json", NhsClient.redactedHeader("Content-Type", "application/json"));
+        assertEquals("abc-123", NhsClient.redactedHeader("X-Request-ID", "abc-123"));
     }
 
     @Test

@@ -212,23 +212,24 @@ class DoctorTest {
     @Test
     void theProxyInEffectAndWhyAreReadThroughTheLibrarysRules() throws Exception {
         try (ForwardProxy proxy = new ForwardProxy()) {
-            List<NhsDoctor.Check> through = NhsDoctor.run(settings(Map.of("http_proxy", proxy.url())), NhsSetting.LIBRARY);
-            NhsDoctor.Check p = check(through, "proxy");
+            List<NhsClient.Check> through = settings(Map.of("http_proxy", proxy.url())).diagnose(null, hello()).checks();
+            NhsClient.Check p = check(through, "proxy");
             assertTrue(p.found().contains("through the proxy 127.0.0.1:" + proxy.port() + " (http_proxy)"), p.found());
             assertTrue(check(through, "connect").found().contains("(the proxy)"), check(through, "connect").found());
-            assertEquals(NhsDoctor.Status.PASSED, check(through, "token").status(), check(through, "token").found());
+            assertEquals("passed", check(through, "token").status(), check(through, "token").found());
             assertTrue(proxy.forwarded() >= 2, "the probe and the token request went through the proxy");
 
             long before = proxy.forwarded();
-            List<NhsDoctor.Check> bypassed = NhsDoctor.run(settings(Map.of("HTTP_PROXY", proxy.url(),
-                    "NO_PROXY", "localhost,127.0.0.1")), NhsSetting.LIBRARY);
+            List<NhsClient.Check> bypassed = settings(Map.of("HTTP_PROXY", proxy.url(),
+                    "NO_PROXY", "localhost,127.0.0.1")).diagnose(null, hello()).checks();
             assertTrue(check(bypassed, "proxy").found().contains("direct: NO_PROXY matches 127.0.0.1 (HTTP_PROXY is set)"),
                     check(bypassed, "proxy").found());
             assertEquals(before, proxy.forwarded(), "nothing went through the proxy");
         }
-        List<NhsDoctor.Check> none = NhsDoctor.run(settings(Map.of()), NhsSetting.LIBRARY);
+        NhsClient.Diagnosis diagnosis = settings(Map.of()).diagnose(null, hello());
+        List<NhsClient.Check> none = diagnosis.checks();
         assertTrue(check(none, "proxy").found().endsWith("direct (no HTTP_PROXY set)"), check(none, "proxy").found());
-        assertEquals(0, NhsDoctor.exitCode(none));
+        assertEquals(0, diagnosis.exitCode());
     }
 
     @Test
@@ -272,12 +273,12 @@ class DoctorTest {
         }
     }
 
-    static NhsDoctor.Settings settings(Map<String, String> proxyVariables) {
-        return new NhsDoctor.Settings(null, NhsEnvironment.INT, API_KEY, pem, null, null, mock.tokenUrl(),
-                Duration.ofSeconds(30), null, proxyVariables, null, hello(), null);
+    static NhsClient.Builder settings(Map<String, String> proxyVariables) {
+        return NhsClient.builder().apiKey(API_KEY).privateKey(pem, null).tokenUrl(mock.tokenUrl())
+                .proxyVariables(proxyVariables);
     }
 
-    static NhsDoctor.Check check(List<NhsDoctor.Check> checks, String name) {
+    static NhsClient.Check check(List<NhsClient.Check> checks, String name) {
         return checks.stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
     }
 

@@ -4,6 +4,7 @@ import nhsauth.mock.*;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -185,10 +186,11 @@ class HardeningTest {
             assertTrue(tokens.requests.isEmpty(), "no token was even fetched");
         }
         for (String local : List.of("localhost", "127.0.0.1", "127.9.9.9", "[::1]")) {
-            assertTrue(NhsSetting.isLoopback(local), local);
+            NhsClient.checkApiUrl("http://" + local + "/x", "URL", NhsAuthPattern.SIGNED_JWT);
         }
         for (String remote : List.of("int.api.service.nhs.uk", "10.0.0.1", "[::2]", "localhost.example.org")) {
-            assertFalse(NhsSetting.isLoopback(remote), remote);
+            assertThrows(NhsClient.UsageException.class,
+                    () -> NhsClient.checkApiUrl("http://" + remote + "/x", "URL", NhsAuthPattern.SIGNED_JWT), remote);
         }
     }
 

@@ -75,6 +75,15 @@ class MockServerLoadTest {
 
     @TempDir
     static Path dir;
+    /** The token request as NHS documents it, written here: the mock is judged against the reference, not the client. */
+    static final String FORM = "application/x-www-form-urlencoded";
+
+    static String tokenForm(String assertion) {
+        return "grant_type=client_credentials&client_assertion_type="
+                + java.net.URLEncoder.encode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer", StandardCharsets.UTF_8)
+                + "&client_assertion=" + java.net.URLEncoder.encode(assertion, StandardCharsets.UTF_8);
+    }
+
     static NhsSigningKey signingKey;
     static Path jwks;
 
@@ -156,8 +165,8 @@ class MockServerLoadTest {
 
     /** Flips, inserts or deletes bytes in the assertion, a field name or value, or the Content-Type. */
     static Case mutate(Random random, int base, List<String> bases) {
-        StringBuilder form = new StringBuilder(NhsClient.tokenForm(bases.get(base)));
-        String contentType = NhsClient.FORM_CONTENT_TYPE;
+        StringBuilder form = new StringBuilder(tokenForm(bases.get(base)));
+        String contentType = FORM;
         List<String> done = new ArrayList<>();
         // Mostly one edit, so most cases get past the early checks to the claims and the signature.
         int roll = random.nextInt(10);
@@ -348,7 +357,7 @@ class MockServerLoadTest {
             String assertion = assertion(LOAD_ASSERTION_SECONDS);
             long expMillis = SignedJWT.parse(assertion).getJWTClaimsSet().getExpirationTime().getTime();
             lastExpMillis.accumulate(expMillis);
-            HttpResponse<String> r = post(server.tokenUrl(), NhsClient.FORM_CONTENT_TYPE, NhsClient.tokenForm(assertion));
+            HttpResponse<String> r = post(server.tokenUrl(), FORM, tokenForm(assertion));
             boolean expiredOnTheWay = r.statusCode() == 400 && r.body().contains("JWT has expired")
                     && System.currentTimeMillis() > expMillis;
             if (!expiredOnTheWay) {

@@ -93,7 +93,7 @@ class ProxyTest {
         Origin origin = new Origin();
         try (ForwardProxy proxy = new ForwardProxy(USER, PASSWORD);
              TestTls.Server api = tls.serve(tls.good(), origin::handle)) {
-            assertEquals("", System.getProperty(NhsProxies.TUNNELING_PROPERTY),
+            assertEquals("", System.getProperty("jdk.http.auth.tunneling.disabledSchemes"),
                     "the scripts' runtime option lets Basic credentials into CONNECT");
             TestSupport.Result r = callApi(Map.of("HTTPS_PROXY", proxyUrl(proxy, USER, PASSWORD)), api.url("")).assertOk();
             assertTrue(r.out().contains("Hello Application!"), r.out());
@@ -204,31 +204,6 @@ class ProxyTest {
             r.assertOneLineErrorWithHint(5, "cannot connect to the proxy 127.0.0.1:" + deadPort + " (HTTP_PROXY)");
             assertFalse(r.err().contains("unresolved"), r.err());
         }
-    }
-
-    @ParameterizedTest(name = "{1} for {0}: {2}")
-    @CsvSource({
-        "http://10.1.2.3/x, 10.0.0.0/8, true",
-        "http://11.1.2.3/x, 10.0.0.0/8, false",
-        "http://192.168.7.9/x, 192.168.0.0/16, true",
-        "http://192.169.7.9/x, 192.168.0.0/16, false",
-        "http://[::1]:8080/x, ::1/128, true",
-        "http://[fd00::5]/x, fd00::/8, true",
-        "http://[fe80::5]/x, fd00::/8, false",
-        "http://10.1.2.3/x, 10.1.2.3, true",
-        "http://api.int.example.org/x, .example.org, true",
-        "http://api.int.example.org/x, example.org, true",
-        "http://notexample.org/x, example.org, false",
-        "http://host.example.org:8080/x, host.example.org:8080, true",
-        "http://host.example.org:8081/x, host.example.org:8080, false",
-        "http://[::1]:8080/x, [::1]:8080, true",
-        "http://anything/x, *, true",
-        "http://name.resolving.to.loopback/x, 127.0.0.0/8, false"})
-    void noProxyReadsAsCurlAndRequestsReadIt(String url, String noProxy, boolean bypassed) {
-        NhsProxies proxies = new NhsProxies(Map.of("HTTP_PROXY", "http://127.0.0.1:3128", "NO_PROXY", noProxy));
-        assertEquals(bypassed, proxies.bypassed(URI.create(url)));
-        assertEquals(bypassed ? null : "127.0.0.1:3128",
-                proxies.endpointFor(URI.create(url)) == null ? null : proxies.endpointFor(URI.create(url)).address());
     }
 
     @Test

@@ -14,7 +14,9 @@
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java
 //SOURCES TokenCacheTest.java
-//SOURCES TokenCacheFolderTest.java
+//SOURCES nhsauth/client/NhsTokenCacheTest.java
+//SOURCES nhsauth/client/NhsTokenAnswersTest.java
+//SOURCES nhsauth/client/NhsProxiesTest.java
 //SOURCES WindowsFilesTest.java
 //SOURCES ReadmeTest.java
 //SOURCES MockServerTest.java

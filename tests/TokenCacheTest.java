@@ -12,6 +12,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -113,6 +114,38 @@ class TokenCacheTest {
             assertEquals("short-1\n", run(new GetToken(), tokens, "--token-cache", "--format", "token").out());
             assertEquals("short-2\n", run(new GetToken(), tokens, "--token-cache", "--format", "token").out(),
                     "less than a minute left: fetch a new one");
+        }
+    }
+
+    @Test
+    void helpNamesEachPlatformsFolder() {
+        // picocli may wrap anywhere, so the words are compared without whitespace
+        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out(),
+                TestSupport.runInProcess(new GetToken(), "--help").assertOk().out())) {
+            String words = help.replaceAll("\\s+", "");
+            assertTrue(words.contains("%LOCALAPPDATA%\\nhs-auth") && words.contains("~/Library/Caches/nhs-auth")
+                    && words.contains("~/.cache/nhs-auth"), help);
+        }
+    }
+
+    @Test
+    void getTokenWithAnUntrustedFolderWarnsOnceAndStillPrintsTheToken() throws Exception {
+        Path dir = Files.createDirectories(cacheDir.resolve("shared"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        AtomicInteger n = new AtomicInteger();
+        try (FakeServer tokens = new FakeServer(r -> FakeServer.Reply.token("fresh-" + n.incrementAndGet()))) {
+            for (int run = 1; run <= 2; run++) {
+                TestSupport.Result r = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
+                        pem.toString(), "--token-url", tokens.url("/oauth2/token"), "--token-cache", "--token-cache-dir",
+                        dir.toString(), "--format", "token").assertOk();
+                assertEquals("fresh-" + run + "\n", r.out(), "a new token each run: the cache is not used");
+                List<String> about = r.err().lines().filter(l -> l.contains(dir.toString())).toList();
+                assertEquals(1, about.size(), r.err());
+                assertTrue(about.get(0).startsWith("warning: "), r.err());
+            }
+            try (Stream<Path> files = Files.list(dir)) {
+                assertEquals(0, files.count(), "nothing written into it");
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -67,24 +68,6 @@ public final class NhsCli {
      */
     static final int OUTPUT_FAILED = 23;
 
-    /** How a command user changes a setting that a library message mentions: its option and variable. */
-    public static final NhsSetting.Words OPTIONS = (setting, action) -> {
-        String option = switch (setting) {
-            case AUTH -> "--auth";
-            case API_KEY -> "--api-key";
-            case PRIVATE_KEY -> "--private-key";
-            case PASSPHRASE -> "--private-key-passphrase";
-            case ENV -> "--env";
-            case KID -> "--kid";
-            case TOKEN_URL -> "--token-url";
-            case TIMEOUT -> "--timeout";
-            case CA_CERT -> "--cacert";
-            case TRACE -> "--verbose";
-        };
-        return setting.variable() == null ? option
-                : action ? "pass " + option + " or set " + setting.variable() : option + " / " + setting.variable();
-    };
-
     // ------------------------------------------------------------------ running a command
 
     /** Runs a picocli command and returns its exit code; all failures become one line on stderr. */
@@ -107,6 +90,7 @@ public final class NhsCli {
         cl.setExpandAtFiles(false);
         cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
         cl.setParameterExceptionHandler(NhsCli::onParameterException);
+        cl.setDefaultValueProvider(NhsCli::variableValue);
         cl.setExitCodeExceptionMapper(t -> t instanceof NhsClient.NhsAuthException
                 ? ((NhsClient.NhsAuthException) t).exitCode() : NhsClient.ExitCode.INTERNAL);
         listExitCodes(cl);
@@ -181,7 +165,7 @@ public final class NhsCli {
     /** The result could not be written to stdout. */
     static final class OutputLost extends NhsClient.NhsAuthException {
         OutputLost(IOException e) {
-            super(OUTPUT_FAILED, "cannot write the result to stdout (" + NhsSetting.oneLine(e.getMessage())
+            super(OUTPUT_FAILED, "cannot write the result to stdout (" + oneLine(e.getMessage())
                     + "): make room where stdout goes, or send it elsewhere", e);
         }
 
@@ -195,7 +179,7 @@ public final class NhsCli {
 
     private static int reportLost(OutputLost lost, PrintWriter err, String name, boolean verbose) {
         if (!lost.readerClosedThePipe()) {
-            err.println(name + ": " + lost.message(OPTIONS));
+            err.println(name + ": " + lost.commandLineMessage());
         }
         if (verbose) {
             lost.printStackTrace(err);
@@ -227,9 +211,11 @@ public final class NhsCli {
     private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
-        String message = NhsSetting.oneLine(ex.getMessage());
+        String message = oneLine(ex.getMessage());
         String variable = ex.getArgSpec() instanceof OptionSpec option && !typedIn(args, option) ? variableOf(option) : null;
-        if (variable != null) {
+        if (ex.getCause() instanceof ValueRefused refused && ex.getArgSpec() instanceof OptionSpec option) {
+            message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
+        } else if (variable != null) {
             message = fromVariable(message, variable);
         }
         cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
@@ -245,8 +231,8 @@ public final class NhsCli {
             return reportLost(lost, err, name, verbose);
         }
         if (ex instanceof NhsClient.NhsAuthException known) {
-            err.println(name + ": " + known.message(OPTIONS));
-            String hint = known.hint(OPTIONS);
+            err.println(name + ": " + known.commandLineMessage());
+            String hint = known.commandLineHint();
             if (hint != null) {
                 err.println("hint: " + hint);
             }
@@ -256,7 +242,7 @@ public final class NhsCli {
             err.flush();
             return known.exitCode();
         }
-        err.println(name + ": internal error: " + NhsSetting.oneLine(String.valueOf(ex))
+        err.println(name + ": internal error: " + oneLine(String.valueOf(ex))
                 + (verbose ? "" : " (run again with --verbose for details)"));
         if (verbose) {
             ex.printStackTrace(err);
@@ -288,14 +274,29 @@ public final class NhsCli {
 
     // ------------------------------------------------------------------ where a value came from
 
-    private static final Pattern ENV_DEFAULT = Pattern.compile("\\$\\{env:([A-Za-z_][A-Za-z0-9_]*)");
     private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value for option '[^']+'");
 
-    /** The variable an option's default reads, when that variable is set; null otherwise. */
+    /**
+     * The default-value provider of every command: an option's {@code NHS_*} variable, when set
+     * and not blank (an empty variable counts as unset); otherwise the option's own default.
+     * Which variable goes with which option is the library's one table ({@link NhsClient#variableFor}).
+     */
+    private static String variableValue(CommandLine.Model.ArgSpec arg) {
+        return arg instanceof OptionSpec option ? NhsClient.optionDefault(option.longestName(), System.getenv()) : null;
+    }
+
+    /** The variable that gave an option its value, when that variable is set; null otherwise. */
     private static String variableOf(OptionSpec option) {
-        String raw = option.defaultValueString(false);
-        Matcher m = ENV_DEFAULT.matcher(raw == null ? "" : raw);
-        return m.find() && System.getenv(m.group(1)) != null ? m.group(1) : null;
+        return NhsClient.optionDefault(option.longestName(), System.getenv()) == null ? null
+                : NhsClient.variableFor(option.longestName());
+    }
+
+    static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
+    }
+
+    public static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
     }
 
     /** Whether the option is on the command line (for when picocli has no parse result yet). */
@@ -349,12 +350,34 @@ public final class NhsCli {
         }
     }
 
+    /**
+     * A converter whose message starts with the value it refused ({@code 'soon' is not a number of
+     * seconds}): the message names the option, or the variable the value came from, in front of it.
+     */
+    static final class ValueRefused extends CommandLine.TypeConversionException {
+        ValueRefused(NhsClient.UsageException e) {
+            super(e.getMessage());
+        }
+    }
+
+    /** Converts {@code --timeout} seconds by the library's rule, which NHS_TIMEOUT follows too. */
+    static final class TimeoutConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            try {
+                return NhsClient.timeoutOf(value);
+            } catch (NhsClient.UsageException e) {
+                throw new ValueRefused(e);
+            }
+        }
+    }
+
     /** Converts {@code --auth} values, naming the valid ones on a mistake. */
     static final class AuthConverter implements CommandLine.ITypeConverter<NhsAuthPattern> {
         @Override
         public NhsAuthPattern convert(String value) {
             try {
-                return NhsSetting.blankToNull(value) == null ? null : NhsAuthPattern.parse(value);
+                return blankToNull(value) == null ? null : NhsAuthPattern.parse(value);
             } catch (NhsClient.UsageException e) {
                 throw new CommandLine.TypeConversionException(e.getMessage());
             }
@@ -371,7 +394,7 @@ public final class NhsCli {
 
     /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
     public static final class AuthOption {
-        @Option(names = "--auth", paramLabel = "PATTERN", defaultValue = "${env:NHS_AUTH}",
+        @Option(names = "--auth", paramLabel = "PATTERN",
                 converter = AuthConverter.class, completionCandidates = AuthCandidates.class,
                 description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
                         + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
@@ -398,7 +421,7 @@ public final class NhsCli {
 
     /** --env, for the commands that pick an NHS environment. */
     public static final class EnvOption {
-        @Option(names = "--env", paramLabel = "ENV", defaultValue = "${env:NHS_ENV:-int}",
+        @Option(names = "--env", paramLabel = "ENV", defaultValue = "int",
                 converter = EnvironmentConverter.class, completionCandidates = EnvironmentCandidates.class,
                 description = "NHS environment: ${COMPLETION-CANDIDATES} (env NHS_ENV; default: ${DEFAULT-VALUE}).")
         public NhsEnvironment env;
@@ -406,17 +429,17 @@ public final class NhsCli {
 
     /** The private key and its passphrase. */
     public static final class KeyOptions {
-        @Option(names = "--private-key", paramLabel = "PEM", defaultValue = "${env:NHS_PRIVATE_KEY}",
+        @Option(names = "--private-key", paramLabel = "PEM",
                 showDefaultValue = Visibility.NEVER,
                 description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY). Required.")
         public Path privateKey;
 
         @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
-                defaultValue = "${env:NHS_PRIVATE_KEY_PASSPHRASE}", showDefaultValue = Visibility.NEVER,
+                showDefaultValue = Visibility.NEVER,
                 description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
         String passphrase;
 
-        @Option(names = "--kid", paramLabel = "KID", defaultValue = "${env:NHS_KID}",
+        @Option(names = "--kid", paramLabel = "KID",
                 description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
                         + "else <env>-1).")
         public String kid;
@@ -427,7 +450,7 @@ public final class NhsCli {
                 throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
                         + "or leave --kid out to use the key file's name");
             }
-            return NhsSetting.blankToNull(kid);
+            return blankToNull(kid);
         }
 
         public char[] passphraseChars() {
@@ -437,11 +460,11 @@ public final class NhsCli {
 
     /** How to reach a server: the time allowed and extra trusted CAs. */
     public static final class ConnectionOptions {
-        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "${env:NHS_TIMEOUT:-30}",
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30", converter = TimeoutConverter.class,
                 description = "Seconds allowed to connect and to answer (env NHS_TIMEOUT; default: ${DEFAULT-VALUE}).")
-        public String timeout;
+        public Duration timeout;
 
-        @Option(names = "--cacert", paramLabel = "PEM", defaultValue = "${env:NHS_CA_CERT}",
+        @Option(names = "--cacert", paramLabel = "PEM",
                 description = "Extra trusted CA certificates, PEM, for TLS-inspecting proxies (env NHS_CA_CERT).")
         public Path caCert;
     }
@@ -451,7 +474,7 @@ public final class NhsCli {
         @Spec(Spec.Target.MIXEE)
         CommandSpec command;
 
-        @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:NHS_API_KEY}",
+        @Option(names = "--api-key", paramLabel = "KEY",
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
                         + "(env NHS_API_KEY). Required.")
@@ -463,7 +486,7 @@ public final class NhsCli {
         @Mixin
         public EnvOption env;
 
-        @Option(names = "--token-url", paramLabel = "URL", defaultValue = "${env:NHS_TOKEN_URL}",
+        @Option(names = "--token-url", paramLabel = "URL",
                 description = "Token endpoint instead of the environment's; the assertion's aud follows it "
                         + "(env NHS_TOKEN_URL).")
         public String tokenUrl;
@@ -479,7 +502,7 @@ public final class NhsCli {
         @Option(names = "--no-token-cache", description = "Fetch a new token even if NHS_TOKEN_CACHE is set.")
         boolean noTokenCache;
 
-        @Option(names = "--token-cache-dir", paramLabel = "DIR", defaultValue = "${env:NHS_TOKEN_CACHE_DIR}",
+        @Option(names = "--token-cache-dir", paramLabel = "DIR",
                 description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on "
                         + "Windows, ~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
         Path tokenCacheDir;
@@ -491,7 +514,7 @@ public final class NhsCli {
         public Map<String, String> variables = System.getenv();
 
         boolean tokenCacheWanted() {
-            return !noTokenCache && (tokenCache || NhsSetting.isOn(variables.get("NHS_TOKEN_CACHE")));
+            return !noTokenCache && tokenCache;
         }
 
         /** The signed-JWT client these options describe; notes and the trace go to {@code err}. */
@@ -501,6 +524,11 @@ public final class NhsCli {
 
         /** The client for an auth pattern (null: the environment's default). */
         public NhsClient client(PrintWriter err, NhsAuthPattern auth) {
+            return builder(err, auth).build();
+        }
+
+        /** The configuration of {@link #client(PrintWriter, NhsAuthPattern)}, not yet checked. */
+        public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
                     .auth(auth)
                     .environment(env.env)
@@ -508,18 +536,17 @@ public final class NhsCli {
                     .privateKey(key.privateKey, key.passphraseChars())
                     .kid(key.kid(command))
                     .tokenUrl(tokenUrl)
-                    .timeout(NhsSetting.parseTimeout(connection.timeout, source(command, "--timeout")))
+                    .timeout(connection.timeout)
                     .caCertificates(connection.caCert)
                     .proxyVariables(variables)
-                    .settingNames(OPTIONS)
+                    .commandLineNames()
                     .notices(line -> {
                         err.println(line);
                         err.flush();
                     })
                     .trace(verbose.verbose ? err : null)
                     .tokenCache(tokenCacheWanted()
-                            ? (tokenCacheDir != null ? tokenCacheDir : NhsClient.defaultTokenCacheDir()) : null)
-                    .build();
+                            ? (tokenCacheDir != null ? tokenCacheDir : NhsClient.defaultTokenCacheDir()) : null);
         }
     }
 }

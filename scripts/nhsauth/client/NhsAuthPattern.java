@@ -61,11 +61,6 @@ public enum NhsAuthPattern {
                 + NhsSetting.AUTH.action() + " to signed-jwt for tokens");
     }
 
-    /** A variable's pattern, null when it is unset or blank; a bad value names the variable. */
-    static NhsAuthPattern parseVariable(java.util.Map<String, String> vars, String variable) {
-        return NhsSetting.blankToNull(vars.get(variable)) == null ? null : parse(vars.get(variable), variable);
-    }
-
     /** @throws NhsClient.UsageException naming the valid patterns */
     public static NhsAuthPattern parse(String name) {
         return parse(name, null);

@@ -13,6 +13,7 @@
 //SOURCES NhsTokenCache.java
 //SOURCES NhsFiles.java
 //SOURCES NhsJson.java
+//SOURCES NhsDoctor.java
 
 package nhsauth.client;
 
@@ -47,9 +48,9 @@ public final class NhsClient {
     public static final int ASSERTION_LIFETIME_SECONDS = 240;
     /** A token is not reused within this many seconds of its expiry. */
     public static final int TOKEN_REUSE_MARGIN_SECONDS = 60;
-    public static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
     /** This toolkit's version, as {@code --version} shows it. */
     public static final String VERSION = "1.0";
     /** Names the toolkit on its requests (unless the caller sets its own), so API owners can tell its traffic. */
@@ -226,7 +227,7 @@ public final class NhsClient {
     }
 
     /** Form body of the token request, exactly as the NHS token endpoint expects it. */
-    public static String tokenForm(String assertion) {
+    static String tokenForm(String assertion) {
         return "grant_type=client_credentials"
                 + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
                 + "&client_assertion=" + URLEncoder.encode(assertion, StandardCharsets.UTF_8);
@@ -367,25 +368,25 @@ public final class NhsClient {
 
     /** Configures a client; every setter accepts null to mean "the default". */
     public static final class Builder {
-        private NhsEnvironment env = NhsEnvironment.INT;
-        private NhsAuthPattern auth;
-        private String apiKey;
-        private Path privateKeyFile;
-        private char[] passphrase;
-        private String kid;
-        private String tokenUrl;
-        private Duration timeout = DEFAULT_TIMEOUT;
-        private Path caCertificates;
-        private Map<String, String> proxyVariables = System.getenv();
-        private Consumer<String> notices = line -> System.err.println("nhs-auth: " + line);
-        private PrintWriter trace;
-        private Path tokenCacheDir;
-        private NhsSetting.Words settingNames = NhsSetting.LIBRARY;
+        NhsEnvironment env = NhsEnvironment.INT;
+        NhsAuthPattern auth;
+        String apiKey;
+        Path privateKeyFile;
+        char[] passphrase;
+        String kid;
+        String tokenUrl;
+        Duration timeout = DEFAULT_TIMEOUT;
+        Path caCertificates;
+        Map<String, String> proxyVariables = System.getenv();
+        Consumer<String> notices = line -> System.err.println("nhs-auth: " + line);
+        PrintWriter trace;
+        Path tokenCacheDir;
+        NhsSetting.Words settingNames = NhsSetting.LIBRARY;
 
         private Builder() {
         }
 
-        private Builder copy() {
+        Builder copy() {
             Builder b = new Builder();
             b.env = env;
             b.auth = auth;
@@ -504,10 +505,20 @@ public final class NhsClient {
             return this;
         }
 
-        /** How notices name settings: the commands name their options. */
-        public Builder settingNames(NhsSetting.Words names) {
-            this.settingNames = names;
+        /** Notices name settings as a command user sets them (options and variables), not as a library user does. */
+        public Builder commandLineNames() {
+            this.settingNames = NhsSetting.COMMAND_LINE;
             return this;
+        }
+
+        /**
+         * Checks the whole chain this configuration would use, link by link, without stopping at
+         * the first failure: the key, the JWKS ({@code jwks}: a file or URL to compare the key
+         * with, or null), the proxy, DNS, TCP, TLS, the clock, the token request and the API
+         * ({@code apiUrl}: a URL to GET last, or null). Nothing secret is reported.
+         */
+        public Diagnosis diagnose(String jwks, String apiUrl) {
+            return new Diagnosis(NhsDoctor.run(copy(), NhsSetting.blankToNull(jwks), NhsSetting.blankToNull(apiUrl)));
         }
 
         /**
@@ -556,6 +567,70 @@ public final class NhsClient {
         return NhsTokenCache.defaultDir(System.getenv());
     }
 
+    /**
+     * The {@code NHS_*} variable that gives a command-line option's value when the option is not
+     * typed ({@code --api-key}: {@code NHS_API_KEY}); null for an option no variable gives.
+     */
+    public static String variableFor(String option) {
+        NhsSetting setting = NhsSetting.ofOption(option);
+        return setting == null ? null : setting.variable();
+    }
+
+    /**
+     * A small file a user named (a request body, say), as bytes, with the client's own wording for
+     * what went wrong: a missing file, a folder, no permission.
+     *
+     * @throws UsageException naming {@code what} and the file
+     */
+    public static byte[] readFile(Path file, String what) {
+        return NhsFiles.readBytes(file, what);
+    }
+
+    /**
+     * A header's value as this client's traces show it: credentials masked ({@code Authorization}
+     * and {@code Proxy-Authorization} keep their scheme), anything else as it is.
+     */
+    public static String redactedHeader(String name, String value) {
+        return NhsHttp.traced(name, value);
+    }
+
+    /**
+     * Checks an API URL as {@link #send} will, before anything is sent: http or https with a host,
+     * and plain http only to this machine when the pattern sends a credential. {@code what} names
+     * the URL in the message (an option, a variable).
+     *
+     * @throws UsageException naming the URL and the fix
+     */
+    public static URI checkApiUrl(String url, String what, NhsAuthPattern auth) {
+        URI uri = NhsSetting.checkUrl(url, what);
+        return auth == NhsAuthPattern.NONE ? uri
+                : NhsSetting.checkNotInClear(uri, what, auth == NhsAuthPattern.API_KEY ? "API key" : "bearer token");
+    }
+
+    /**
+     * The value {@code vars} give a command-line option through its {@code NHS_*} variable, as
+     * the option takes it: null when the variable is unset or blank; for a switch
+     * ({@code --token-cache}), {@code true} when the variable is 1, true, yes or on.
+     */
+    public static String optionDefault(String option, Map<String, String> vars) {
+        NhsSetting setting = NhsSetting.ofOption(option);
+        String value = setting == null ? null : NhsSetting.blankToNull(vars.get(setting.variable()));
+        if (value == null) {
+            return null;
+        }
+        return setting == NhsSetting.TOKEN_CACHE ? String.valueOf(NhsSetting.isOn(value)) : value;
+    }
+
+    /**
+     * A timeout as the commands and {@code NHS_TIMEOUT} take it: seconds, fractions allowed, more
+     * than 0 and at most 3600.
+     *
+     * @throws UsageException naming the value and the fix, e.g. {@code 'soon' is not a number of seconds: e.g. 30}
+     */
+    public static Duration timeoutOf(String seconds) {
+        return NhsSetting.parseTimeout(seconds, null);
+    }
+
     /** Deletes every cached token in {@code dir}; returns how many. */
     public static int clearTokenCache(Path dir) throws java.io.IOException {
         return NhsTokenCache.clear(dir);
@@ -573,10 +648,67 @@ public final class NhsClient {
             return !Instant.now().plus(margin).isBefore(expiresAt());
         }
 
+        /**
+         * The token as one line of JSON, the secret included: access_token, token_type, expires_in,
+         * issued_at and expires_at (ISO 8601, whole seconds).
+         */
+        public String toJson() {
+            Map<String, Object> json = new java.util.LinkedHashMap<>();
+            json.put("access_token", value);
+            json.put("token_type", tokenType);
+            json.put("expires_in", expiresInSeconds);
+            json.put("issued_at", issuedAtMillis);
+            json.put("expires_at", expiresAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+            return NhsJson.compact(json);
+        }
+
         /** Never shows the token itself. */
         @Override
         public String toString() {
             return "AccessToken[****, expires " + expiresAt() + "]";
+        }
+    }
+
+    /**
+     * One link of {@link Builder#diagnose}: what was checked, its status ({@code passed},
+     * {@code failed} or {@code skipped}), what was found, and for a failure the fix and exit code.
+     */
+    public record Check(String name, String status, String found, String fix, int exitCode) {
+        static Check passed(String name, String found) {
+            return new Check(name, "passed", found, null, ExitCode.OK);
+        }
+
+        static Check skipped(String name, String why) {
+            return new Check(name, "skipped", why, null, ExitCode.OK);
+        }
+
+        static Check failed(String name, int exitCode, String found, String fix) {
+            return new Check(name, "failed", found, fix, exitCode);
+        }
+
+        public boolean isFailed() {
+            return status.equals("failed");
+        }
+    }
+
+    /** Every check of {@link Builder#diagnose}, in order. */
+    public record Diagnosis(java.util.List<Check> checks) {
+        /** The exit code of the first failed check; 0 when none failed. */
+        public int exitCode() {
+            return checks.stream().filter(Check::isFailed).map(Check::exitCode).findFirst().orElse(ExitCode.OK);
+        }
+
+        /** The checks as an indented JSON array of {check, status, found, fix, exit_code}. */
+        public String toJson() {
+            return NhsJson.pretty(checks.stream().map(c -> {
+                Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("check", c.name());
+                m.put("status", c.status());
+                m.put("found", c.found());
+                m.put("fix", c.fix());
+                m.put("exit_code", c.exitCode());
+                return m;
+            }).toList());
         }
     }
 
@@ -621,8 +753,12 @@ public final class NhsClient {
             return message(NhsSetting.LIBRARY);
         }
 
-        /** The message, with settings named by {@code names} (a command names its options). */
-        public String message(NhsSetting.Words names) {
+        /** The message, with settings named as a command user sets them: options and variables. */
+        public String commandLineMessage() {
+            return message(NhsSetting.COMMAND_LINE);
+        }
+
+        String message(NhsSetting.Words names) {
             return NhsSetting.render(super.getMessage(), names);
         }
 
@@ -631,8 +767,12 @@ public final class NhsClient {
             return hint(NhsSetting.LIBRARY);
         }
 
-        /** The hint, with settings named by {@code names}. */
-        public String hint(NhsSetting.Words names) {
+        /** The hint, with settings named as a command user sets them. */
+        public String commandLineHint() {
+            return hint(NhsSetting.COMMAND_LINE);
+        }
+
+        String hint(NhsSetting.Words names) {
             return NhsSetting.render(hint, names);
         }
     }

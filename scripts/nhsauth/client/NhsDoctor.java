@@ -43,31 +43,7 @@ import com.nimbusds.jose.jwk.RSAKey;
  * reports, whatever failed before it; one that cannot mean anything after an earlier failure
  * says why it was skipped. Nothing secret is reported: the API key only by its first characters.
  */
-public final class NhsDoctor {
-    /** A check's outcome. */
-    public enum Status { PASSED, FAILED, SKIPPED }
-
-    /** One line of the report: what was checked, what was found, and for a failure the fix and exit code. */
-    public record Check(String name, Status status, String found, String fix, int exitCode) {
-        static Check passed(String name, String found) {
-            return new Check(name, Status.PASSED, found, null, NhsClient.ExitCode.OK);
-        }
-
-        static Check skipped(String name, String why) {
-            return new Check(name, Status.SKIPPED, why, null, NhsClient.ExitCode.OK);
-        }
-
-        static Check failed(String name, int exitCode, String found, String fix) {
-            return new Check(name, Status.FAILED, found, fix, exitCode);
-        }
-    }
-
-    /** What to check: the settings a client is built from, plus a JWKS and an API URL, both optional. */
-    public record Settings(NhsAuthPattern auth, NhsEnvironment env, String apiKey, Path privateKey, char[] passphrase,
-            String kid, String tokenUrl, Duration timeout, Path caCertificates, Map<String, String> proxyVariables,
-            String jwks, String apiUrl, PrintWriter trace) {
-    }
-
+final class NhsDoctor {
     /**
      * A client's clock may be this far ahead of the token endpoint's: an assertion's exp (now +
      * 240 s) must be at most 310 s ahead of the endpoint's clock.
@@ -76,10 +52,12 @@ public final class NhsDoctor {
     /** ...and this far behind it, or the assertion has expired on arrival. */
     static final long MAX_CLOCK_BEHIND_SECONDS = NhsClient.ASSERTION_LIFETIME_SECONDS;
 
-    private final Settings s;
+    private final NhsClient.Builder s;
+    private final String jwks;
+    private final String apiUrl;
     private final NhsSetting.Words names;
     private final NhsAuthPattern auth;
-    private final List<Check> checks = new ArrayList<>();
+    private final List<NhsClient.Check> checks = new ArrayList<>();
 
     // What earlier checks learnt, for the later ones.
     private RSAPrivateCrtKey key;
@@ -91,16 +69,18 @@ public final class NhsDoctor {
     private HttpResponse<byte[]> probe;
     private boolean tokenGot;
 
-    private NhsDoctor(Settings settings, NhsSetting.Words names) {
-        this.s = settings;
-        this.names = names;
-        this.auth = settings.auth() != null ? settings.auth()
-                : NhsAuthPattern.defaultFor(settings.env(), settings.tokenUrl() != null);
+    private NhsDoctor(NhsClient.Builder settings, String jwks, String apiUrl) {
+        // The doctor reports; it neither prints notices nor reuses cached tokens.
+        this.s = settings.notices(null).tokenCache(null);
+        this.jwks = jwks;
+        this.apiUrl = apiUrl;
+        this.names = settings.settingNames;
+        this.auth = settings.auth != null ? settings.auth : NhsAuthPattern.defaultFor(settings.env, settings.tokenUrl != null);
     }
 
-    /** Runs every check in order; settings are named in messages by {@code names}. */
-    public static List<Check> run(Settings settings, NhsSetting.Words names) {
-        NhsDoctor doctor = new NhsDoctor(settings, names);
+    /** Runs every check in order. */
+    static List<NhsClient.Check> run(NhsClient.Builder settings, String jwks, String apiUrl) {
+        NhsDoctor doctor = new NhsDoctor(settings, jwks, apiUrl);
         doctor.check("java", doctor::java);
         doctor.check("api key", doctor::apiKey);
         doctor.check("key", doctor::key);
@@ -115,25 +95,19 @@ public final class NhsDoctor {
         return List.copyOf(doctor.checks);
     }
 
-    /** The exit code of the first failed check; 0 when none failed. */
-    public static int exitCode(List<Check> checks) {
-        return checks.stream().filter(c -> c.status() == Status.FAILED).map(Check::exitCode).findFirst()
-                .orElse(NhsClient.ExitCode.OK);
-    }
-
     private interface Step {
-        Check run(String name) throws Exception;
+        NhsClient.Check run(String name) throws Exception;
     }
 
     /** A check that throws becomes a failure with its message: one check's fault never stops the rest. */
     private void check(String name, Step step) {
-        Check result;
+        NhsClient.Check result;
         try {
             result = step.run(name);
         } catch (NhsClient.NhsAuthException e) {
-            result = Check.failed(name, e.exitCode(), e.message(names), e.hint(names));
+            result = NhsClient.Check.failed(name, e.exitCode(), e.message(names), e.hint(names));
         } catch (Exception e) {
-            result = Check.failed(name, NhsClient.ExitCode.INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
+            result = NhsClient.Check.failed(name, NhsClient.ExitCode.INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
                     "please report this with the output of " + said(NhsSetting.TRACE.named()));
         }
         checks.add(result);
@@ -145,111 +119,111 @@ public final class NhsDoctor {
 
     // ------------------------------------------------------------------ the checks
 
-    private Check java(String name) {
+    private NhsClient.Check java(String name) {
         Runtime.Version v = Runtime.version();
         String found = "Java " + v + " (" + System.getProperty("java.vendor", "unknown vendor") + "), nhs-auth "
                 + NhsClient.VERSION;
-        return v.feature() >= 17 ? Check.passed(name, found)
-                : Check.failed(name, NhsClient.ExitCode.USAGE, found, "install a JDK 17 or newer");
+        return v.feature() >= 17 ? NhsClient.Check.passed(name, found)
+                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, found, "install a JDK 17 or newer");
     }
 
-    private Check apiKey(String name) {
+    private NhsClient.Check apiKey(String name) {
         if (auth == NhsAuthPattern.NONE) {
-            return Check.skipped(name, "not needed with auth none");
+            return NhsClient.Check.skipped(name, "not needed with auth none");
         }
-        if (s.apiKey() == null) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "no API key",
+        if (s.apiKey == null) {
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no API key",
                     said(NhsSetting.API_KEY.action() + " to your app's key from the developer portal"));
         }
-        return Check.passed(name, masked(s.apiKey()) + ", sent as " + (auth == NhsAuthPattern.API_KEY
+        return NhsClient.Check.passed(name, masked(s.apiKey) + ", sent as " + (auth == NhsAuthPattern.API_KEY
                 ? "the apikey header" : "iss and sub of the client assertion"));
     }
 
-    private Check key(String name) {
+    private NhsClient.Check key(String name) {
         if (auth != NhsAuthPattern.SIGNED_JWT) {
-            return Check.skipped(name, "not needed with auth " + auth.id());
+            return NhsClient.Check.skipped(name, "not needed with auth " + auth.id());
         }
-        if (s.privateKey() == null) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
+        if (s.privateKeyFile == null) {
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
                     said(NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file (generate-keys makes one)"));
         }
-        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKey(), s.passphrase());
+        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase);
         new NhsSigningKey(loaded); // refuses a key too short to sign with, as get-token would
         String from;
-        if (s.kid() != null) {
-            kid = s.kid();
+        if (s.kid != null) {
+            kid = s.kid;
             from = "given";
-        } else if ((kid = NhsKeys.kidFromKeyFile(s.privateKey())) != null) {
+        } else if ((kid = NhsKeys.kidFromKeyFile(s.privateKeyFile)) != null) {
             from = "from the file name";
         } else {
-            kid = s.env().defaultKid();
-            from = "the " + s.env().id() + " default";
+            kid = s.env.defaultKid();
+            from = "the " + s.env.id() + " default";
         }
         key = loaded;
         int bits = loaded.getModulus().bitLength();
-        return Check.passed(name, s.privateKey() + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
+        return NhsClient.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
                 + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsJwks.thumbprint(NhsKeys.publicKeyOf(loaded)));
     }
 
-    private Check jwks(String name) {
-        if (s.jwks() == null) {
-            return Check.skipped(name, "no JWKS given to compare the key with");
+    private NhsClient.Check jwks(String name) {
+        if (jwks == null) {
+            return NhsClient.Check.skipped(name, "no JWKS given to compare the key with");
         }
         if (key == null) {
-            return Check.skipped(name, "no usable private key to compare");
+            return NhsClient.Check.skipped(name, "no usable private key to compare");
         }
-        JWKSet set = NhsJwks.loadJwks(s.jwks(), s.timeout(), s.caCertificates());
+        JWKSet set = NhsJwks.loadJwks(jwks, s.timeout, s.caCertificates);
         JWK found = set.getKeyByKeyId(kid);
         BigInteger modulus = key.getModulus();
         if (found == null) {
             String same = set.getKeys().stream().filter(k -> k instanceof RSAKey
                     && ((RSAKey) k).getModulus().decodeToBigInteger().equals(modulus)).map(JWK::getKeyID).findFirst().orElse(null);
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "no key with kid '" + kid + "' in " + s.jwks(),
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no key with kid '" + kid + "' in " + jwks,
                     same != null ? "this key is there as kid '" + same + "': " + said(NhsSetting.KID.action() + " to " + same)
                             : "publish this key's JWKS (generate-keys wrote it beside the key)");
         }
         if (!(found instanceof RSAKey) || !((RSAKey) found).getModulus().decodeToBigInteger().equals(modulus)
                 || !((RSAKey) found).getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' in " + s.jwks() + " is another key",
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' in " + jwks + " is another key",
                     "register this key's JWKS, or use the private key of the registered one (the token endpoint "
                             + "would answer 'JWT signature verification failed')");
         }
         if (found.getAlgorithm() != null && !JWSAlgorithm.RS512.equals(found.getAlgorithm())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says alg " + found.getAlgorithm(),
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says alg " + found.getAlgorithm(),
                     "NHS signed JWTs use RS512: set \"alg\": \"RS512\" or remove alg");
         }
         if (found.getKeyUse() != null && !KeyUse.SIGNATURE.equals(found.getKeyUse())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says use " + found.getKeyUse(),
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says use " + found.getKeyUse(),
                     "set \"use\": \"sig\" or remove use");
         }
-        return Check.passed(name, "kid '" + kid + "' in " + s.jwks() + " is this key");
+        return NhsClient.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key");
     }
 
     /** The proxy the library will use for the first URL of the chain, and why: read through its own rules. */
-    private Check proxy(String name) {
+    private NhsClient.Check proxy(String name) {
         String url = auth == NhsAuthPattern.SIGNED_JWT
-                ? (s.tokenUrl() != null ? NhsSetting.checkUrl(s.tokenUrl(), said(NhsSetting.TOKEN_URL.named())).toString()
-                        : s.env().tokenUrl())
-                : s.apiUrl() != null ? s.apiUrl() : s.env().baseUrl();
+                ? (s.tokenUrl != null ? NhsSetting.checkUrl(s.tokenUrl, said(NhsSetting.TOKEN_URL.named())).toString()
+                        : s.env.tokenUrl())
+                : apiUrl != null ? apiUrl : s.env.baseUrl();
         target = NhsSetting.checkUrl(url, "URL");
-        NhsProxies proxies = new NhsProxies(s.proxyVariables());
+        NhsProxies proxies = new NhsProxies(s.proxyVariables);
         proxy = proxies.select(target).get(0);
         boolean https = "https".equalsIgnoreCase(target.getScheme());
         String variable = https ? setVariable("https_proxy", "HTTPS_PROXY") : setVariable("http_proxy", "HTTP_PROXY");
         String what = (auth == NhsAuthPattern.SIGNED_JWT ? "token endpoint " : "") + target;
         if (proxy.type() != Proxy.Type.DIRECT) {
-            return Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
+            return NhsClient.Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
                     + variable + (proxies.endpointFor(target).hasCredentials() ? ", with credentials" : "") + ")");
         }
         if (variable != null && proxies.bypassed(target)) {
-            return Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
+            return NhsClient.Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
                     + target.getHost() + " (" + variable + " is set)");
         }
-        return Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
+        return NhsClient.Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
     }
 
     private String setVariable(String lower, String upper) {
-        Map<String, String> vars = s.proxyVariables();
+        Map<String, String> vars = s.proxyVariables;
         return NhsSetting.blankToNull(vars.get(lower)) != null ? lower
                 : NhsSetting.blankToNull(vars.get(upper)) != null ? upper : null;
     }
@@ -266,43 +240,43 @@ public final class NhsDoctor {
         return target.getPort() > 0 ? target.getPort() : "https".equalsIgnoreCase(target.getScheme()) ? 443 : 80;
     }
 
-    private Check dns(String name) {
+    private NhsClient.Check dns(String name) {
         if (target == null) {
-            return Check.skipped(name, "no URL to look up");
+            return NhsClient.Check.skipped(name, "no URL to look up");
         }
         String host = firstHop();
         try {
             InetAddress[] all = InetAddress.getAllByName(host);
             address = all[0];
-            return Check.passed(name, host + " is " + address.getHostAddress()
+            return NhsClient.Check.passed(name, host + " is " + address.getHostAddress()
                     + (all.length > 1 ? " (and " + (all.length - 1) + " more)" : ""));
         } catch (UnknownHostException e) {
-            return Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot resolve " + host,
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot resolve " + host,
                     "check the host name, your DNS, or HTTPS_PROXY / NO_PROXY");
         }
     }
 
-    private Check connect(String name) throws Exception {
+    private NhsClient.Check connect(String name) throws Exception {
         if (address == null) {
-            return Check.skipped(name, "no address to connect to");
+            return NhsClient.Check.skipped(name, "no address to connect to");
         }
         InetSocketAddress to = new InetSocketAddress(address, firstHopPort());
         String shown = firstHop() + ":" + to.getPort() + (proxy.type() == Proxy.Type.DIRECT ? "" : " (the proxy)");
         long start = System.nanoTime();
         try (Socket socket = new Socket()) {
-            socket.connect(to, (int) Math.min(Integer.MAX_VALUE, s.timeout().toMillis()));
+            socket.connect(to, (int) Math.min(Integer.MAX_VALUE, s.timeout.toMillis()));
         } catch (java.net.SocketTimeoutException e) {
-            return Check.failed(name, NhsClient.ExitCode.NETWORK, "connecting to " + shown + " timed out after "
-                    + s.timeout().toSeconds() + " s", "check the network or proxy, or a firewall; "
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "connecting to " + shown + " timed out after "
+                    + s.timeout.toSeconds() + " s", "check the network or proxy, or a firewall; "
                     + said(NhsSetting.TIMEOUT.named()) + " sets the limit");
         } catch (java.io.IOException e) {
-            return Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot connect to " + shown + " ("
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot connect to " + shown + " ("
                     + NhsSetting.oneLine(e.getMessage()) + ")", proxy.type() == Proxy.Type.DIRECT
                     ? "check the URL and that the server is running (for the local environment: mock-server)"
                     : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY");
         }
         connected = true;
-        return Check.passed(name, shown + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+        return NhsClient.Check.passed(name, shown + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
     }
 
     /**
@@ -311,37 +285,35 @@ public final class NhsDoctor {
      */
     private HttpResponse<byte[]> probe() {
         if (probe == null) {
-            NhsClient client = NhsClient.builder().auth(NhsAuthPattern.NONE).environment(s.env()).timeout(s.timeout())
-                    .caCertificates(s.caCertificates()).proxyVariables(s.proxyVariables()).trace(s.trace())
-                    .settingNames(names).notices(null).build();
+            NhsClient client = s.copy().auth(NhsAuthPattern.NONE).build();
             probe = client.send(HttpRequest.newBuilder(target).GET().header("Accept", "application/json"));
         }
         return probe;
     }
 
-    private Check tls(String name) throws Exception {
+    private NhsClient.Check tls(String name) throws Exception {
         if (!connected) {
-            return Check.skipped(name, "no connection to shake hands over");
+            return NhsClient.Check.skipped(name, "no connection to shake hands over");
         }
         if (!"https".equalsIgnoreCase(target.getScheme())) {
             probe();
-            return Check.skipped(name, target.getScheme() + "://" + target.getAuthority() + " is plain HTTP");
+            return NhsClient.Check.skipped(name, target.getScheme() + "://" + target.getAuthority() + " is plain HTTP");
         }
         SSLSession session = probe().sslSession().orElse(null);
         if (session == null) {
-            return Check.passed(name, "handshake done (no session details)");
+            return NhsClient.Check.passed(name, "handshake done (no session details)");
         }
         Certificate[] chain = session.getPeerCertificates();
         X509Certificate leaf = (X509Certificate) chain[0];
         String trust;
-        if (s.caCertificates() == null) {
+        if (s.caCertificates == null) {
             trust = "trusted by the JDK's CAs";
         } else {
             X509Certificate[] x509 = Arrays.stream(chain).map(c -> (X509Certificate) c).toArray(X509Certificate[]::new);
             trust = jdkTrusts(x509) ? "trusted by the JDK's CAs (" + said(NhsSetting.CA_CERT.named()) + " not needed)"
                     : "trusted through " + said(NhsSetting.CA_CERT.named()) + " (the JDK's CAs alone do not)";
         }
-        return Check.passed(name, session.getProtocol() + " with " + leaf.getSubjectX500Principal().getName()
+        return NhsClient.Check.passed(name, session.getProtocol() + " with " + leaf.getSubjectX500Principal().getName()
                 + ", issued by " + leaf.getIssuerX500Principal().getName() + "; " + trust);
     }
 
@@ -362,53 +334,53 @@ public final class NhsDoctor {
         return false;
     }
 
-    private Check clock(String name) {
+    private NhsClient.Check clock(String name) {
         if (!connected || probe == null) {
-            return Check.skipped(name, "no answer to read the server's time from");
+            return NhsClient.Check.skipped(name, "no answer to read the server's time from");
         }
         Instant now = Instant.now();
         String date = probe.headers().firstValue("Date").orElse(null);
         if (date == null) {
-            return Check.skipped(name, "the server sent no Date header to compare with");
+            return NhsClient.Check.skipped(name, "the server sent no Date header to compare with");
         }
         Instant theirs;
         try {
             theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
         } catch (RuntimeException e) {
-            return Check.skipped(name, "the server's Date header cannot be read (" + date + ")");
+            return NhsClient.Check.skipped(name, "the server's Date header cannot be read (" + date + ")");
         }
         long skew = now.getEpochSecond() - theirs.getEpochSecond();
         String found = skew == 0 ? "the same as the server's (within a second)"
                 : Math.abs(skew) + " s " + (skew > 0 ? "ahead of" : "behind") + " the server's";
         boolean tooFar = skew > MAX_CLOCK_AHEAD_SECONDS || skew < -MAX_CLOCK_BEHIND_SECONDS;
         if (tooFar && auth != NhsAuthPattern.SIGNED_JWT) {
-            return Check.passed(name, "this machine's clock is " + found + "; only a signed-jwt assertion would mind");
+            return NhsClient.Check.passed(name, "this machine's clock is " + found + "; only a signed-jwt assertion would mind");
         }
         if (tooFar) {
-            return Check.failed(name, NhsClient.ExitCode.TOKEN_REFUSED, "this machine's clock is " + found
+            return NhsClient.Check.failed(name, NhsClient.ExitCode.TOKEN_REFUSED, "this machine's clock is " + found
                     + " (its Date: " + date + "): the token endpoint would refuse the assertion's exp",
                     "sync the clock (e.g. timedatectl set-ntp true)");
         }
-        return Check.passed(name, "this machine's clock is " + found);
+        return NhsClient.Check.passed(name, "this machine's clock is " + found);
     }
 
-    private Check token(String name) {
+    private NhsClient.Check token(String name) {
         if (auth != NhsAuthPattern.SIGNED_JWT) {
-            return Check.skipped(name, "auth " + auth.id() + " needs no token");
+            return NhsClient.Check.skipped(name, "auth " + auth.id() + " needs no token");
         }
-        if (key == null || s.apiKey() == null) {
-            return Check.skipped(name, "needs an API key and a usable private key (above)");
+        if (key == null || s.apiKey == null) {
+            return NhsClient.Check.skipped(name, "needs an API key and a usable private key (above)");
         }
         if (probe == null) {
-            return Check.skipped(name, "the token endpoint cannot be reached (above)");
+            return NhsClient.Check.skipped(name, "the token endpoint cannot be reached (above)");
         }
         try {
             NhsClient.AccessToken token = client().token();
             tokenGot = true;
-            return Check.passed(name, "a " + token.tokenType() + " token for " + token.expiresInSeconds()
+            return NhsClient.Check.passed(name, "a " + token.tokenType() + " token for " + token.expiresInSeconds()
                     + " s from " + target + " (not shown)");
         } catch (NhsClient.TokenRequestException e) {
-            return Check.failed(name, e.exitCode(), e.message(names) + "; API key " + masked(s.apiKey())
+            return NhsClient.Check.failed(name, e.exitCode(), e.message(names) + "; API key " + masked(s.apiKey)
                     + ", kid '" + kid + "'", e.hint(names));
         }
     }
@@ -417,27 +389,24 @@ public final class NhsDoctor {
 
     private NhsClient client() {
         if (client == null) {
-            client = NhsClient.builder().auth(auth).environment(s.env()).apiKey(s.apiKey())
-                    .privateKey(s.privateKey(), s.passphrase()).kid(s.kid()).tokenUrl(s.tokenUrl()).timeout(s.timeout())
-                    .caCertificates(s.caCertificates()).proxyVariables(s.proxyVariables()).trace(s.trace())
-                    .settingNames(names).notices(null).build();
+            client = s.copy().auth(auth).build();
         }
         return client;
     }
 
-    private Check api(String name) {
-        if (s.apiUrl() == null) {
-            return Check.skipped(name, "no API URL given to call");
+    private NhsClient.Check api(String name) {
+        if (apiUrl == null) {
+            return NhsClient.Check.skipped(name, "no API URL given to call");
         }
-        URI url = NhsSetting.checkUrl(s.apiUrl(), "URL");
+        URI url = NhsSetting.checkUrl(apiUrl, "URL");
         if (auth == NhsAuthPattern.SIGNED_JWT && !tokenGot) {
-            return Check.skipped(name, "no token to call " + url + " with");
+            return NhsClient.Check.skipped(name, "no token to call " + url + " with");
         }
-        if (auth == NhsAuthPattern.API_KEY && s.apiKey() == null) {
-            return Check.skipped(name, "no API key to call " + url + " with");
+        if (auth == NhsAuthPattern.API_KEY && s.apiKey == null) {
+            return NhsClient.Check.skipped(name, "no API key to call " + url + " with");
         }
         if (auth != NhsAuthPattern.SIGNED_JWT && probe == null) {
-            return Check.skipped(name, url.getHost() + " cannot be reached (above)");
+            return NhsClient.Check.skipped(name, url.getHost() + " cannot be reached (above)");
         }
         long start = System.nanoTime();
         HttpResponse<byte[]> response = client().send(HttpRequest.newBuilder(url).GET());
@@ -445,10 +414,10 @@ public final class NhsDoctor {
         int status = response.statusCode();
         String found = "GET " + url + ": HTTP " + status + " in " + ms + " ms";
         if (status / 100 == 2) {
-            return Check.passed(name, found);
+            return NhsClient.Check.passed(name, found);
         }
         String body = NhsTokenAnswers.firstLine(new String(response.body(), StandardCharsets.UTF_8));
-        return Check.failed(name, NhsClient.ExitCode.API_ERROR, found + (body.isEmpty() ? "" : " (" + body + ")"),
+        return NhsClient.Check.failed(name, NhsClient.ExitCode.API_ERROR, found + (body.isEmpty() ? "" : " (" + body + ")"),
                 status == 401 || status == 403
                         ? "check that the app is subscribed to this API and that it takes auth " + auth.id()
                                 + " (" + said(NhsSetting.AUTH.named()) + "; see 'Which pattern?' in the README)"

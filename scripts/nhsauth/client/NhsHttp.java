@@ -51,7 +51,7 @@ import javax.net.ssl.SSLException;
  * The JDK's HTTP clients with the proxy, CA and timeout settings, and failures named for users:
  * HttpURLConnection for a request answered whole (the token request), HttpClient for the rest.
  */
-public final class NhsHttp {
+final class NhsHttp {
     static {
         // HttpURLConnection otherwise sends a POST again, unasked, when the first answer fails to
         // arrive: the same client assertion twice, which the token endpoint refuses as a reused jti.
@@ -62,9 +62,9 @@ public final class NhsHttp {
     }
 
     /** The most a token endpoint answer may hold: a token answer is well under 1 KiB. */
-    public static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
+    static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
     /** The most a JWKS may hold, as the mock's token endpoint allows too. */
-    public static final int MAX_JWKS_BYTES = 1024 * 1024;
+    static final int MAX_JWKS_BYTES = 1024 * 1024;
 
     private final NhsProxies proxies;
     private final Duration timeout;
@@ -73,7 +73,7 @@ public final class NhsHttp {
     private HttpClient http;
     private SSLContext tls;
 
-    public NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
+    NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
         this.timeout = timeout;
         this.trace = trace;
         this.proxies = new NhsProxies(proxyVariables);
@@ -154,7 +154,7 @@ public final class NhsHttp {
      * token request. An https request through a proxy stays on HttpClient, the one of the two that
      * sends the proxy's Basic credentials in the CONNECT itself.
      */
-    public HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
+    HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
         boolean tunnel = proxy != null && "https".equalsIgnoreCase(request.uri().getScheme());
         byte[] body = tunnel ? null : bodyNow(request);
@@ -295,7 +295,7 @@ public final class NhsHttp {
      *
      * @throws NhsClient.NetworkException DNS, connect, TLS, proxy authentication, timeout, an over-long answer
      */
-    public <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
+    <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
         HttpRequest sent = withProxyCredentials(request, proxy);
         traceRequest(sent);
@@ -368,7 +368,7 @@ public final class NhsHttp {
      * A header's value as a trace may show it: credentials masked, in requests and responses alike,
      * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
      */
-    public static String traced(String name, String value) {
+    static String traced(String name, String value) {
         String lower = name.toLowerCase(java.util.Locale.ROOT);
         if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
             return redactAuthorization(value);
@@ -535,13 +535,13 @@ public final class NhsHttp {
     }
 
     /** A response body collected up to a size limit; a larger one fails instead of filling memory. */
-    public static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
+    static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
         private final int limit;
         private final CompletableFuture<byte[]> body = new CompletableFuture<>();
         private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         private Flow.Subscription subscription;
 
-        public LimitedBody(int limit) {
+        LimitedBody(int limit) {
             this.limit = limit;
         }
 

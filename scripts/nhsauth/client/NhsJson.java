@@ -20,7 +20,7 @@ public final class NhsJson {
     }
 
     /** Indented by two spaces, {@code "name": value}, as Python's {@code json.dumps(indent=2)}. */
-    public static String pretty(Object value) {
+    static String pretty(Object value) {
         StringBuilder out = new StringBuilder();
         write(out, value, 0);
         return out.toString();

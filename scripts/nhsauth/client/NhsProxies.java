@@ -30,18 +30,18 @@ import java.util.regex.Pattern;
  * the runtime option above: a JVM flag, since setting it from code is too late once any HTTP
  * client has run and changes the whole process.
  */
-public final class NhsProxies extends ProxySelector {
-    public static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
+final class NhsProxies extends ProxySelector {
+    static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
     private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     /** One proxy: where it is, and the Basic credentials it wants, if the URL gave them. */
-    public record Endpoint(String host, int port, String variable, String authorization) {
+    record Endpoint(String host, int port, String variable, String authorization) {
         /** {@code host:port}, as users write it. */
-        public String address() {
+        String address() {
             return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         }
 
-        public boolean hasCredentials() {
+        boolean hasCredentials() {
             return authorization != null;
         }
     }
@@ -50,7 +50,7 @@ public final class NhsProxies extends ProxySelector {
     private final Endpoint httpProxy;
     private final List<String> noProxy;
 
-    public NhsProxies(Map<String, String> vars) {
+    NhsProxies(Map<String, String> vars) {
         this.httpsProxy = endpoint(first(vars, "https_proxy", "HTTPS_PROXY"), "HTTPS_PROXY");
         this.httpProxy = endpoint(first(vars, "http_proxy", "HTTP_PROXY"), "HTTP_PROXY");
         String list = first(vars, "no_proxy", "NO_PROXY");
@@ -64,7 +64,7 @@ public final class NhsProxies extends ProxySelector {
     }
 
     /** The proxy a request to {@code uri} goes through; null for a direct connection. */
-    public Endpoint endpointFor(URI uri) {
+    Endpoint endpointFor(URI uri) {
         Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
         return proxy == null || bypassed(uri) ? null : proxy;
     }
@@ -161,7 +161,7 @@ public final class NhsProxies extends ProxySelector {
      * optional) matching its subdomains, an optional :port, and IPv4/IPv6 CIDR ranges, which
      * match an address literal in the URL (a name is never resolved to match one).
      */
-    public boolean bypassed(URI uri) {
+    boolean bypassed(URI uri) {
         String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
         host = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
         int port = uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;

@@ -7,44 +7,73 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A setting that a message tells the user to change. A library user sets it with a variable or a
- * builder method, a command user with an option; messages name it with {@link #named()}, and each
- * audience reads the placeholder in its own terms ({@link #render}). Also the small value checks
- * that the library and the commands share.
+ * Every setting of the toolkit, each once with all its names: the {@code NHS_*} variable that
+ * gives it, the command-line option, and the builder method. {@link NhsClient.Builder#fromEnvironment}
+ * reads the variables from here, and the commands' default-value provider finds an option's
+ * variable here ({@link NhsClient#variableFor}). Messages name a setting with a placeholder
+ * ({@link #named()}, {@link #action()}) that each audience reads in its own terms ({@link #render}).
+ * Also the small value checks that the library and the commands share.
  */
-public enum NhsSetting {
-    AUTH("NHS_AUTH", "auth(…)"),
-    API_KEY("NHS_API_KEY", "apiKey(…)"),
-    PRIVATE_KEY("NHS_PRIVATE_KEY", "privateKey(…)"),
-    PASSPHRASE("NHS_PRIVATE_KEY_PASSPHRASE", "privateKey(file, passphrase)"),
-    ENV("NHS_ENV", "environment(…)"),
-    KID("NHS_KID", "kid(…)"),
-    TOKEN_URL("NHS_TOKEN_URL", "tokenUrl(…)"),
-    TIMEOUT("NHS_TIMEOUT", "timeout(…)"),
-    CA_CERT("NHS_CA_CERT", "caCertificates(…)"),
-    TRACE(null, "trace(…)");
+enum NhsSetting {
+    AUTH("NHS_AUTH", "--auth", "auth(…)"),
+    API_KEY("NHS_API_KEY", "--api-key", "apiKey(…)"),
+    PRIVATE_KEY("NHS_PRIVATE_KEY", "--private-key", "privateKey(…)"),
+    PASSPHRASE("NHS_PRIVATE_KEY_PASSPHRASE", "--private-key-passphrase", "privateKey(file, passphrase)"),
+    ENV("NHS_ENV", "--env", "environment(…)"),
+    KID("NHS_KID", "--kid", "kid(…)"),
+    TOKEN_URL("NHS_TOKEN_URL", "--token-url", "tokenUrl(…)"),
+    TIMEOUT("NHS_TIMEOUT", "--timeout", "timeout(…)"),
+    CA_CERT("NHS_CA_CERT", "--cacert", "caCertificates(…)"),
+    TOKEN_CACHE("NHS_TOKEN_CACHE", "--token-cache", "tokenCache(…)"),
+    TOKEN_CACHE_DIR("NHS_TOKEN_CACHE_DIR", "--token-cache-dir", "tokenCache(…)"),
+    TRACE(null, "--verbose", "trace(…)"),
+    // The commands' own settings: no builder method, but the same variable-to-option rule.
+    API_URL("NHS_API_URL", "--url", null),
+    JWKS("NHS_JWKS", "--jwks", null),
+    OUTPUT_DIR("NHS_OUTPUT_DIR", "--output-dir", null),
+    KEY_SIZE("NHS_KEY_SIZE", "--key-size", null),
+    CORRELATION_ID("NHS_CORRELATION_ID", "--correlation-id", null),
+    PRODUCT_ID("NHS_PRODUCT_ID", "--product-id", null),
+    MOCK_PORT("NHS_MOCK_PORT", "--port", null);
 
     private static final Pattern MARK = Pattern.compile("([\uE000\uE002])([A-Z_]+)\uE001");
     private final String variable;
+    private final String option;
     private final String method;
 
-    NhsSetting(String variable, String method) {
+    NhsSetting(String variable, String option, String method) {
         this.variable = variable;
+        this.option = option;
         this.method = method;
     }
 
     /** How one audience words a setting: as a noun, or as the action that sets it. */
-    public interface Words {
+    interface Words {
         String of(NhsSetting setting, boolean action);
     }
 
     /** The library's words: the variable and the builder method. */
-    public static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
+    static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
             : action ? "set " + setting.variable + " or call " + setting.method
             : setting.variable + " / " + setting.method;
 
+    /** The commands' words: the option and the variable. */
+    static final Words COMMAND_LINE = (setting, action) -> setting.variable == null ? setting.option
+            : action ? "pass " + setting.option + " or set " + setting.variable
+            : setting.option + " / " + setting.variable;
+
+    /** The setting an option gives; null for an option that no variable gives. */
+    static NhsSetting ofOption(String option) {
+        for (NhsSetting s : values()) {
+            if (s.option.equals(option) && s.variable != null) {
+                return s;
+            }
+        }
+        return null;
+    }
+
     /** The environment variable that supplies it; null for none. */
-    public String variable() {
+    String variable() {
         return variable;
     }
 
@@ -75,7 +104,7 @@ public enum NhsSetting {
     // ------------------------------------------------------------------ value checks
 
     /** Checks a URL names http or https and a host; anything else is a usage error. */
-    public static URI checkUrl(String url, String what) {
+    static URI checkUrl(String url, String what) {
         URI uri;
         try {
             uri = new URI(url == null ? "" : url.trim());
@@ -97,7 +126,7 @@ public enum NhsSetting {
      * Refuses plain http to any host but this machine when a secret would ride on it: a mock on
      * loopback is the one place where http is harmless.
      */
-    public static URI checkNotInClear(URI uri, String what, String secret) {
+    static URI checkNotInClear(URI uri, String what, String secret) {
         if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
             throw new NhsClient.UsageException(what + " '" + uri + "' is plain http to another machine, so the "
                     + secret + " would cross the network unencrypted: use https:// (http is only for a local mock server)");
@@ -105,7 +134,7 @@ public enum NhsSetting {
         return uri;
     }
 
-    public static boolean isLoopback(String host) {
+    static boolean isLoopback(String host) {
         String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
         h = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
         if (h.equals("localhost") || h.endsWith(".localhost")) {
@@ -116,7 +145,9 @@ public enum NhsSetting {
                 : java.util.Arrays.equals(address, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
     }
 
-    public static Duration parseTimeout(String seconds, String what) {
+    /** Seconds as a timeout; a mistake is named by {@code what} (a variable or option), or by the value alone for null. */
+    static Duration parseTimeout(String seconds, String what) {
+        String named = (what == null ? "" : what + " ") + "'" + seconds + "'";
         double s;
         try {
             s = Double.parseDouble(seconds.trim());
@@ -124,24 +155,24 @@ public enum NhsSetting {
             s = Double.NaN;
         }
         if (Double.isNaN(s)) {
-            throw new NhsClient.UsageException(what + " '" + seconds + "' is not a number of seconds: e.g. 30");
+            throw new NhsClient.UsageException(named + " is not a number of seconds: e.g. 30");
         }
         if (s <= 0 || s > 3600) {
-            throw new NhsClient.UsageException(what + " '" + seconds + "' must be more than 0 and at most 3600 seconds: e.g. 30");
+            throw new NhsClient.UsageException(named + " must be more than 0 and at most 3600 seconds: e.g. 30");
         }
         // At least a millisecond: the JDK refuses a zero timeout.
         return Duration.ofMillis(Math.max(1, Math.round(s * 1000)));
     }
 
-    public static boolean isOn(String flag) {
+    static boolean isOn(String flag) {
         return flag != null && flag.trim().matches("(?i)1|true|yes|on");
     }
 
-    public static String blankToNull(String s) {
+    static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
-    public static String oneLine(String s) {
+    static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
 

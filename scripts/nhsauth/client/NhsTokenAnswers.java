@@ -11,7 +11,7 @@ import java.util.Optional;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
-public final class NhsTokenAnswers {
+final class NhsTokenAnswers {
     /** What was asked for, which the hints quote back. */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
     }
@@ -167,7 +167,7 @@ public final class NhsTokenAnswers {
     }
 
     /** How far this machine's clock is from the endpoint's, read from its Date header. */
-    public static String clockSkew(String dateHeader, Instant now) {
+    static String clockSkew(String dateHeader, Instant now) {
         return Optional.ofNullable(dateHeader).map(date -> {
             try {
                 Instant theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME)
@@ -181,7 +181,7 @@ public final class NhsTokenAnswers {
         }).orElse("the token endpoint sent no Date header to compare clocks with");
     }
 
-    public static Map<String, Object> parseObject(String body) {
+    static Map<String, Object> parseObject(String body) {
         try {
             return JSONObjectUtils.parse(body);
         } catch (java.text.ParseException | RuntimeException e) {

@@ -22,17 +22,17 @@ import com.nimbusds.jose.util.JSONObjectUtils;
  * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
  * cache must never be a way to inject a token, nor to leak one.
  */
-public final class NhsTokenCache {
+final class NhsTokenCache {
     private final Path dir;
     private final Consumer<String> notices;
 
-    public NhsTokenCache(Path dir, Consumer<String> notices) {
+    NhsTokenCache(Path dir, Consumer<String> notices) {
         this.dir = dir;
         this.notices = notices;
     }
 
     /** {@link #defaultDir(String, Map)} for this machine's OS. */
-    public static Path defaultDir(Map<String, String> vars) {
+    static Path defaultDir(Map<String, String> vars) {
         return defaultDir(System.getProperty("os.name"), vars);
     }
 
@@ -43,7 +43,7 @@ public final class NhsTokenCache {
      * one) or {@code $HOME/.cache/nhs-auth}. Home is {@code HOME} as shells mean it; Java's
      * {@code user.home} only when it is unset.
      */
-    public static Path defaultDir(String osName, Map<String, String> vars) {
+    static Path defaultDir(String osName, Map<String, String> vars) {
         String os = osName == null ? "" : osName.toLowerCase(Locale.ROOT);
         if (os.startsWith("windows")) {
             String local = NhsSetting.blankToNull(vars.get("LOCALAPPDATA"));
@@ -80,7 +80,7 @@ public final class NhsTokenCache {
         return n;
     }
 
-    public static String keyOf(String tokenUrl, String apiKey, String kid) {
+    static String keyOf(String tokenUrl, String apiKey, String kid) {
         try {
             byte[] hash = MessageDigest.getInstance("SHA-256")
                     .digest((tokenUrl + "\n" + apiKey + "\n" + kid).getBytes(StandardCharsets.UTF_8));
@@ -90,11 +90,11 @@ public final class NhsTokenCache {
         }
     }
 
-    public Path fileFor(String key) {
+    Path fileFor(String key) {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    public NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
+    NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
         try {
             if (NhsFiles.privacyProblem(dir, true) != null) {
@@ -116,7 +116,7 @@ public final class NhsTokenCache {
         }
     }
 
-    public void write(String tokenUrl, String apiKey, String kid, NhsClient.AccessToken token) {
+    void write(String tokenUrl, String apiKey, String kid, NhsClient.AccessToken token) {
         String key = keyOf(tokenUrl, apiKey, kid);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);

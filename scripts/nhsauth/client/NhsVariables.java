@@ -3,34 +3,39 @@ package nhsauth.client;
 import java.nio.file.Path;
 import java.util.Map;
 
-/** The NHS_* environment variables, read into a client's settings as the commands read them. */
+/** The NHS_* environment variables, read into a client's settings; each variable's name is in {@link NhsSetting}. */
 final class NhsVariables {
     private NhsVariables() {
     }
 
     /** Every setting the variables give; a bad value names its variable. */
     static void configure(NhsClient.Builder b, Map<String, String> vars) {
-        b.apiKey(vars.get("NHS_API_KEY"));
-        String env = NhsSetting.blankToNull(vars.get("NHS_ENV"));
+        b.apiKey(get(vars, NhsSetting.API_KEY));
+        String env = get(vars, NhsSetting.ENV);
         if (env != null) {
-            b.environment(NhsEnvironment.parse(env, "NHS_ENV"));
+            b.environment(NhsEnvironment.parse(env, NhsSetting.ENV.variable()));
         }
-        b.auth(NhsAuthPattern.parseVariable(vars, "NHS_AUTH"));
-        b.kid(vars.get("NHS_KID"));
-        b.tokenUrl(vars.get("NHS_TOKEN_URL"));
-        String key = NhsSetting.blankToNull(vars.get("NHS_PRIVATE_KEY"));
-        String passphrase = vars.get("NHS_PRIVATE_KEY_PASSPHRASE");
+        String auth = get(vars, NhsSetting.AUTH);
+        b.auth(auth == null ? null : NhsAuthPattern.parse(auth, NhsSetting.AUTH.variable()));
+        b.kid(get(vars, NhsSetting.KID));
+        b.tokenUrl(get(vars, NhsSetting.TOKEN_URL));
+        String key = get(vars, NhsSetting.PRIVATE_KEY);
+        String passphrase = vars.get(NhsSetting.PASSPHRASE.variable());
         b.privateKey(key == null ? null : Path.of(key), passphrase == null ? null : passphrase.toCharArray());
-        String seconds = NhsSetting.blankToNull(vars.get("NHS_TIMEOUT"));
+        String seconds = get(vars, NhsSetting.TIMEOUT);
         if (seconds != null) {
-            b.timeout(NhsSetting.parseTimeout(seconds, "NHS_TIMEOUT"));
+            b.timeout(NhsSetting.parseTimeout(seconds, NhsSetting.TIMEOUT.variable()));
         }
-        String ca = NhsSetting.blankToNull(vars.get("NHS_CA_CERT"));
+        String ca = get(vars, NhsSetting.CA_CERT);
         b.caCertificates(ca == null ? null : Path.of(ca));
-        if (NhsSetting.isOn(vars.get("NHS_TOKEN_CACHE"))) {
-            String dir = NhsSetting.blankToNull(vars.get("NHS_TOKEN_CACHE_DIR"));
+        if (NhsSetting.isOn(vars.get(NhsSetting.TOKEN_CACHE.variable()))) {
+            String dir = get(vars, NhsSetting.TOKEN_CACHE_DIR);
             b.tokenCache(dir != null ? Path.of(dir) : NhsTokenCache.defaultDir(vars));
         }
         b.proxyVariables(vars);
+    }
+
+    private static String get(Map<String, String> vars, NhsSetting setting) {
+        return NhsSetting.blankToNull(vars.get(setting.variable()));
     }
 }

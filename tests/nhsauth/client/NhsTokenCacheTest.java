@@ -1,6 +1,4 @@
-import nhsauth.cli.*;
-import nhsauth.client.*;
-import nhsauth.mock.*;
+package nhsauth.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -15,7 +13,6 @@ import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -25,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Where the token cache lives on each platform, and its folder: created private, and never
  * trusted (no read, no write) when it is someone else's, open to others or a symbolic link.
  */
-class TokenCacheFolderTest {
+class NhsTokenCacheTest {
 
     static final String URL = "https://int.api.service.nhs.uk/oauth2/token";
 
@@ -95,17 +92,6 @@ class TokenCacheFolderTest {
     }
 
     @Test
-    void helpNamesEachPlatformsFolder() {
-        // picocli may wrap anywhere, so the words are compared without whitespace
-        for (String help : List.of(TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--help").assertOk().out(),
-                TestSupport.runInProcess(new GetToken(), "--help").assertOk().out())) {
-            String words = help.replaceAll("\\s+", "");
-            assertTrue(words.contains("%LOCALAPPDATA%\\nhs-auth") && words.contains("~/Library/Caches/nhs-auth")
-                    && words.contains("~/.cache/nhs-auth"), help);
-        }
-    }
-
-    @Test
     void aMissingFolderIsCreatedPrivate() throws Exception {
         Path dir = tmp.resolve("a/b/nhs-auth");
         cache(dir).write(URL, "key", "kid", token("t"));
@@ -159,23 +145,4 @@ class TokenCacheFolderTest {
         assertNull(cache(real).read(URL, "key", "kid"), "a link is not followed, even to a good private file");
     }
 
-    @Test
-    void getTokenWithAnUntrustedFolderWarnsOnceAndStillPrintsTheToken() throws Exception {
-        Path pem = TestSupport.testKey(tmp.resolve("keys"), "folder-kid");
-        Path dir = Files.createDirectories(tmp.resolve("shared"));
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-        AtomicInteger n = new AtomicInteger();
-        try (FakeServer tokens = new FakeServer(r -> FakeServer.Reply.token("fresh-" + n.incrementAndGet()))) {
-            for (int run = 1; run <= 2; run++) {
-                TestSupport.Result r = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
-                        pem.toString(), "--token-url", tokens.url("/oauth2/token"), "--token-cache", "--token-cache-dir",
-                        dir.toString(), "--format", "token").assertOk();
-                assertEquals("fresh-" + run + "\n", r.out(), "a new token each run: the cache is not used");
-                List<String> about = r.err().lines().filter(l -> l.contains(dir.toString())).toList();
-                assertEquals(1, about.size(), r.err());
-                assertTrue(about.get(0).startsWith("warning: "), r.err());
-            }
-            assertEquals(Map.of(), snapshot(dir), "nothing written into it");
-        }
-    }
 }
