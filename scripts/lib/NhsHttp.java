@@ -68,8 +68,36 @@ final class NhsHttp {
                     .proxy(proxies)
                     .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
                     .build();
+            stopSelectorsAtExit();
         }
         return http;
+    }
+
+    private static boolean stopsSelectorsAtExit;
+
+    /**
+     * The JVM's exit waits up to 0.3 s for threads blocked in native code (JDK 17 and 25 alike),
+     * and an HttpClient's selector thread always is; interrupted, it ends. So however the JVM
+     * exits (System.exit, main returning), selector threads are interrupted first, and scripts
+     * need no exit of their own. JDK 17 has no public way to close an HttpClient.
+     */
+    private static synchronized void stopSelectorsAtExit() {
+        if (stopsSelectorsAtExit) {
+            return;
+        }
+        stopsSelectorsAtExit = true;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+                if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
+                    t.interrupt();
+                    try {
+                        t.join(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }
+        }, "nhs-auth: stop HTTP selector threads"));
     }
 
     /** The proxy rules in effect, for messages and doctor. */
