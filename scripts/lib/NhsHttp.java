@@ -100,11 +100,6 @@ final class NhsHttp {
         }, "nhs-auth: stop HTTP selector threads"));
     }
 
-    /** The proxy rules in effect, for messages and doctor. */
-    NhsProxies proxies() {
-        return proxies;
-    }
-
     static boolean isTransient(int status) {
         return status == 429 || status == 502 || status == 503 || status == 504;
     }

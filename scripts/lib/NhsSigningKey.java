@@ -1,6 +1,5 @@
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
 
-import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Instant;
@@ -30,10 +29,6 @@ final class NhsSigningKey {
                     + " bits: RS512 needs at least 2048 and NHS guidance asks for 4096; make one with generate-keys");
         }
         this.signer = new RSASSASigner(privateKey);
-    }
-
-    static NhsSigningKey load(Path file, char[] passphrase) {
-        return new NhsSigningKey(NhsKeys.readPrivateKey(file, passphrase));
     }
 
     int bits() {
