@@ -57,7 +57,7 @@ fi
 
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
 # CDS notices off stdout, which carries results. The -D options are the scripts' own
-# //RUNTIME_OPTIONS (scripts/nhsauth/client/NhsProxies.java, NhsHttp.java, scripts/nhsauth/cli/NhsCli.java), which a plain java -jar does not
+# //RUNTIME_OPTIONS (scripts/nhsauth/client/NhsProxies.java, scripts/nhsauth/cli/NhsCli.java), which a plain java -jar does not
 # read. Short commands start faster on the C1 compiler alone and stay smaller with a small young
 # generation; key generation and the mock server need C2's big-number speed.
 cat >"$bin/nhs-auth.tmp" <<SHIM
@@ -68,7 +68,7 @@ case "\$1" in
   *) jit="-XX:TieredStopAtLevel=1 -Xmn4m" ;;
 esac
 exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \
-  -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= -Dsun.net.http.retryPost=false \
+  -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= \
   -Dpicocli.disable.closures=true \$jit -jar "$lib/nhs-auth.jar" "\$@"
 SHIM
 chmod 755 "$bin/nhs-auth.tmp"

@@ -623,7 +623,7 @@ public class Benchmark {
         //    for get-token, then varied.
         List<String> shim = List.of("-XX:SharedArchiveFile=" + lib.resolve("nhs-auth.jsa"), "-Xshare:auto", "-Xlog:disable",
                 "-Xlog:all=off", "-XX:+UseSerialGC", "-Djdk.http.auth.tunneling.disabledSchemes=",
-                "-Dsun.net.http.retryPost=false", "-Dpicocli.disable.closures=true", "-XX:TieredStopAtLevel=1", "-Xmn4m");
+                "-Dpicocli.disable.closures=true", "-XX:TieredStopAtLevel=1", "-Xmn4m");
         List<String> strict = new ArrayList<>(shim);
         strict.set(strict.indexOf("-Xshare:auto"), "-Xshare:on");
         exec(installedJava(lib, strict, List.of("--version")), Way.of(work), null);
@@ -702,9 +702,8 @@ public class Benchmark {
     private static Map<String, String> phaseVariants() {
         Map<String, String> v = new LinkedHashMap<>();
         v.put("noop", "empty JVM (main returns at once), same class path");
-        v.put("nimbus", "as get-token: nimbus signs, NhsHttp (HttpURLConnection)");
-        v.put("jdk", "java.security.Signature signs, NhsHttp (HttpURLConnection)");
-        v.put("httpclient", "nimbus signs, the JDK HttpClient (what get-token used before)");
+        v.put("nimbus", "as get-token: nimbus signs, NhsHttp");
+        v.put("jdk", "java.security.Signature signs, NhsHttp");
         return v;
     }
 
@@ -850,20 +849,14 @@ public class Benchmark {
         HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl)).timeout(NhsClient.DEFAULT_TIMEOUT)
                 .header("Content-Type", "application/x-www-form-urlencoded").header("Accept", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(NhsClient.tokenForm(assertion))).build();
-        HttpResponse<byte[]> response;
-        if (variant.equals("httpclient")) {
-            response = http.exchange(request, "token endpoint", info -> new NhsHttp.LimitedBody(NhsHttp.MAX_TOKEN_ANSWER_BYTES));
-            t = phase(t, "token exchange (JDK HttpClient, loopback)");
-        } else {
-            response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
-            t = phase(t, "token exchange (HttpURLConnection, loopback)");
-        }
+        HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+        t = phase(t, "token exchange (JDK HttpClient, loopback)");
         String body = new String(response.body(), StandardCharsets.UTF_8);
         if (!(NhsTokenAnswers.parseObject(body).get("access_token") instanceof String)) {
             throw new IllegalStateException("no token in " + body);
         }
         t = phase(t, "answer read");
-        NhsClient.exit(0);
+        System.exit(0);
     }
 
     static long phase(long since, String name) {

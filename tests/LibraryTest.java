@@ -37,7 +37,7 @@ class LibraryTest {
             "        System.out.println(hello.statusCode() + \" \" + hello.body());",
             "        System.out.println(echo.statusCode() + \" \" + echo.body());",
             "        System.out.println(\"same token: \" + nhs.accessToken().equals(nhs.accessToken()));",
-            "        NhsClient.exit(0);",
+            "        System.exit(0);",
             "    }",
             "}",
             "");

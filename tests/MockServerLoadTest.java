@@ -94,7 +94,7 @@ class MockServerLoadTest {
     static void appKey() throws Exception {
         KeyPair pair = GenerateKeys.generate(2048);
         Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.privateKeyPem(pair.getPrivate()));
-        signingKey = NhsSigningKey.load(pem, null);
+        signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(pem, null));
         jwks = Files.writeString(dir.resolve(KID + ".json"),
                 NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) pair.getPublic(), KID))));
     }

@@ -132,7 +132,7 @@ public final class NhsCli {
             // --help and --version print outside the command, where picocli's handlers do not reach.
             code = reportLost(lost, cl.getErr(), cl.getCommandSpec().qualifiedName(), false);
         }
-        NhsClient.exit(code);
+        System.exit(code);
     }
 
     /**

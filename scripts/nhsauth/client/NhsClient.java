@@ -308,6 +308,9 @@ public final class NhsClient {
         }
     }
 
+    /** An answer's body as UTF-8 text, whatever charset it names, for get and post. */
+    private static final HttpResponse.BodyHandler<String> TEXT = HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8);
+
     /**
      * GET a URL with the client's token; the body as text.
      *
@@ -316,7 +319,7 @@ public final class NhsClient {
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
     public HttpResponse<String> get(String url) {
-        return NhsHttp.asText(send(HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL")).GET()));
+        return send(HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL")).GET(), 0, TEXT);
     }
 
     /**
@@ -327,41 +330,18 @@ public final class NhsClient {
      * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
     public HttpResponse<String> post(String url, String body, String contentType) {
-        return NhsHttp.asText(send(post(url, body).header("Content-Type", contentType)));
+        return send(post(url, body).header("Content-Type", contentType), 0, TEXT);
     }
 
     /** POST JSON text ({@code Content-Type} and {@code Accept: application/json}); the answer as text. */
     public HttpResponse<String> postJson(String url, String json) {
-        return NhsHttp.asText(send(post(url, json).header("Content-Type", "application/json")
-                .header("Accept", "application/json")));
+        return send(post(url, json).header("Content-Type", "application/json")
+                .header("Accept", "application/json"), 0, TEXT);
     }
 
     private static HttpRequest.Builder post(String url, String body) {
         return HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL"))
                 .POST(HttpRequest.BodyPublishers.ofString(body == null ? "" : body, StandardCharsets.UTF_8));
-    }
-
-    /**
-     * Ends the JVM without the wait JDK 17 adds at exit: it gives threads blocked in native code
-     * up to 0.3 s to settle, and every HttpClient keeps a selector thread blocked in one. Those
-     * threads are stopped first (they stop when interrupted); then {@code System.exit(status)}.
-     * For the end of a script's {@code main}.
-     */
-    public static void exit(int status) {
-        System.out.flush();
-        System.err.flush();
-        for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
-                t.interrupt();
-                try {
-                    t.join(100);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-        }
-        System.exit(status);
     }
 
     // ------------------------------------------------------------------ configuration

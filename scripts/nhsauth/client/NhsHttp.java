@@ -1,40 +1,28 @@
-//RUNTIME_OPTIONS -Dsun.net.http.retryPost=false
-
 package nhsauth.client;
 
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.net.ConnectException;
-import java.net.HttpURLConnection;
-import java.net.ProtocolException;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.UnresolvedAddressException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -43,24 +31,11 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 
-/**
- * The JDK's HTTP clients with the proxy, CA and timeout settings, and failures named for users:
- * HttpURLConnection for a request answered whole (the token request), HttpClient for the rest.
- */
+/** The JDK HttpClient with the proxy, CA and timeout settings, and failures named for users. */
 final class NhsHttp {
-    static {
-        // HttpURLConnection otherwise sends a POST again, unasked, when the first answer fails to
-        // arrive: the same client assertion twice, which the token endpoint refuses as a reused jti.
-        // The runtime option above sets it before any HTTP class loads; this covers a plain java -cp.
-        if (System.getProperty("sun.net.http.retryPost") == null) {
-            System.setProperty("sun.net.http.retryPost", "false");
-        }
-    }
-
     /** The most a token endpoint answer may hold: a token answer is well under 1 KiB. */
     static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
     /** The most a JWKS may hold, as the mock's token endpoint allows too. */
@@ -71,7 +46,6 @@ final class NhsHttp {
     private final PrintWriter trace;
     private final SSLContext extraTrust;
     private HttpClient http;
-    private SSLContext tls;
 
     NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
         this.timeout = timeout;
@@ -94,15 +68,38 @@ final class NhsHttp {
                     .connectTimeout(timeout)
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .proxy(proxies)
-                    .sslContext(tls())
+                    .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
                     .build();
+            stopSelectorsAtExit();
         }
         return http;
     }
 
-    /** The proxy rules in effect, for messages and doctor. */
-    NhsProxies proxies() {
-        return proxies;
+    private static boolean stopsSelectorsAtExit;
+
+    /**
+     * The JVM's exit waits up to 0.3 s for threads blocked in native code (JDK 17 and 25 alike),
+     * and an HttpClient's selector thread always is; interrupted, it ends. So however the JVM
+     * exits (System.exit, main returning), selector threads are interrupted first, and scripts
+     * need no exit of their own. JDK 17 has no public way to close an HttpClient.
+     */
+    private static synchronized void stopSelectorsAtExit() {
+        if (stopsSelectorsAtExit) {
+            return;
+        }
+        stopsSelectorsAtExit = true;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Thread t : Thread.getAllStackTraces().keySet()) {
+                if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
+                    t.interrupt();
+                    try {
+                        t.join(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }
+        }, "nhs-auth: stop HTTP selector threads"));
     }
 
     static boolean isTransient(int status) {
@@ -147,145 +144,9 @@ final class NhsHttp {
         }
     }
 
-    /**
-     * A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full
-     * memory. A GET or POST goes over HttpURLConnection, which in a fresh JVM answers about 0.1 s
-     * sooner than HttpClient (no selector thread, no TLS set-up for plain http): that is most of a
-     * token request. An https request through a proxy stays on HttpClient, the one of the two that
-     * sends the proxy's Basic credentials in the CONNECT itself.
-     */
+    /** A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full memory. */
     HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
-        NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
-        boolean tunnel = proxy != null && "https".equalsIgnoreCase(request.uri().getScheme());
-        byte[] body = tunnel ? null : bodyNow(request);
-        return body == null ? exchange(request, what, info -> new LimitedBody(maxBytes))
-                : exchangeWhole(request, body, what, maxBytes, proxy);
-    }
-
-    /** The body of a GET or POST, when its publisher hands it over at once as the JDK's own do; else null. */
-    private static byte[] bodyNow(HttpRequest request) {
-        if (!request.method().equals("GET") && !request.method().equals("POST")) {
-            return null;
-        }
-        HttpRequest.BodyPublisher publisher = request.bodyPublisher().orElse(null);
-        if (publisher == null || publisher.contentLength() == 0) {
-            return new byte[0];
-        }
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        CompletableFuture<byte[]> body = new CompletableFuture<>();
-        publisher.subscribe(new Flow.Subscriber<>() {
-            @Override public void onSubscribe(Flow.Subscription s) { s.request(Long.MAX_VALUE); }
-            @Override public void onNext(ByteBuffer item) {
-                byte[] chunk = new byte[item.remaining()];
-                item.get(chunk);
-                bytes.writeBytes(chunk);
-            }
-            @Override public void onError(Throwable t) { body.completeExceptionally(t); }
-            @Override public void onComplete() { body.complete(bytes.toByteArray()); }
-        });
-        return body.isDone() && !body.isCompletedExceptionally() ? body.join() : null;
-    }
-
-    /**
-     * {@link #exchange(HttpRequest, String, HttpResponse.BodyHandler)} over HttpURLConnection, with
-     * the same limits and the same failures. The exchange runs on a thread of its own that the
-     * caller waits for up to the timeout: HttpURLConnection's own timeouts bound each read, not
-     * the whole, and its disconnect() from another thread can wait behind a read in progress.
-     */
-    private HttpResponse<byte[]> exchangeWhole(HttpRequest request, byte[] body, String what, int maxBytes,
-            NhsProxies.Endpoint proxy) {
-        URI uri = request.uri();
-        HttpRequest sent = withProxyCredentials(request, proxy);
-        traceRequest(sent);
-        HttpURLConnection connection;
-        try {
-            connection = (HttpURLConnection) uri.toURL().openConnection(proxies.select(uri).get(0));
-            connection.setRequestMethod(request.method());
-        } catch (IOException | IllegalArgumentException e) {
-            throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
-        }
-        if (connection instanceof HttpsURLConnection https) {
-            // With the JDK's default host name verifier in place, the TLS handshake itself checks the name.
-            https.setSSLSocketFactory(tls().getSocketFactory());
-        }
-        // No Authenticator, not even the process's default: a 401 or 407 is the caller's answer,
-        // not a cue for the JDK to send the same client assertion again.
-        connection.setAuthenticator(NO_CREDENTIALS);
-        connection.setConnectTimeout(millis(timeout));
-        connection.setReadTimeout(millis(request.timeout().orElse(timeout)));
-        connection.setInstanceFollowRedirects(false);
-        connection.setUseCaches(false);
-        connection.setDoOutput(request.method().equals("POST"));
-        sent.headers().map().forEach((name, values) -> values.forEach(v -> connection.addRequestProperty(name, v)));
-        CompletableFuture<HttpResponse<byte[]>> call = new CompletableFuture<>();
-        Thread exchange = new Thread(() -> {
-            try {
-                call.complete(exchangeWhole(connection, request, body, maxBytes));
-            } catch (Throwable e) {
-                call.completeExceptionally(e);
-            }
-        }, "nhs-auth " + what);
-        exchange.setDaemon(true);
-        exchange.start();
-        return answer(call, () -> {
-            Thread hangUp = new Thread(connection::disconnect, "nhs-auth hang-up");
-            hangUp.setDaemon(true);
-            hangUp.start();
-        }, request, what, proxy);
-    }
-
-    private static final java.net.Authenticator NO_CREDENTIALS = new java.net.Authenticator() { };
-
-    private static int millis(Duration d) {
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, d.toMillis()));
-    }
-
-    /** One exchange on a connection set up by the caller: the body sent, the whole answer read. */
-    private static HttpResponse<byte[]> exchangeWhole(HttpURLConnection connection, HttpRequest request, byte[] body,
-            int maxBytes) throws IOException {
-        try {
-            if (connection.getDoOutput()) {
-                try (OutputStream out = connection.getOutputStream()) {
-                    out.write(body);
-                }
-            }
-            int status = connection.getResponseCode();
-            if (status < 0) {
-                throw new ProtocolException("the answer is not HTTP");
-            }
-            InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream();
-            byte[] answer = in == null ? new byte[0] : in.readNBytes(maxBytes + 1);
-            if (answer.length > maxBytes) {
-                throw new AnswerTooLarge(maxBytes);
-            }
-            long declared = connection.getContentLengthLong();
-            if (connection.getHeaderField("Transfer-Encoding") == null && declared > answer.length) {
-                throw new EOFException("fixed content-length: " + declared + ", bytes received: " + answer.length);
-            }
-            return new WholeAnswer(request, status, headersOf(connection), answer);
-        } finally {
-            connection.disconnect();
-        }
-    }
-
-    /** The TLS settings of both clients: the --cacert ones, else the JDK's (trust store read on first use). */
-    private synchronized SSLContext tls() {
-        if (tls == null) {
-            tls = extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse();
-        }
-        return tls;
-    }
-
-    /** The answer's headers in the order they came; HttpURLConnection's own map reverses repeated ones. */
-    private static HttpHeaders headersOf(HttpURLConnection connection) {
-        Map<String, List<String>> headers = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        for (int i = 1; connection.getHeaderField(i) != null; i++) {
-            String name = connection.getHeaderFieldKey(i);
-            if (name != null) {
-                headers.computeIfAbsent(name, n -> new ArrayList<>()).add(connection.getHeaderField(i));
-            }
-        }
-        return HttpHeaders.of(headers, (name, value) -> true);
+        return exchange(request, what, info -> new LimitedBody(maxBytes));
     }
 
     /**
@@ -297,8 +158,11 @@ final class NhsHttp {
      */
     <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
-        HttpRequest sent = withProxyCredentials(request, proxy);
+        HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
+                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
+                        .header("Proxy-Authorization", proxy.authorization()).build();
         traceRequest(sent);
+        Duration limit = request.timeout().orElse(timeout);
         CompletableFuture<HttpResponse<T>> call;
         try {
             // A proxy's 407 page is not the answer the caller asked for, so it never reaches their handler.
@@ -307,34 +171,18 @@ final class NhsHttp {
         } catch (IllegalArgumentException e) {
             throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
-        return answer(call, () -> call.cancel(true), request, what, proxy);
-    }
-
-    /** The request as sent: with the proxy's Basic credentials when the proxy URL gave them. */
-    private static HttpRequest withProxyCredentials(HttpRequest request, NhsProxies.Endpoint proxy) {
-        return proxy == null || !proxy.hasCredentials() ? request
-                : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
-                        .header("Proxy-Authorization", proxy.authorization()).build();
-    }
-
-    /**
-     * Waits for an answer under way within the request's timeout (else the client's), then traces
-     * it; on a timeout or interrupt, {@code abandon} stops the exchange. Failures are named for users.
-     */
-    private <T> HttpResponse<T> answer(CompletableFuture<HttpResponse<T>> call, Runnable abandon, HttpRequest request,
-            String what, NhsProxies.Endpoint proxy) {
-        Duration limit = request.timeout().orElse(timeout);
         HttpResponse<T> response;
         try {
             response = call.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            abandon.run();
-            Throwable late = new HttpTimeoutException("no whole answer within the timeout").initCause(e);
-            throw failure(request.uri(), what, proxy, late, limit);
+            call.cancel(true);
+            throw new NhsClient.NetworkException("the " + what + " at " + target(request.uri()) + via(proxy)
+                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
+                    false, e);
         } catch (ExecutionException e) {
             throw failure(request.uri(), what, proxy, e.getCause(), limit);
         } catch (InterruptedException e) {
-            abandon.run();
+            call.cancel(true);
             Thread.currentThread().interrupt();
             throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
@@ -442,13 +290,6 @@ final class NhsHttp {
                         + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
             }
         }
-        if (e instanceof SocketTimeoutException timedOut) {
-            // HttpURLConnection's connect timeout, or a read timeout that beat the caller's wait by a hair.
-            String message = String.valueOf(timedOut.getMessage());
-            e = message.toLowerCase(java.util.Locale.ROOT).contains("connect")
-                    ? new HttpConnectTimeoutException(message) : new HttpTimeoutException(message);
-            e.initCause(timedOut);
-        }
         if (causes(e, HttpConnectTimeoutException.class)) {
             return new NhsClient.NetworkException("connecting to the " + what + " at " + target + via + " timed out after "
                     + seconds(timeout), "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
@@ -465,17 +306,14 @@ final class NhsHttp {
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
         }
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
-        // The JDK words these as parser state: HttpClient's "received no bytes", "fixed content-length:
-        // 400, bytes received: 28"; HttpURLConnection's "Unexpected end of file from server" and, for
-        // a chunked answer cut short, "Premature EOF".
-        boolean noAnswer = detail.contains("received no bytes") || detail.contains("end of file from server");
-        boolean hungUp = noAnswer || detail.contains("bytes received") || detail.contains("Premature EOF");
+        boolean hungUp = detail.contains("received no bytes") || detail.contains("bytes received");
         for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
             hungUp = t instanceof EOFException;
         }
         if (hungUp) {
+            // The JDK words this as parser state ("fixed content-length: 400, bytes received: 28").
             return new NhsClient.NetworkException("the " + what + " at " + target + via + " closed the connection "
-                    + (noAnswer ? "without answering" : "before its answer was complete")
+                    + (detail.contains("received no bytes") ? "without answering" : "before its answer was complete")
                     + " (" + detail + ")", "try again; if it keeps happening, a proxy or firewall may be cutting "
                     + "connections (" + NhsSetting.TRACE.named() + " shows the exchange)", true, e);
         }
@@ -490,38 +328,6 @@ final class NhsHttp {
             }
         }
         return false;
-    }
-
-    /** The same response with its body as text. */
-    static HttpResponse<String> asText(HttpResponse<byte[]> raw) {
-        return new TextResponse(raw);
-    }
-
-    /** An HttpResponse whose body is text, for the library's get and post. */
-    private static final class TextResponse implements HttpResponse<String> {
-        private final HttpResponse<byte[]> raw;
-
-        TextResponse(HttpResponse<byte[]> raw) {
-            this.raw = raw;
-        }
-
-        @Override public int statusCode() { return raw.statusCode(); }
-        @Override public HttpRequest request() { return raw.request(); }
-        @Override public Optional<HttpResponse<String>> previousResponse() { return Optional.empty(); }
-        @Override public HttpHeaders headers() { return raw.headers(); }
-        @Override public String body() { return new String(raw.body(), StandardCharsets.UTF_8); }
-        @Override public Optional<javax.net.ssl.SSLSession> sslSession() { return raw.sslSession(); }
-        @Override public URI uri() { return raw.uri(); }
-        @Override public HttpClient.Version version() { return raw.version(); }
-    }
-
-    /** An answer read whole from HttpURLConnection, as the HttpClient's answers look. */
-    private record WholeAnswer(HttpRequest request, int statusCode, HttpHeaders headers, byte[] body)
-            implements HttpResponse<byte[]> {
-        @Override public Optional<HttpResponse<byte[]>> previousResponse() { return Optional.empty(); }
-        @Override public Optional<javax.net.ssl.SSLSession> sslSession() { return Optional.empty(); }
-        @Override public URI uri() { return request.uri(); }
-        @Override public HttpClient.Version version() { return HttpClient.Version.HTTP_1_1; }
     }
 
     /** An answer longer than its limit. */

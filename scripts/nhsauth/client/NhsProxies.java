@@ -69,17 +69,6 @@ final class NhsProxies extends ProxySelector {
         return proxy == null || bypassed(uri) ? null : proxy;
     }
 
-    /** Why a request to {@code uri} goes where it goes, in one phrase (for doctor and errors). */
-    String reason(URI uri) {
-        String variable = "https".equalsIgnoreCase(uri.getScheme()) ? "HTTPS_PROXY" : "HTTP_PROXY";
-        Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
-        if (proxy == null) {
-            return "direct: no " + variable + " set";
-        }
-        return bypassed(uri) ? "direct: " + uri.getHost() + " matches NO_PROXY"
-                : "through " + proxy.address() + " (" + variable + ")";
-    }
-
     @Override
     public List<Proxy> select(URI uri) {
         Endpoint proxy = endpointFor(uri);

@@ -2,7 +2,6 @@
 
 package nhsauth.client;
 
-import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Instant;
@@ -32,10 +31,6 @@ public final class NhsSigningKey {
                     + " bits: RS512 needs at least 2048 and NHS guidance asks for 4096; make one with generate-keys");
         }
         this.signer = new RSASSASigner(privateKey);
-    }
-
-    public static NhsSigningKey load(Path file, char[] passphrase) {
-        return new NhsSigningKey(NhsKeys.readPrivateKey(file, passphrase));
     }
 
     int bits() {

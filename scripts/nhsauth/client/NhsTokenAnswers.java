@@ -84,10 +84,6 @@ final class NhsTokenAnswers {
             return text == null && code == null ? null : new Fault(text, code);
         }
 
-        static Fault of(String body) {
-            return of(parseObject(body));
-        }
-
         /** What to do about the faults users meet; null for others. */
         String hint(NhsEnvironment env) {
             String code = errorcode == null ? "" : errorcode.toLowerCase(java.util.Locale.ROOT);
