@@ -14,22 +14,17 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 import javax.net.ssl.SSLSession;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.jwk.JWK;
@@ -318,20 +313,13 @@ final class NhsDoctor {
     }
 
     private static boolean jdkTrusts(X509Certificate[] chain) throws Exception {
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init((KeyStore) null);
-        for (var tm : tmf.getTrustManagers()) {
-            if (tm instanceof X509TrustManager) {
-                try {
-                    // "UNKNOWN" is what TLS 1.3 passes: no key-exchange type to hold the certificate to.
-                    ((X509TrustManager) tm).checkServerTrusted(chain, "UNKNOWN");
-                    return true;
-                } catch (java.security.cert.CertificateException e) {
-                    return false;
-                }
-            }
+        try {
+            // "UNKNOWN" is what TLS 1.3 passes: no key-exchange type to hold the certificate to.
+            NhsTls.jdkTrust().checkServerTrusted(chain, "UNKNOWN");
+            return true;
+        } catch (java.security.cert.CertificateException e) {
+            return false;
         }
-        return false;
     }
 
     private NhsClient.Check clock(String name) {
@@ -343,10 +331,8 @@ final class NhsDoctor {
         if (date == null) {
             return NhsClient.Check.skipped(name, "the server sent no Date header to compare with");
         }
-        Instant theirs;
-        try {
-            theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-        } catch (RuntimeException e) {
+        Instant theirs = NhsHttp.parseDate(date);
+        if (theirs == null) {
             return NhsClient.Check.skipped(name, "the server's Date header cannot be read (" + date + ")");
         }
         long skew = now.getEpochSecond() - theirs.getEpochSecond();

@@ -106,6 +106,15 @@ final class NhsHttp {
         return status == 429 || status == 502 || status == 503 || status == 504;
     }
 
+    /** An HTTP date (RFC 1123, as in Date and Retry-After); null when absent or unreadable. */
+    static Instant parseDate(String value) {
+        try {
+            return value == null ? null : ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
     /** Retry-After in seconds or as an HTTP date, capped at a minute; null when absent or unreadable. */
     static Duration parseRetryAfter(String value) {
         if (value == null || value.isBlank()) {
@@ -115,13 +124,9 @@ final class NhsHttp {
             long seconds = Long.parseLong(value.trim());
             return Duration.ofSeconds(Math.max(0, Math.min(seconds, 60)));
         } catch (NumberFormatException e) {
-            try {
-                Instant at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-                long ms = Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000));
-                return Duration.ofMillis(ms);
-            } catch (RuntimeException ignored) {
-                return null;
-            }
+            Instant at = parseDate(value);
+            return at == null ? null
+                    : Duration.ofMillis(Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000)));
         }
     }
 

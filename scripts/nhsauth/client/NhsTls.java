@@ -17,7 +17,6 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
-import javax.net.ssl.X509TrustManager;
 
 /** The JDK's trusted CAs plus the user's, for TLS-inspecting corporate proxies. */
 final class NhsTls {
@@ -26,8 +25,8 @@ final class NhsTls {
 
     /**
      * The JDK's own trust, loaded when a TLS handshake first needs it: the HttpClient builds
-     * its SSL context up front, and reading the JDK's CA store costs a tenth of a second that
-     * a plain-http call (the mock server, a local gateway) never needs.
+     * its SSL context up front, and a plain-http call (the mock server, a local gateway) never
+     * needs the JDK's CA store read.
      */
     static SSLContext jdkDefaultsOnFirstUse() {
         try {
@@ -45,19 +44,7 @@ final class NhsTls {
 
         private X509ExtendedTrustManager jdk() throws CertificateException {
             if (jdk == null) {
-                try {
-                    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-                    tmf.init((KeyStore) null);
-                    for (var tm : tmf.getTrustManagers()) {
-                        if (tm instanceof X509ExtendedTrustManager) {
-                            jdk = (X509ExtendedTrustManager) tm;
-                            return jdk;
-                        }
-                    }
-                } catch (GeneralSecurityException e) {
-                    throw new CertificateException("the JDK's trusted certificates cannot be loaded", e);
-                }
-                throw new CertificateException("the JDK has no X.509 trust manager");
+                jdk = jdkTrust();
             }
             return jdk;
         }
@@ -108,21 +95,31 @@ final class NhsTls {
         }
     }
 
+    /** The JDK's default trust manager: its CA store, the one every trust decision here starts from. */
+    static X509ExtendedTrustManager jdkTrust() throws CertificateException {
+        try {
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init((KeyStore) null);
+            for (var tm : tmf.getTrustManagers()) {
+                if (tm instanceof X509ExtendedTrustManager jdk) {
+                    return jdk;
+                }
+            }
+        } catch (GeneralSecurityException e) {
+            throw new CertificateException("the JDK's trusted certificates cannot be loaded", e);
+        }
+        throw new CertificateException("the JDK has no X.509 trust manager");
+    }
+
     static SSLContext sslContext(Path pemFile) {
         String where = NhsSetting.CA_CERT.named() + " '" + pemFile + "'";
         NhsFiles.readText(pemFile, "CA certificate file");
         try {
             KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
             store.load(null, null);
-            TrustManagerFactory jdk = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            jdk.init((KeyStore) null);
             int n = 0;
-            for (var tm : jdk.getTrustManagers()) {
-                if (tm instanceof X509TrustManager) {
-                    for (X509Certificate c : ((X509TrustManager) tm).getAcceptedIssuers()) {
-                        store.setCertificateEntry("jdk-" + n++, c);
-                    }
-                }
+            for (X509Certificate c : jdkTrust().getAcceptedIssuers()) {
+                store.setCertificateEntry("jdk-" + n++, c);
             }
             Collection<? extends Certificate> extra;
             try (var in = Files.newInputStream(pemFile)) {

@@ -3,10 +3,7 @@ package nhsauth.client;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Map;
-import java.util.Optional;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 
@@ -164,17 +161,16 @@ final class NhsTokenAnswers {
 
     /** How far this machine's clock is from the endpoint's, read from its Date header. */
     static String clockSkew(String dateHeader, Instant now) {
-        return Optional.ofNullable(dateHeader).map(date -> {
-            try {
-                Instant theirs = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME)
-                        .toInstant();
-                long skew = now.getEpochSecond() - theirs.getEpochSecond();
-                return "your clock is " + Math.abs(skew) + " s " + (skew >= 0 ? "ahead of" : "behind")
-                        + " the token endpoint's (its Date: " + date + ")";
-            } catch (RuntimeException e) {
-                return "the token endpoint's Date header could not be read (" + date + ")";
-            }
-        }).orElse("the token endpoint sent no Date header to compare clocks with");
+        if (dateHeader == null) {
+            return "the token endpoint sent no Date header to compare clocks with";
+        }
+        Instant theirs = NhsHttp.parseDate(dateHeader);
+        if (theirs == null) {
+            return "the token endpoint's Date header could not be read (" + dateHeader + ")";
+        }
+        long skew = now.getEpochSecond() - theirs.getEpochSecond();
+        return "your clock is " + Math.abs(skew) + " s " + (skew >= 0 ? "ahead of" : "behind")
+                + " the token endpoint's (its Date: " + dateHeader + ")";
     }
 
     static Map<String, Object> parseObject(String body) {
