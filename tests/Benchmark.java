@@ -103,7 +103,7 @@ public class Benchmark {
         try {
             new Benchmark(root, work, runs, load, mode).run();
         } finally {
-            Demo.deleteRecursively(work);
+            NhsAuth.Demo.deleteRecursively(work);
         }
     }
 

@@ -71,7 +71,7 @@ class ProgressTest {
         StringWriter both = new StringWriter();
         StringWriter stdout = new StringWriter();
         PrintWriter shared = new PrintWriter(both, true);
-        Demo demo = new Demo();
+        NhsAuth.Demo demo = new NhsAuth.Demo();
         demo.progress = true;
         CommandLine cl = NhsCli.commandLine(demo);
         // stdout into both logs, stderr into the shared one only: the shared log keeps their order.
@@ -103,7 +103,7 @@ class ProgressTest {
         }
         assertFalse(stdout.toString().contains("\r") || stdout.toString().contains("running "), "stdout has no progress");
 
-        Demo quiet = new Demo();
+        NhsAuth.Demo quiet = new NhsAuth.Demo();
         quiet.progress = false;
         TestSupport.Result r = TestSupport.runInProcess(quiet, "--key-size", "2048").assertOk();
         assertFalse(r.err().contains("\r") || r.out().contains("\r"), r.err());

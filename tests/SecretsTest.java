@@ -245,7 +245,7 @@ class SecretsTest {
             public void close() {
             }
         };
-        CommandLine cl = NhsCli.commandLine(new Demo());
+        CommandLine cl = NhsCli.commandLine(new NhsAuth.Demo());
         cl.setOut(new PrintWriter(watching, true));
         StringWriter err = new StringWriter();
         cl.setErr(new PrintWriter(err, true));
