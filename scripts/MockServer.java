@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -51,19 +52,20 @@ public class MockServer implements Callable<Integer> {
             description = "Register an app that lacks application-restricted (level 3) access.")
     List<String> appsWithoutLevel3 = new ArrayList<>();
 
-    @Option(names = "--port", paramLabel = "PORT",
+    @Option(names = "--port", paramLabel = "PORT", converter = NhsCli.PortConverter.class,
             defaultValue = "" + NhsEnvironment.LOCAL_PORT,
             description = "Port to listen on, 0 for any free one (default: ${DEFAULT-VALUE}, "
                     + "which --env local points at).")
-    String port;
+    int port;
 
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "Address to listen on (default: ${DEFAULT-VALUE}, this machine only).")
     String host;
 
     @Option(names = "--jwks-cache-seconds", paramLabel = "SECONDS", defaultValue = "3600",
+            converter = NhsCli.SecondsConverter.class,
             description = "How long a JWKS fetched from a URL is reused, as NHS does (default: ${DEFAULT-VALUE}).")
-    String jwksCacheSeconds;
+    Duration jwksCache;
 
     @Mixin
     NhsCli.VerboseOption verbose;
@@ -79,10 +81,8 @@ public class MockServer implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<MockIdentityService.App> registered = parseApps();
-        int portNumber = parsePort(port);
-        long cacheSeconds = parseCacheSeconds(jwksCacheSeconds);
         PrintWriter out = NhsCli.out(spec);
-        MockIdentityService server = MockIdentityService.start(host, portNumber, registered, cacheSeconds,
+        MockIdentityService server = MockIdentityService.start(host, port, registered, jwksCache.toSeconds(),
                 NhsCli.err(spec), verbose.verbose);
         running = server;
         // Ctrl-C and SIGTERM run shutdown hooks, not finally blocks: the hook itself must close.
@@ -188,31 +188,5 @@ public class MockServer implements Callable<Integer> {
         } catch (InvalidPathException e) {
             throw new NhsClient.UsageException("JWKS file '" + file + "' is not a valid path: check it");
         }
-    }
-
-    static int parsePort(String value) {
-        try {
-            int p = Integer.parseInt(value.trim());
-            if (p >= 0 && p <= 65535) {
-                return p;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new NhsClient.UsageException("--port '" + value + "' is not a port number: use 0-65535 "
-                + "(0 picks any free port)");
-    }
-
-    static long parseCacheSeconds(String value) {
-        try {
-            long s = Long.parseLong(value.trim());
-            if (s >= 0 && s <= 86_400 * 365L) {
-                return s;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new NhsClient.UsageException("--jwks-cache-seconds '" + value + "' is not a number of seconds: "
-                + "use 0 (fetch every time) up to a year; NHS uses 3600");
     }
 }

@@ -355,8 +355,8 @@ public final class NhsCli {
      * seconds}): the message names the option, or the variable the value came from, in front of it.
      */
     static final class ValueRefused extends CommandLine.TypeConversionException {
-        ValueRefused(NhsClient.UsageException e) {
-            super(e.getMessage());
+        ValueRefused(String message) {
+            super(message);
         }
     }
 
@@ -367,9 +367,38 @@ public final class NhsCli {
             try {
                 return NhsClient.timeoutOf(value);
             } catch (NhsClient.UsageException e) {
-                throw new ValueRefused(e);
+                throw new ValueRefused(e.getMessage());
             }
         }
+    }
+
+    /** Converts a port number: 0 to 65535, where 0 asks for any free port. */
+    public static final class PortConverter implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            return (int) whole(value, 0, 65535, "is not a port number: use 0-65535 (0 picks any free port)");
+        }
+    }
+
+    /** Converts whole seconds from 0 to a year, e.g. how long a fetched JWKS is reused. */
+    public static final class SecondsConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override
+        public Duration convert(String value) {
+            return Duration.ofSeconds(whole(value, 0, 86_400 * 365L,
+                    "is not a number of seconds: use 0 (fetch every time) up to a year; NHS uses 3600"));
+        }
+    }
+
+    private static long whole(String value, long min, long max, String problem) {
+        try {
+            long n = Long.parseLong(value.trim());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new ValueRefused("'" + value + "' " + problem);
     }
 
     /** Converts {@code --auth} values, naming the valid ones on a mistake. */
