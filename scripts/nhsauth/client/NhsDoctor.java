@@ -3,7 +3,6 @@
 package nhsauth.client;
 
 import java.io.PrintWriter;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -31,11 +30,7 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyUse;
-import com.nimbusds.jose.jwk.RSAKey;
 
 /**
  * The whole chain from settings to an API answer, checked link by link: the key, the JWKS, the
@@ -188,7 +183,7 @@ public final class NhsDoctor {
         key = loaded;
         int bits = loaded.getModulus().bitLength();
         return Check.passed(name, s.privateKey() + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
-                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsJwks.thumbprint(NhsKeys.publicKeyOf(loaded)));
+                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)));
     }
 
     private Check jwks(String name) {
@@ -198,31 +193,10 @@ public final class NhsDoctor {
         if (key == null) {
             return Check.skipped(name, "no usable private key to compare");
         }
-        JWKSet set = NhsJwks.loadJwks(s.jwks(), s.timeout(), s.caCertificates());
-        JWK found = set.getKeyByKeyId(kid);
-        BigInteger modulus = key.getModulus();
-        if (found == null) {
-            String same = set.getKeys().stream().filter(k -> k instanceof RSAKey
-                    && ((RSAKey) k).getModulus().decodeToBigInteger().equals(modulus)).map(JWK::getKeyID).findFirst().orElse(null);
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "no key with kid '" + kid + "' in " + s.jwks(),
-                    same != null ? "this key is there as kid '" + same + "': " + said(NhsSetting.KID.action() + " to " + same)
-                            : "publish this key's JWKS (generate-keys wrote it beside the key)");
-        }
-        if (!(found instanceof RSAKey) || !((RSAKey) found).getModulus().decodeToBigInteger().equals(modulus)
-                || !((RSAKey) found).getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' in " + s.jwks() + " is another key",
-                    "register this key's JWKS, or use the private key of the registered one (the token endpoint "
-                            + "would answer 'JWT signature verification failed')");
-        }
-        if (found.getAlgorithm() != null && !JWSAlgorithm.RS512.equals(found.getAlgorithm())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says alg " + found.getAlgorithm(),
-                    "NHS signed JWTs use RS512: set \"alg\": \"RS512\" or remove alg");
-        }
-        if (found.getKeyUse() != null && !KeyUse.SIGNATURE.equals(found.getKeyUse())) {
-            return Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says use " + found.getKeyUse(),
-                    "set \"use\": \"sig\" or remove use");
-        }
-        return Check.passed(name, "kid '" + kid + "' in " + s.jwks() + " is this key");
+        JWKSet set = NhsKeys.loadJwks(s.jwks(), s.timeout(), s.caCertificates());
+        NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, s.jwks());
+        return mismatch == null ? Check.passed(name, "kid '" + kid + "' in " + s.jwks() + " is this key")
+                : Check.failed(name, NhsClient.ExitCode.USAGE, mismatch.problem(), mismatch.fix());
     }
 
     /** The proxy the library will use for the first URL of the chain, and why: read through its own rules. */

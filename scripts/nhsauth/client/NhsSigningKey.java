@@ -2,7 +2,6 @@
 
 package nhsauth.client;
 
-import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Instant;
@@ -19,12 +18,12 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 
 /** The private key and what signs client assertions with it. */
-public final class NhsSigningKey {
+final class NhsSigningKey {
     private final RSAPrivateCrtKey privateKey;
     private final RSAPublicKey publicKey;
     private final JWSSigner signer;
 
-    public NhsSigningKey(RSAPrivateCrtKey privateKey) {
+    NhsSigningKey(RSAPrivateCrtKey privateKey) {
         this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
@@ -34,20 +33,16 @@ public final class NhsSigningKey {
         this.signer = new RSASSASigner(privateKey);
     }
 
-    public static NhsSigningKey load(Path file, char[] passphrase) {
-        return new NhsSigningKey(NhsKeys.readPrivateKey(file, passphrase));
-    }
-
     int bits() {
         return privateKey.getModulus().bitLength();
     }
 
     String thumbprint() {
-        return NhsJwks.thumbprint(publicKey);
+        return NhsKeys.thumbprint(publicKey);
     }
 
     /** Section 2 of the NHS reference: RS512, typ JWT, kid; iss = sub = API key, aud, jti, exp. */
-    public String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
+    String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
         JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS512).type(JOSEObjectType.JWT).keyID(kid).build();
         JWTClaimsSet claims = new JWTClaimsSet.Builder()
                 .issuer(apiKey)
