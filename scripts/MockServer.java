@@ -184,7 +184,7 @@ public class MockServer implements Callable<Integer> {
 
     private static void checkJwksFile(String file) {
         try {
-            NhsJwks.readJwksFile(Path.of(file));
+            NhsKeys.loadJwks(Path.of(file));
         } catch (InvalidPathException e) {
             throw new NhsClient.UsageException("JWKS file '" + file + "' is not a valid path: check it");
         }

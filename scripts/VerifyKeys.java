@@ -9,13 +9,10 @@ import nhsauth.client.*;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.interfaces.RSAPrivateCrtKey;
+import java.security.interfaces.RSAPublicKey;
 import java.util.concurrent.Callable;
 
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyUse;
-import com.nimbusds.jose.jwk.RSAKey;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -62,81 +59,19 @@ public class VerifyKeys implements Callable<Integer> {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
         RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
-        JWKSet set = NhsJwks.loadJwks(jwks, connection.timeout,
+        JWKSet set = NhsKeys.loadJwks(jwks, connection.timeout,
                 connection.caCert);
-        String keyId = givenKid != null ? givenKid : kidFor(privateKey, set);
-        String thumbprint = NhsJwks.thumbprint(NhsKeys.publicKeyOf(key));
-
-        JWK found = set.getKeyByKeyId(keyId);
-        if (found == null) {
-            String sameKey = set.getKeys().stream().filter(k -> k instanceof RSAKey && sameKey((RSAKey) k, key))
-                    .map(JWK::getKeyID).findFirst().orElse(null);
-            throw new NhsClient.UsageException("no key with kid '" + keyId + "' in " + jwks + " (kids there: "
-                    + kids(set) + "): " + (sameKey != null ? "this private key is there as kid '" + sameKey
-                    + "', so use --kid " + sameKey : "publish this key's JWKS (thumbprint " + thumbprint
-                    + ") or use the private key of one of those kids"));
-        }
-        if (!(found instanceof RSAKey)) {
-            throw new NhsClient.UsageException("kid '" + keyId + "' in " + jwks + " is a " + found.getKeyType()
-                    + " key, not RSA: register the RSA public key from generate-keys");
-        }
-        RSAKey registered = (RSAKey) found;
-        if (!registered.getModulus().decodeToBigInteger().equals(key.getModulus())) {
-            throw new NhsClient.UsageException("kid '" + keyId + "' in " + jwks + " has another modulus than "
-                    + privateKey + " (registered thumbprint " + thumbprintOf(registered) + ", this key " + thumbprint
-                    + "): the token endpoint would answer 'JWT signature verification failed'; register this key's "
-                    + "JWKS or use the matching private key");
-        }
-        if (!registered.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent())) {
-            throw new NhsClient.UsageException("kid '" + keyId + "' in " + jwks + " has another public exponent than "
-                    + privateKey + ": register this key's JWKS (generate-keys writes it)");
-        }
-        if (registered.getAlgorithm() != null && !JWSAlgorithm.RS512.equals(registered.getAlgorithm())) {
-            throw new NhsClient.UsageException("kid '" + keyId + "' in " + jwks + " says alg " + registered.getAlgorithm()
-                    + ": NHS signed JWTs use RS512; set \"alg\": \"RS512\" or remove alg");
-        }
-        if (registered.getKeyUse() != null && !KeyUse.SIGNATURE.equals(registered.getKeyUse())) {
-            throw new NhsClient.UsageException("kid '" + keyId + "' in " + jwks + " says use " + registered.getKeyUse()
-                    + ": a client-assertion key must be for signatures; set \"use\": \"sig\" or remove use");
-        }
+        RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);
+        String keyId = NhsKeys.checkRegistered(publicKey, givenKid != null ? givenKid : NhsKeys.kidFromKeyFile(privateKey),
+                set, jwks);
         int bits = key.getModulus().bitLength();
         if (bits < 4096) {
             NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for 4096");
         }
         PrintWriter out = NhsCli.out(spec);
         out.println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
-                + " bits, thumbprint " + thumbprint + ")");
+                + " bits, thumbprint " + NhsKeys.thumbprint(publicKey) + ")");
         out.flush();
         return NhsClient.ExitCode.OK;
-    }
-
-    /** As get-token derives it from the file name; for another name, the JWKS's only key if it has one. */
-    private static String kidFor(Path pem, JWKSet set) {
-        String derived = NhsKeys.kidFromKeyFile(pem);
-        if (derived != null) {
-            return derived;
-        }
-        if (set.getKeys().size() == 1 && set.getKeys().get(0).getKeyID() != null) {
-            return set.getKeys().get(0).getKeyID();
-        }
-        throw new NhsClient.UsageException("cannot tell which kid to check: '" + pem.getFileName()
-                + "' does not end in .pem and the JWKS holds " + set.getKeys().size() + " keys; give --kid");
-    }
-
-    private static boolean sameKey(RSAKey jwk, RSAPrivateCrtKey key) {
-        return jwk.getModulus().decodeToBigInteger().equals(key.getModulus());
-    }
-
-    private static String thumbprintOf(RSAKey jwk) {
-        try {
-            return jwk.computeThumbprint().toString();
-        } catch (com.nimbusds.jose.JOSEException e) {
-            return "?";
-        }
-    }
-
-    private static String kids(JWKSet set) {
-        return set.getKeys().isEmpty() ? "none"
-                : String.join(", ", set.getKeys().stream().map(k -> String.valueOf(k.getKeyID())).toList());
     }
 }

@@ -156,12 +156,12 @@ class FaultsTest {
 
     @Test
     void aTokenEndpointSignedByAnUnknownCaIsExit5NamingCacertAndTrustedWithIt() throws Exception {
-        KeyPair caKeys = GenerateKeys.generate(2048);
+        KeyPair caKeys = NhsKeys.generateKeyPair(2048);
         X509Certificate ca = certificate("CN=nhs-auth test proxy CA", caKeys, "CN=nhs-auth test proxy CA", caKeys, true);
-        KeyPair serverKeys = GenerateKeys.generate(2048);
+        KeyPair serverKeys = NhsKeys.generateKeyPair(2048);
         X509Certificate leaf = certificate("CN=127.0.0.1", serverKeys, "CN=nhs-auth test proxy CA", caKeys, false);
         Path caPem = dir.resolve("proxy-ca.pem");
-        Files.writeString(caPem, NhsKeys.pem("CERTIFICATE", ca.getEncoded()));
+        Files.writeString(caPem, TestTls.pem("CERTIFICATE", ca.getEncoded()));
 
         HttpsServer tls = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         tls.setHttpsConfigurator(new HttpsConfigurator(serverContext(serverKeys, leaf, ca)));

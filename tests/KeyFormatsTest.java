@@ -37,7 +37,7 @@ class KeyFormatsTest {
     }
 
     static String thumbprintOf(Path pem, String passphrase) {
-        return NhsJwks.thumbprint(NhsKeys.publicKeyOf(
+        return NhsKeys.thumbprint(NhsKeys.publicKeyOf(
                 NhsKeys.readPrivateKey(pem, passphrase == null ? null : passphrase.toCharArray())));
     }
 

@@ -9,18 +9,19 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
+import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -31,6 +32,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.stream.IntStream;
 
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSSigner;
+import com.nimbusds.jose.crypto.RSASSASigner;
+import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 
 import org.junit.jupiter.api.AfterEach;
@@ -84,7 +92,7 @@ class MockServerLoadTest {
                 + "&client_assertion=" + java.net.URLEncoder.encode(assertion, StandardCharsets.UTF_8);
     }
 
-    static NhsSigningKey signingKey;
+    static JWSSigner signer;
     static Path jwks;
 
     MockIdentityService server;
@@ -92,11 +100,10 @@ class MockServerLoadTest {
 
     @BeforeAll
     static void appKey() throws Exception {
-        KeyPair pair = GenerateKeys.generate(2048);
-        Path pem = Files.writeString(dir.resolve(KID + ".pem"), GenerateKeys.privateKeyPem(pair.getPrivate()));
-        signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(pem, null));
-        jwks = Files.writeString(dir.resolve(KID + ".json"),
-                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) pair.getPublic(), KID))));
+        KeyPair pair = NhsKeys.generateKeyPair(2048);
+        NhsKeys.writeKeyFiles(dir, KID, pair, null, false);
+        signer = new RSASSASigner(pair.getPrivate());
+        jwks = NhsKeys.keyFiles(dir, KID).get(2);
     }
 
     @BeforeEach
@@ -112,8 +119,18 @@ class MockServerLoadTest {
         server.close();
     }
 
+    /** A client assertion as get-token signs one, but living {@code lifetimeSeconds}. */
     String assertion(int lifetimeSeconds) {
-        return signingKey.clientAssertion(API_KEY, KID, server.tokenUrl(), lifetimeSeconds);
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS512).type(JOSEObjectType.JWT).keyID(KID).build(),
+                new JWTClaimsSet.Builder().issuer(API_KEY).subject(API_KEY).audience(server.tokenUrl())
+                        .jwtID(UUID.randomUUID().toString())
+                        .expirationTime(new Date((Instant.now().getEpochSecond() + lifetimeSeconds) * 1000)).build());
+        try {
+            jwt.sign(signer);
+        } catch (JOSEException e) {
+            throw new IllegalStateException(e);
+        }
+        return jwt.serialize();
     }
 
     // ------------------------------------------------------------------ fuzz

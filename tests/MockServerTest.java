@@ -47,6 +47,11 @@ import java.util.function.BooleanSupplier;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.RSAKey;
 import com.sun.net.httpserver.HttpServer;
 
 import org.junit.jupiter.api.AfterEach;
@@ -700,9 +705,8 @@ class MockServerTest {
         newKid.put("kid", "test-2");
         assertRow(requestToken(sign("SHA512withRSA", otherKeys.getPrivate(), newKid, claims())), 23);
 
-        Files.writeString(jwksFile, NhsJwks.jwksJson(List.of(
-                NhsJwks.publicJwk((RSAPublicKey) keys.getPublic(), KID),
-                NhsJwks.publicJwk((RSAPublicKey) otherKeys.getPublic(), "test-2"))));
+        Files.writeString(jwksFile, new JWKSet(List.of(jwk(keys.getPublic(), KID), jwk(otherKeys.getPublic(), "test-2")))
+                .toString());
         Files.setLastModifiedTime(jwksFile, FileTime.fromMillis(System.currentTimeMillis() + 2000));
         assertEquals(200, requestToken(sign("SHA512withRSA", otherKeys.getPrivate(), newKid, claims())).statusCode());
         assertEquals(200, requestToken(assertion(header(), claims())).statusCode(), "both keys during rotation");
@@ -719,9 +723,7 @@ class MockServerTest {
         Path ecOnly = Files.writeString(dir.resolve("ec.json"), "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\""
                 + KID + "\",\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
                 + "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}]}");
-        Path noKid = Files.writeString(dir.resolve("nokid.json"),
-                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) keys.getPublic(), KID)))
-                        .replace("\"kid\": \"" + KID + "\",", ""));
+        Path noKid = Files.writeString(dir.resolve("nokid.json"), new JWKSet(jwk(keys.getPublic(), null)).toString());
         MockIdentityService s = start(List.of(new MockIdentityService.App("ec", ecOnly.toString(), true),
                 new MockIdentityService.App("nokid", noKid.toString(), true)), 3600);
         for (String app : List.of("ec", "nokid")) {
@@ -812,8 +814,13 @@ class MockServerTest {
     }
 
     Path writeJwks(String name, PublicKey key, String kid) throws IOException {
-        return Files.writeString(dir.resolve(name),
-                NhsJwks.jwksJson(List.of(NhsJwks.publicJwk((RSAPublicKey) key, kid))));
+        return Files.writeString(dir.resolve(name), new JWKSet(jwk(key, kid)).toString());
+    }
+
+    /** A public key as the portal publishes it, made with nimbus alone: the mock is not judged by the client's code. */
+    static JWK jwk(PublicKey key, String kid) {
+        return new RSAKey.Builder((RSAPublicKey) key).keyID(kid).algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE)
+                .build();
     }
 
     static Map<String, Object> header() {

@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystem;
 import java.nio.file.Files;
@@ -25,7 +24,6 @@ import java.nio.file.attribute.AclFileAttributeView;
 import java.nio.file.attribute.UserPrincipal;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -34,7 +32,6 @@ import java.util.stream.Stream;
 import com.google.common.jimfs.Configuration;
 import com.google.common.jimfs.Feature;
 import com.google.common.jimfs.Jimfs;
-import com.nimbusds.jose.jwk.RSAKey;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -78,9 +75,10 @@ class WindowsFilesTest {
                 .build());
     }
 
-    static void writeKeys(GenerateKeys.KeyFiles files, KeyPair pair, boolean force) throws Exception {
-        RSAKey jwk = NhsJwks.publicJwk((RSAPublicKey) pair.getPublic(), "win-1");
-        GenerateKeys.writeKeyFiles(files, pair, jwk, null, null, force);
+    /** win-1's key files in {@code dir}, as generate-keys writes them: private key, public key, JWKS. */
+    static List<Path> writeKeys(Path dir, KeyPair pair, boolean force) throws Exception {
+        NhsKeys.writeKeyFiles(dir, "win-1", pair, null, force);
+        return NhsKeys.keyFiles(dir, "win-1");
     }
 
     static List<AclEntry> acl(Path p) throws Exception {
@@ -109,24 +107,25 @@ class WindowsFilesTest {
     void keyFilesOnWindowsAreOwnerOnlyThroughAnAclAndNeverOverwrittenWithoutForce() throws Exception {
         try (FileSystem fs = windows()) {
             Path dir = Files.createDirectories(fs.getPath("C:\\Users\\me\\keys"));
-            GenerateKeys.KeyFiles files = GenerateKeys.KeyFiles.in(dir, "win-1");
-            writeKeys(files, first, false);
+            List<Path> files = writeKeys(dir, first, false);
+            Path privateKey = files.get(0);
 
             assertEquals(List.of("win-1.json", "win-1.pem", "win-1.pem.pub"), names(dir), "no temp file left behind");
-            assertTrue(Files.readString(files.privateKey()).startsWith("-----BEGIN RSA PRIVATE KEY-----\n"));
-            assertOwnerOnly(files.privateKey());
-            assertEquals(List.of(), acl(files.publicKey()), "public files keep what the folder gives them");
-            assertEquals(List.of(), acl(files.jwks()));
+            assertTrue(Files.readString(privateKey).startsWith("-----BEGIN RSA PRIVATE KEY-----\n"));
+            assertOwnerOnly(privateKey);
+            assertEquals(List.of(), acl(files.get(1)), "public files keep what the folder gives them");
+            assertEquals(List.of(), acl(files.get(2)));
 
-            byte[] first = Files.readAllBytes(files.privateKey());
-            NhsClient.UsageException refused = assertThrows(NhsClient.UsageException.class, () -> writeKeys(files, second, false));
-            assertTrue(refused.getMessage().contains("already exists"), refused.getMessage());
-            assertArrayEquals(first, Files.readAllBytes(files.privateKey()));
+            byte[] first = Files.readAllBytes(privateKey);
+            FileAlreadyExistsException refused = assertThrows(FileAlreadyExistsException.class,
+                    () -> writeKeys(dir, second, false));
+            assertEquals(privateKey.toString(), refused.getFile());
+            assertArrayEquals(first, Files.readAllBytes(privateKey));
             assertEquals(3, names(dir).size());
 
-            writeKeys(files, second, true);
-            assertTrue(!java.util.Arrays.equals(first, Files.readAllBytes(files.privateKey())), "--force replaces");
-            assertOwnerOnly(files.privateKey());
+            writeKeys(dir, second, true);
+            assertTrue(!java.util.Arrays.equals(first, Files.readAllBytes(privateKey)), "--force replaces");
+            assertOwnerOnly(privateKey);
             assertEquals(3, names(dir).size());
         }
     }
@@ -186,29 +185,24 @@ class WindowsFilesTest {
     void withoutHardLinksTheCommitStillNeverReplacesAnExistingFile() throws Exception {
         try (FileSystem fs = withoutHardLinks()) {
             Path dir = Files.createDirectories(fs.getPath("/keys"));
-            Path existing = Files.writeString(dir.resolve("existing"), "precious");
+            Path existing = Files.writeString(dir.resolve("win-1.pem"), "precious");
             assertThrows(UnsupportedOperationException.class, () -> Files.createLink(dir.resolve("l"), existing),
                     "this filesystem really has no hard links");
 
-            assertThrows(FileAlreadyExistsException.class,
-                    () -> NhsFiles.writeAtomically(existing, "new".getBytes(StandardCharsets.UTF_8), true, false));
+            FileAlreadyExistsException refused = assertThrows(FileAlreadyExistsException.class,
+                    () -> writeKeys(dir, first, false));
+            assertEquals(existing.toString(), refused.getFile());
             assertEquals("precious", Files.readString(existing));
-            assertEquals(List.of("existing"), names(dir), "the staged file is cleaned up");
+            assertEquals(List.of("win-1.pem"), names(dir), "the staged files are cleaned up, nothing else committed");
 
-            Path fresh = dir.resolve("fresh");
-            NhsFiles.writeAtomically(fresh, "new".getBytes(StandardCharsets.UTF_8), true, false);
-            assertEquals("new", Files.readString(fresh));
-            assertEquals("rw-------", TestSupport.posixMode(fresh));
-            assertEquals(List.of("existing", "fresh"), names(dir));
-
-            GenerateKeys.KeyFiles files = GenerateKeys.KeyFiles.in(dir, "win-1");
-            writeKeys(files, first, false);
-            assertEquals("rw-------", TestSupport.posixMode(files.privateKey()));
-            assertEquals("rw-r--r--", TestSupport.posixMode(files.publicKey()));
-            byte[] first = Files.readAllBytes(files.privateKey());
-            assertThrows(NhsClient.UsageException.class, () -> writeKeys(files, second, false));
-            assertArrayEquals(first, Files.readAllBytes(files.privateKey()));
-            assertEquals(5, names(dir).size());
+            Files.delete(existing);
+            List<Path> files = writeKeys(dir, first, false);
+            assertEquals("rw-------", TestSupport.posixMode(files.get(0)));
+            assertEquals("rw-r--r--", TestSupport.posixMode(files.get(1)));
+            byte[] first = Files.readAllBytes(files.get(0));
+            assertThrows(FileAlreadyExistsException.class, () -> writeKeys(dir, second, false));
+            assertArrayEquals(first, Files.readAllBytes(files.get(0)));
+            assertEquals(3, names(dir).size());
         }
     }
 
@@ -217,7 +211,7 @@ class WindowsFilesTest {
         try (FileSystem fs = Jimfs.newFileSystem(Configuration.unix().toBuilder().setAttributeViews("basic").build())) {
             Path dir = Files.createDirectories(fs.getPath("/stick"));
             NhsClient.UsageException refused = assertThrows(NhsClient.UsageException.class,
-                    () -> writeKeys(GenerateKeys.KeyFiles.in(dir, "win-1"), first, false));
+                    () -> writeKeys(dir, first, false));
             assertTrue(refused.getMessage().contains("win-1.pem") && refused.getMessage().contains("private"),
                     refused.getMessage());
             assertEquals(List.of(), names(dir), "nothing written, not even the public files");

@@ -8,7 +8,6 @@
 //SOURCES NhsProxies.java
 //SOURCES NhsTls.java
 //SOURCES NhsKeys.java
-//SOURCES NhsJwks.java
 //SOURCES NhsTokenAnswers.java
 //SOURCES NhsTokenCache.java
 //SOURCES NhsFiles.java

@@ -3,7 +3,6 @@
 package nhsauth.client;
 
 import java.io.PrintWriter;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -26,11 +25,7 @@ import java.util.Map;
 
 import javax.net.ssl.SSLSession;
 
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyUse;
-import com.nimbusds.jose.jwk.RSAKey;
 
 /**
  * The whole chain from settings to an API answer, checked link by link: the key, the JWKS, the
@@ -157,7 +152,7 @@ final class NhsDoctor {
         key = loaded;
         int bits = loaded.getModulus().bitLength();
         return NhsClient.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
-                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsJwks.thumbprint(NhsKeys.publicKeyOf(loaded)));
+                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)));
     }
 
     private NhsClient.Check jwks(String name) {
@@ -167,31 +162,10 @@ final class NhsDoctor {
         if (key == null) {
             return NhsClient.Check.skipped(name, "no usable private key to compare");
         }
-        JWKSet set = NhsJwks.loadJwks(jwks, s.timeout, s.caCertificates);
-        JWK found = set.getKeyByKeyId(kid);
-        BigInteger modulus = key.getModulus();
-        if (found == null) {
-            String same = set.getKeys().stream().filter(k -> k instanceof RSAKey
-                    && ((RSAKey) k).getModulus().decodeToBigInteger().equals(modulus)).map(JWK::getKeyID).findFirst().orElse(null);
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no key with kid '" + kid + "' in " + jwks,
-                    same != null ? "this key is there as kid '" + same + "': " + said(NhsSetting.KID.action() + " to " + same)
-                            : "publish this key's JWKS (generate-keys wrote it beside the key)");
-        }
-        if (!(found instanceof RSAKey) || !((RSAKey) found).getModulus().decodeToBigInteger().equals(modulus)
-                || !((RSAKey) found).getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent())) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' in " + jwks + " is another key",
-                    "register this key's JWKS, or use the private key of the registered one (the token endpoint "
-                            + "would answer 'JWT signature verification failed')");
-        }
-        if (found.getAlgorithm() != null && !JWSAlgorithm.RS512.equals(found.getAlgorithm())) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says alg " + found.getAlgorithm(),
-                    "NHS signed JWTs use RS512: set \"alg\": \"RS512\" or remove alg");
-        }
-        if (found.getKeyUse() != null && !KeyUse.SIGNATURE.equals(found.getKeyUse())) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "kid '" + kid + "' says use " + found.getKeyUse(),
-                    "set \"use\": \"sig\" or remove use");
-        }
-        return NhsClient.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key");
+        JWKSet set = NhsKeys.loadJwks(jwks, s.timeout, s.caCertificates);
+        NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, jwks);
+        return mismatch == null ? NhsClient.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
+                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, mismatch.problem(), mismatch.fix());
     }
 
     /** The proxy the library will use for the first URL of the chain, and why: read through its own rules. */

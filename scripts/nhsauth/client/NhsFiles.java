@@ -75,7 +75,7 @@ public final class NhsFiles {
      * created with its final permissions, then moved into place. Without {@code replace} an
      * existing file is never touched, even if it appears while we write.
      */
-    public static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
+    static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
             throws IOException {
         try (StagedFile staged = StagedFile.stage(target, content, ownerOnly)) {
             staged.commit(replace);
@@ -85,9 +85,9 @@ public final class NhsFiles {
     // ------------------------------------------------------------------ owner-only files and folders
 
     /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
-    public enum Protection { POSIX, ACL, NONE }
+    enum Protection { POSIX, ACL, NONE }
 
-    public static Protection protectionOf(Path existing) throws IOException {
+    static Protection protectionOf(Path existing) throws IOException {
         Set<String> views = existing.getFileSystem().supportedFileAttributeViews();
         if (views.contains("posix")) {
             return Protection.POSIX;
@@ -226,7 +226,7 @@ public final class NhsFiles {
      * to be moved into place. Staging every file of a set before committing any shrinks the
      * moment a crash could leave the set half old, half new to a few renames.
      */
-    public static final class StagedFile implements AutoCloseable {
+    static final class StagedFile implements AutoCloseable {
         private final Path target;
         private final Path tmp;
 
@@ -235,7 +235,7 @@ public final class NhsFiles {
             this.tmp = tmp;
         }
 
-        public static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
+        static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
             Path dir = target.toAbsolutePath().getParent();
             String prefix = "." + target.getFileName() + ".";
             Path tmp = ownerOnly
@@ -262,7 +262,7 @@ public final class NhsFiles {
         }
 
         /** Moves the file into place; without {@code replace}, fails if the target exists. */
-        public void commit(boolean replace) throws IOException {
+        void commit(boolean replace) throws IOException {
             if (replace) {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 return;

@@ -1,38 +1,186 @@
+//SOURCES NhsPem.java
 //SOURCES NhsPemBouncyCastle.java
 
 package nhsauth.client;
 
-import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
-import java.security.PrivateKey;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
-import java.security.spec.PKCS8EncodedKeySpec;
+import java.security.spec.RSAKeyGenParameterSpec;
 import java.security.spec.RSAPublicKeySpec;
-import java.util.Arrays;
-import java.util.Base64;
-import java.util.Objects;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * RSA keys in PEM. Unencrypted keys in the two forms generate-keys and openssl write are read and
- * written with the JDK alone: BouncyCastle's signed jars cost about a quarter of a second to
- * verify when first loaded, on every run, and a plain key is what nearly every run reads.
- * Anything else (encrypted, EC, certificates, damage) goes to {@link NhsPemBouncyCastle}, which
- * also names what it found.
+ * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and
+ * doctor do with keys, for your own scripts too.
+ *
+ * <ul>
+ * <li>{@link #generateKeyPair} makes a key pair; {@link #writeKeyFiles} writes it as generate-keys
+ *     does, to the three {@link #keyFiles} ({@code <kid>.pem}, {@code <kid>.pem.pub}, {@code <kid>.json}),
+ *     and can add its public key to a published JWKS for a rotation; {@link #checkKeyFiles} says
+ *     beforehand whether it could.
+ * <li>{@link #readPrivateKey} reads a private key in any common PEM form; {@link #publicKeyOf} and
+ *     {@link #thumbprint} give its public half and fingerprint; {@link #kidFromKeyFile} the kid its
+ *     file name stands for.
+ * <li>{@link #loadJwks} reads a JWKS from a file or URL; {@link #checkRegistered} checks a key
+ *     against it as the token endpoint will.
+ * </ul>
+ *
+ * Problems the user can fix are {@link NhsClient.UsageException}s with a one-line message.
  */
 public final class NhsKeys {
-    private static final Pattern BLOCK = Pattern.compile(
-            "-----BEGIN (RSA )?PRIVATE KEY-----\\s*([A-Za-z0-9+/=\\s]+?)-----END (RSA )?PRIVATE KEY-----");
-    /** AlgorithmIdentifier { rsaEncryption, NULL }, DER. */
-    private static final byte[] RSA_ALGORITHM = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86,
-        (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
-
     private NhsKeys() {
     }
+
+    // ------------------------------------------------------------------ key pairs and their files
+
+    /**
+     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). A
+     * 4096-bit key takes anything from a fraction of a second to several, depending on how soon
+     * the prime search succeeds; with two cores, two of the JDK's own generators race and the
+     * first key wins, which cuts the typical wait without touching how keys are made. The loser
+     * runs on as a daemon thread until it finishes or the JVM exits.
+     *
+     * @throws IllegalArgumentException the JDK makes no RSA key of that size
+     */
+    public static KeyPair generateKeyPair(int bits) {
+        newGenerator(bits); // a bad size fails here, on the caller's thread
+        int racers = Math.min(2, Runtime.getRuntime().availableProcessors());
+        CompletableFuture<KeyPair> first = new CompletableFuture<>();
+        for (int i = 0; i < racers; i++) {
+            Thread racer = new Thread(() -> {
+                try {
+                    first.complete(newGenerator(bits).generateKeyPair());
+                } catch (RuntimeException e) {
+                    first.completeExceptionally(e);
+                }
+            }, "key-generator-" + i);
+            racer.setDaemon(true);
+            racer.setPriority(Thread.NORM_PRIORITY - 1);
+            racer.start();
+        }
+        try {
+            return first.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
+        } catch (ExecutionException e) {
+            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(),
+                    e.getCause());
+        }
+    }
+
+    private static KeyPairGenerator newGenerator(int bits) {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+            generator.initialize(new RSAKeyGenParameterSpec(bits, RSAKeyGenParameterSpec.F4));
+            return generator;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalArgumentException("cannot make a " + bits + "-bit RSA key: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The three files a key pair with {@code kid} is written to in {@code dir}, in this order: the
+     * private key {@code <kid>.pem}, the public key {@code <kid>.pem.pub} and its JWKS {@code <kid>.json}.
+     * {@code kid} becomes a file name: generate-keys allows only letters, digits, '.', '_' and '-'.
+     */
+    public static List<Path> keyFiles(Path dir, String kid) {
+        return List.of(dir.resolve(kid + ".pem"), dir.resolve(kid + ".pem.pub"), dir.resolve(kid + ".json"));
+    }
+
+    /** The kid the Python tool derived from a key file: its name without {@code .pem}; null for other names. */
+    public static String kidFromKeyFile(Path pem) {
+        String name = pem.getFileName().toString();
+        return name.endsWith(".pem") && name.length() > 4 ? name.substring(0, name.length() - 4) : null;
+    }
+
+    /**
+     * Checks, before a key is made, that {@link #writeKeyFiles} could write it now: without
+     * {@code force}, that none of the {@link #keyFiles} exists; with {@code addTo}, that it is a
+     * JWKS with no key under {@code kid}.
+     *
+     * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
+     * @throws NhsClient.UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
+     */
+    public static void checkKeyFiles(Path dir, String kid, Path addTo, boolean force) throws FileAlreadyExistsException {
+        if (!force) {
+            for (Path p : keyFiles(dir, kid)) {
+                if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                    throw new FileAlreadyExistsException(p.toString());
+                }
+            }
+        }
+        if (addTo != null) {
+            documentToAddTo(addTo, kid);
+        }
+    }
+
+    /**
+     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist): the private key
+     * as PKCS#1 PEM, as the Python tool wrote it, owner-only (mode 600, or an ACL for its owner
+     * alone) before a byte of it is written; the public key as SubjectPublicKeyInfo PEM; a JWKS
+     * of the public key with alg RS512 and use sig. With {@code addTo}, its public key is also
+     * appended to that JWKS, every other key and member kept as written, in order (a rotation).
+     * Each file is written in full beside its target, then all are moved into place. Without
+     * {@code force} an existing key file is never replaced, even one that appears meanwhile.
+     *
+     * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
+     * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
+     * @throws NhsClient.UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid};
+     *         the drive keeps no permissions or ACLs to keep the private key private
+     * @throws IOException a file cannot be written
+     */
+    public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
+        Map<String, Object> document = addTo == null ? null : documentToAddTo(addTo, kid);
+        RSAKey jwk = publicJwk((RSAPublicKey) pair.getPublic(), kid);
+        List<Path> files = keyFiles(dir, kid);
+        try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
+             NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.publicKeyPem(pair.getPublic()), false);
+             NhsFiles.StagedFile jwks = stage(files.get(2), jwksJson(jwk), false);
+             NhsFiles.StagedFile rotated = document == null ? null : stage(addTo, withKeyAdded(document, jwk), false)) {
+            privateKey.commit(force);
+            publicKey.commit(force);
+            jwks.commit(force);
+            if (rotated != null) {
+                rotated.commit(true);
+            }
+        }
+        return document == null ? 0 : keysOf(document).size() + 1;
+    }
+
+    private static NhsFiles.StagedFile stage(Path file, String content, boolean ownerOnly) throws IOException {
+        return NhsFiles.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
+    }
+
+    // ------------------------------------------------------------------ private keys
 
     /**
      * Reads an RSA private key from PEM in any common form: PKCS#1 ({@code BEGIN RSA PRIVATE KEY},
@@ -44,7 +192,7 @@ public final class NhsKeys {
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
         String text = NhsFiles.readText(file, "private key file");
-        RSAPrivateCrtKey plain = readPlain(text);
+        RSAPrivateCrtKey plain = NhsPem.readPlain(text);
         if (plain != null) {
             return plain;
         }
@@ -61,87 +209,206 @@ public final class NhsKeys {
         }
     }
 
-    /** The kid the Python tool derived from a key file: its name without {@code .pem}; null for other names. */
-    public static String kidFromKeyFile(Path pem) {
-        String name = pem.getFileName().toString();
-        return name.endsWith(".pem") && name.length() > 4 ? name.substring(0, name.length() - 4) : null;
+    /** RFC 7638 SHA-256 thumbprint, base64url: the fingerprint to compare keys by. */
+    public static String thumbprint(RSAPublicKey publicKey) {
+        return thumbprintOf(new RSAKey.Builder(publicKey).build());
     }
 
-    /** A plain PKCS#1 or PKCS#8 RSA key; null for anything else. */
-    static RSAPrivateCrtKey readPlain(String pem) {
-        Matcher m = BLOCK.matcher(pem);
-        if (!m.find() || !Objects.equals(m.group(1), m.group(3))) {
-            return null;
+    private static String thumbprintOf(JWK jwk) {
+        try {
+            return jwk.computeThumbprint().toString();
+        } catch (JOSEException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ JWKS
+
+    /**
+     * Reads a JWKS file.
+     *
+     * @throws NhsClient.UsageException it is missing, unreadable or not a JWKS
+     */
+    public static JWKSet loadJwks(Path file) {
+        return parseJwks(NhsFiles.readText(file, "JWKS file"), file);
+    }
+
+    /**
+     * A JWKS from a file or an http(s) URL, fetched as the NHS token endpoint fetches it, with
+     * {@code User-Agent: APIM}, through the environment's proxy, trusting {@code caCertificates}
+     * (null for none) besides the JDK's CAs.
+     *
+     * @throws NhsClient.UsageException missing file, bad URL, a non-200 answer or not a JWKS
+     * @throws NhsClient.NetworkException the URL cannot be reached
+     */
+    public static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
+        String source = fileOrUrl.trim();
+        if (!source.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+            return loadJwks(Path.of(source));
+        }
+        URI uri = NhsSetting.checkUrl(source, "JWKS URL");
+        NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null);
+        HttpResponse<byte[]> response = http.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
+                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
+                NhsHttp.MAX_JWKS_BYTES);
+        if (response.statusCode() != 200) {
+            throw new NhsClient.UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
+                    + ": the token endpoint could not fetch it either; publish the JWKS there");
         }
         try {
-            byte[] der = Base64.getMimeDecoder().decode(m.group(2));
-            byte[] pkcs8 = m.group(1) != null ? pkcs8Around(der) : der;
-            PrivateKey key = KeyFactory.getInstance("RSA")
-                    .generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            return key instanceof RSAPrivateCrtKey ? (RSAPrivateCrtKey) key : null;
-        } catch (IllegalArgumentException | GeneralSecurityException e) {
-            return null;
+            return JWKSet.parse(new String(response.body(), StandardCharsets.UTF_8));
+        } catch (ParseException e) {
+            throw new NhsClient.UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
+                    + "): publish the JSON from generate-keys");
         }
     }
 
-    /** The PKCS#1 key inside a PKCS#8 PrivateKeyInfo: the OCTET STRING after version and algorithm. */
-    public static byte[] pkcs1Inside(byte[] pkcs8) {
-        int[] at = {0};
-        contentLength(pkcs8, at, 0x30);
-        int version = contentLength(pkcs8, at, 0x02);
-        at[0] += version;
-        int algorithm = contentLength(pkcs8, at, 0x30);
-        at[0] += algorithm;
-        int length = contentLength(pkcs8, at, 0x04);
-        return Arrays.copyOfRange(pkcs8, at[0], at[0] + length);
-    }
-
-    /** Reads a DER tag and length at {@code at[0]}, leaving {@code at[0]} on the content. */
-    private static int contentLength(byte[] der, int[] at, int tag) {
-        if ((der[at[0]++] & 0xff) != tag) {
-            throw new IllegalArgumentException("unexpected DER tag in a PKCS#8 key");
+    private static JWKSet parseJwks(String text, Path file) {
+        try {
+            return JWKSet.parse(text);
+        } catch (ParseException e) {
+            throw notAJwks(file, e);
         }
-        int first = der[at[0]++] & 0xff;
-        if (first < 0x80) {
-            return first;
+    }
+
+    private static NhsClient.UsageException notAJwks(Path file, ParseException e) {
+        return new NhsClient.UsageException("'" + file + "' is not a valid JWKS (" + e.getMessage()
+                + "): expected {\"keys\": [ ... ]}");
+    }
+
+    /**
+     * Checks that {@code key} is registered in {@code jwks} as the token endpoint will look it up:
+     * under {@code kid} there is an RSA key with the same modulus and exponent, alg absent or
+     * RS512, use absent or sig. {@code source} names the JWKS in messages.
+     *
+     * @param kid the kid the key signs with; null for the JWKS's only key
+     * @return the kid checked
+     * @throws NhsClient.UsageException the first mismatch, and what to do about it; no kid and not exactly one key
+     */
+    public static String checkRegistered(RSAPublicKey key, String kid, JWKSet jwks, String source) {
+        String checked = kid != null ? kid : onlyKid(jwks, source);
+        Mismatch mismatch = mismatch(key, checked, jwks, source);
+        if (mismatch != null) {
+            throw new NhsClient.UsageException(mismatch.problem() + ": " + mismatch.fix());
         }
-        int length = 0;
-        for (int i = 0; i < (first & 0x7f); i++) {
-            length = (length << 8) | (der[at[0]++] & 0xff);
+        return checked;
+    }
+
+    private static String onlyKid(JWKSet jwks, String source) {
+        List<JWK> keys = jwks.getKeys();
+        if (keys.size() == 1 && keys.get(0).getKeyID() != null) {
+            return keys.get(0).getKeyID();
         }
-        return length;
+        throw new NhsClient.UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
+                + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
+                : " keys") + "; give " + NhsSetting.KID.named());
     }
 
-    /** PEM text as OpenSSL writes it: base64 in lines of 64. */
-    public static String pem(String type, byte[] der) {
-        return "-----BEGIN " + type + "-----\n"
-                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-                + "\n-----END " + type + "-----\n";
+    /** What is wrong, and what to do about it. */
+    record Mismatch(String problem, String fix) {
     }
 
-    /** PKCS#8 PrivateKeyInfo { version 0, rsaEncryption, OCTET STRING { the PKCS#1 key } }. */
-    static byte[] pkcs8Around(byte[] pkcs1) {
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes(new byte[] {0x02, 0x01, 0x00});
-        body.writeBytes(RSA_ALGORITHM);
-        body.writeBytes(tagged(0x04, pkcs1));
-        return tagged(0x30, body.toByteArray());
+    private static final String ANOTHER_KEY_FIX = "register this key's JWKS, or use the private key of the registered "
+            + "one (the token endpoint would answer 'JWT signature verification failed')";
+
+    /** The check behind {@link #checkRegistered}, for doctor's report: null when the key is registered under kid. */
+    static Mismatch mismatch(RSAPublicKey key, String kid, JWKSet jwks, String source) {
+        JWK found = jwks.getKeyByKeyId(kid);
+        String registered = "kid '" + kid + "' in " + source;
+        if (found == null) {
+            List<JWK> keys = jwks.getKeys();
+            String there = keys.stream().filter(k -> k.getKeyID() != null && k instanceof RSAKey && sameKey((RSAKey) k, key))
+                    .map(JWK::getKeyID).findFirst().orElse(null);
+            String kids = keys.isEmpty() ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
+            return new Mismatch("no key with kid '" + kid + "' in " + source + " (kids there: " + kids + ")",
+                    there != null ? "this key is there as kid '" + there + "', so use --kid " + there
+                            : "publish this key's JWKS (thumbprint " + thumbprint(key) + ")"
+                                    + (keys.isEmpty() ? "" : " or use the private key of one of those kids"));
+        }
+        if (!(found instanceof RSAKey rsa)) {
+            return new Mismatch(registered + " is a " + found.getKeyType() + " key, not RSA",
+                    "register the RSA public key from generate-keys");
+        }
+        if (!rsa.getModulus().decodeToBigInteger().equals(key.getModulus())) {
+            return new Mismatch(registered + " is another key, with another modulus (registered thumbprint "
+                    + thumbprintOf(rsa) + ", this key " + thumbprint(key) + ")", ANOTHER_KEY_FIX);
+        }
+        if (!sameKey(rsa, key)) {
+            return new Mismatch(registered + " is another key, with another public exponent", ANOTHER_KEY_FIX);
+        }
+        if (found.getAlgorithm() != null && !JWSAlgorithm.RS512.equals(found.getAlgorithm())) {
+            return new Mismatch(registered + " says alg " + found.getAlgorithm(),
+                    "NHS signed JWTs use RS512, so set \"alg\": \"RS512\" or remove alg");
+        }
+        if (found.getKeyUse() != null && !KeyUse.SIGNATURE.equals(found.getKeyUse())) {
+            return new Mismatch(registered + " says use " + found.getKeyUse(),
+                    "a client-assertion key must be for signatures, so set \"use\": \"sig\" or remove use");
+        }
+        return null;
     }
 
-    private static byte[] tagged(int tag, byte[] content) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(tag);
-        int n = content.length;
-        if (n < 0x80) {
-            out.write(n);
-        } else {
-            int bytes = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
-            out.write(0x80 | bytes);
-            for (int i = bytes - 1; i >= 0; i--) {
-                out.write(n >>> (8 * i));
+    private static boolean sameKey(RSAKey jwk, RSAPublicKey key) {
+        return jwk.getModulus().decodeToBigInteger().equals(key.getModulus())
+                && jwk.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent());
+    }
+
+    /** The public JWK as the NHS portal and the Python tool publish it. */
+    private static RSAKey publicJwk(RSAPublicKey publicKey, String kid) {
+        return new RSAKey.Builder(publicKey).keyID(kid).algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build();
+    }
+
+    /** A JWK as a map in the Python tool's member order: kty, n, e, alg, kid, use. */
+    private static Map<String, Object> jwkMembers(JWK jwk) {
+        Map<String, Object> json = jwk.toJSONObject();
+        Map<String, Object> ordered = new LinkedHashMap<>();
+        for (String name : List.of("kty", "n", "e", "alg", "kid", "use")) {
+            if (json.containsKey(name)) {
+                ordered.put(name, json.get(name));
             }
         }
-        out.writeBytes(content);
-        return out.toByteArray();
+        ordered.putAll(json);
+        return ordered;
+    }
+
+    /** A JWKS of one key, indented by two spaces as the Python tool wrote it. */
+    private static String jwksJson(JWK jwk) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("keys", List.of(jwkMembers(jwk)));
+        return NhsJson.pretty(doc) + "\n";
+    }
+
+    /**
+     * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
+     * keys of types nimbus does not know included), so that adding a key loses nothing published;
+     * refused if it does not read as a JWKS or already has a key under {@code kid}.
+     */
+    private static Map<String, Object> documentToAddTo(Path file, String kid) {
+        String text = NhsFiles.readText(file, "JWKS file");
+        parseJwks(text, file);
+        Map<String, Object> document;
+        try {
+            document = JSONObjectUtils.parse(text);
+        } catch (ParseException e) {
+            throw notAJwks(file, e);
+        }
+        if (keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
+            throw new NhsClient.UsageException("'" + file + "' already has a key with kid '" + kid
+                    + "': choose a new --kid for the new key");
+        }
+        return document;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> keysOf(Map<String, Object> document) {
+        return (List<Map<String, Object>>) document.get("keys");
+    }
+
+    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text. */
+    private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
+        Map<String, Object> doc = new LinkedHashMap<>(document);
+        List<Object> keys = new ArrayList<>(keysOf(document));
+        keys.add(jwkMembers(jwk));
+        doc.put("keys", keys);
+        return NhsJson.pretty(doc) + "\n";
     }
 }

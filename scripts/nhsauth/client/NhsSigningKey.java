@@ -18,12 +18,12 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 
 /** The private key and what signs client assertions with it. */
-public final class NhsSigningKey {
+final class NhsSigningKey {
     private final RSAPrivateCrtKey privateKey;
     private final RSAPublicKey publicKey;
     private final JWSSigner signer;
 
-    public NhsSigningKey(RSAPrivateCrtKey privateKey) {
+    NhsSigningKey(RSAPrivateCrtKey privateKey) {
         this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
@@ -38,11 +38,11 @@ public final class NhsSigningKey {
     }
 
     String thumbprint() {
-        return NhsJwks.thumbprint(publicKey);
+        return NhsKeys.thumbprint(publicKey);
     }
 
     /** Section 2 of the NHS reference: RS512, typ JWT, kid; iss = sub = API key, aud, jti, exp. */
-    public String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
+    String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
         JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS512).type(JOSEObjectType.JWT).keyID(kid).build();
         JWTClaimsSet claims = new JWTClaimsSet.Builder()
                 .issuer(apiKey)
