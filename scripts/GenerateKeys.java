@@ -169,7 +169,7 @@ public class GenerateKeys implements Callable<Integer> {
             if (addToJwks != null) {
                 result.put("added_to_jwks", addToJwks.toString());
             }
-            NhsCli.out(spec).println(NhsJson.compact(result));
+            NhsCli.out(spec).println(com.nimbusds.jose.util.JSONObjectUtils.toJSONString(result));
             NhsCli.out(spec).flush();
             return;
         }

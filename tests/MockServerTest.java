@@ -877,7 +877,7 @@ class MockServerTest {
     }
 
     static byte[] json(Map<String, Object> members) {
-        return NhsJson.compact(members).getBytes(StandardCharsets.UTF_8);
+        return com.nimbusds.jose.util.JSONObjectUtils.toJSONString(members).getBytes(StandardCharsets.UTF_8);
     }
 
     static String b64(byte[] bytes) {

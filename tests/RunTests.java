@@ -17,7 +17,7 @@
 //SOURCES nhsauth/client/NhsTokenCacheTest.java
 //SOURCES nhsauth/client/NhsTokenAnswersTest.java
 //SOURCES nhsauth/client/NhsProxiesTest.java
-//SOURCES WindowsFilesTest.java
+//SOURCES nhsauth/client/WindowsFilesTest.java
 //SOURCES ReadmeTest.java
 //SOURCES MockServerTest.java
 //SOURCES BadInputMatrixTest.java

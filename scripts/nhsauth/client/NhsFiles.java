@@ -34,7 +34,7 @@ import java.util.Objects;
 import java.util.Set;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
-public final class NhsFiles {
+final class NhsFiles {
     private NhsFiles() {
     }
 
@@ -55,7 +55,7 @@ public final class NhsFiles {
     }
 
     /** Reads a small file as bytes (a request body may be binary), every I/O failure a one-line usage error. */
-    public static byte[] readBytes(Path file, String what) {
+    static byte[] readBytes(Path file, String what) {
         try {
             if (Files.isDirectory(file)) {
                 throw new NhsClient.UsageException(what + " '" + file + "' is a directory: give the path of a file");

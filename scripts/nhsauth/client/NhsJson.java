@@ -8,12 +8,12 @@ import java.util.Map;
  * JSON for us, but its public API writes only compact text, and a JWKS is published indented by
  * two spaces as the Python tool wrote it; this writer does both, keeping the caller's member order.
  */
-public final class NhsJson {
+final class NhsJson {
     private NhsJson() {
     }
 
     /** One line, no spaces: {@code {"a":1,"b":"x"}}. */
-    public static String compact(Object value) {
+    static String compact(Object value) {
         StringBuilder out = new StringBuilder();
         write(out, value, -1);
         return out.toString();

@@ -1,8 +1,6 @@
 //DEPS com.google.jimfs:jimfs:1.3.1
 
-import nhsauth.cli.*;
-import nhsauth.client.*;
-import nhsauth.mock.*;
+package nhsauth.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -197,8 +195,8 @@ class WindowsFilesTest {
 
             Files.delete(existing);
             List<Path> files = writeKeys(dir, first, false);
-            assertEquals("rw-------", TestSupport.posixMode(files.get(0)));
-            assertEquals("rw-r--r--", TestSupport.posixMode(files.get(1)));
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(files.get(0))));
+            assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(files.get(1))));
             byte[] first = Files.readAllBytes(files.get(0));
             assertThrows(FileAlreadyExistsException.class, () -> writeKeys(dir, second, false));
             assertArrayEquals(first, Files.readAllBytes(files.get(0)));
