@@ -521,14 +521,10 @@ public final class NhsClient {
                     NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()), NhsSetting.TOKEN_URL.named(),
                     "client assertion").toString();
             NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase));
-            String keyId = kid;
-            String kidNote = null;
-            if (keyId == null) {
-                keyId = NhsKeys.kidFromKeyFile(privateKeyFile);
-                String from = keyId != null ? "from the private key's file name" : "the " + env.id() + " default";
-                keyId = keyId != null ? keyId : env.defaultKid();
-                kidNote = "using kid '" + keyId + "' (" + from + "; " + NhsSetting.KID.named() + " to change)";
-            }
+            KeyId keyId = keyId();
+            String kidNote = keyId.given() ? null : "using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
+                    ? "from the private key's file name" : "the " + env.id() + " default") + "; "
+                    + NhsSetting.KID.named() + " to change)";
             NhsHttp http = new NhsHttp(timeout, caCertificates, proxyVariables, trace);
             // Notes only once everything is known good, so a failure stays a single line.
             if (signingKey.bits() < 4096) {
@@ -537,8 +533,18 @@ public final class NhsClient {
             if (kidNote != null) {
                 notices.accept(NhsSetting.render(kidNote, settingNames));
             }
-            return new NhsClient(this, pattern, signingKey, keyId, url, http);
+            return new NhsClient(this, pattern, signingKey, keyId.value(), url, http);
         }
+
+        /** The kid sent: the one given, else the private key file's name without .pem, else the environment's default. */
+        KeyId keyId() {
+            String fromFile = kid != null || privateKeyFile == null ? null : NhsKeys.kidFromKeyFile(privateKeyFile);
+            return new KeyId(kid != null ? kid : fromFile != null ? fromFile : env.defaultKid(), kid != null, fromFile != null);
+        }
+    }
+
+    /** A kid and where it came from. */
+    record KeyId(String value, boolean given, boolean fromFileName) {
     }
 
     /** Where the commands keep tokens with --token-cache; see the README for each platform. */

@@ -139,16 +139,9 @@ final class NhsDoctor {
         }
         RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase);
         new NhsSigningKey(loaded); // refuses a key too short to sign with, as get-token would
-        String from;
-        if (s.kid != null) {
-            kid = s.kid;
-            from = "given";
-        } else if ((kid = NhsKeys.kidFromKeyFile(s.privateKeyFile)) != null) {
-            from = "from the file name";
-        } else {
-            kid = s.env.defaultKid();
-            from = "the " + s.env.id() + " default";
-        }
+        NhsClient.KeyId keyId = s.keyId();
+        kid = keyId.value();
+        String from = keyId.given() ? "given" : keyId.fromFileName() ? "from the file name" : "the " + s.env.id() + " default";
         key = loaded;
         int bits = loaded.getModulus().bitLength();
         return NhsClient.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
@@ -165,7 +158,7 @@ final class NhsDoctor {
         JWKSet set = NhsKeys.loadJwks(jwks, s.timeout, s.caCertificates);
         NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, jwks);
         return mismatch == null ? NhsClient.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
-                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, mismatch.problem(), mismatch.fix());
+                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, said(mismatch.problem()), said(mismatch.fix()));
     }
 
     /** The proxy the library will use for the first URL of the chain, and why: read through its own rules. */

@@ -321,7 +321,7 @@ public final class NhsKeys {
                     .map(JWK::getKeyID).findFirst().orElse(null);
             String kids = keys.isEmpty() ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
             return new Mismatch("no key with kid '" + kid + "' in " + source + " (kids there: " + kids + ")",
-                    there != null ? "this key is there as kid '" + there + "', so use --kid " + there
+                    there != null ? "this key is there as kid '" + there + "', so use " + NhsSetting.KID.shortName() + " " + there
                             : "publish this key's JWKS (thumbprint " + thumbprint(key) + ")"
                                     + (keys.isEmpty() ? "" : " or use the private key of one of those kids"));
         }
@@ -393,7 +393,7 @@ public final class NhsKeys {
         }
         if (keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
             throw new NhsClient.UsageException("'" + file + "' already has a key with kid '" + kid
-                    + "': choose a new --kid for the new key");
+                    + "': choose a new " + NhsSetting.KID.shortName() + " for the new key");
         }
         return document;
     }

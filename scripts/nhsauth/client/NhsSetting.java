@@ -1,6 +1,7 @@
 package nhsauth.client;
 
 import java.net.URI;
+import java.util.Arrays;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -36,7 +37,7 @@ enum NhsSetting {
     PRODUCT_ID("NHS_PRODUCT_ID", "--product-id", null),
     MOCK_PORT("NHS_MOCK_PORT", "--port", null);
 
-    private static final Pattern MARK = Pattern.compile("([\uE000\uE002])([A-Z_]+)\uE001");
+    private static final Pattern MARK = Pattern.compile("([\uE000\uE002\uE003])([A-Z_]+)\uE001");
     private final String variable;
     private final String option;
     private final String method;
@@ -47,19 +48,36 @@ enum NhsSetting {
         this.method = method;
     }
 
-    /** How one audience words a setting: as a noun, or as the action that sets it. */
+    /** The forms a message can name a setting in; each placeholder starts with its mark. */
+    enum Form {
+        /** Both its names: {@code check --timeout / NHS_TIMEOUT}. */
+        NOUN('\uE000'),
+        /** What sets it: {@code no API key: pass --api-key or set NHS_API_KEY to …}. */
+        ACTION('\uE002'),
+        /** Its one name in this audience's hands: {@code use --kid int-1}. */
+        SHORT('\uE003');
+
+        final char mark;
+
+        Form(char mark) {
+            this.mark = mark;
+        }
+    }
+
+    /** How one audience words a setting in a form. */
     interface Words {
-        String of(NhsSetting setting, boolean action);
+        String of(NhsSetting setting, Form form);
     }
 
     /** The library's words: the variable and the builder method. */
-    static final Words LIBRARY = (setting, action) -> setting.variable == null ? setting.method
-            : action ? "set " + setting.variable + " or call " + setting.method
+    static final Words LIBRARY = (setting, form) -> form == Form.SHORT ? setting.method.replace("(…)", "")
+            : setting.variable == null ? setting.method
+            : form == Form.ACTION ? "set " + setting.variable + " or call " + setting.method
             : setting.variable + " / " + setting.method;
 
     /** The commands' words: the option and the variable. */
-    static final Words COMMAND_LINE = (setting, action) -> setting.variable == null ? setting.option
-            : action ? "pass " + setting.option + " or set " + setting.variable
+    static final Words COMMAND_LINE = (setting, form) -> form == Form.SHORT || setting.variable == null ? setting.option
+            : form == Form.ACTION ? "pass " + setting.option + " or set " + setting.variable
             : setting.option + " / " + setting.variable;
 
     /** The setting an option gives; null for an option that no variable gives. */
@@ -79,23 +97,30 @@ enum NhsSetting {
 
     /** A placeholder for the setting as a noun: {@code check <it>}. */
     String named() {
-        return "\uE000" + name() + "\uE001";
+        return Form.NOUN.mark + name() + "\uE001";
     }
 
     /** A placeholder for the action that sets it: {@code no API key: <set it> to …}. */
     String action() {
-        return "\uE002" + name() + "\uE001";
+        return Form.ACTION.mark + name() + "\uE001";
+    }
+
+    /** A placeholder for its one name: {@code use <it> int-1}. */
+    String shortName() {
+        return Form.SHORT.mark + name() + "\uE001";
     }
 
     /** Replaces each placeholder with {@code words} for it. */
     static String render(String text, Words words) {
-        if (text == null || (text.indexOf('\uE000') < 0 && text.indexOf('\uE002') < 0)) {
+        if (text == null || text.indexOf('\uE001') < 0) {
             return text;
         }
         Matcher m = MARK.matcher(text);
         StringBuilder out = new StringBuilder();
         while (m.find()) {
-            String said = words.of(valueOf(m.group(2)), m.group(1).equals("\uE002"));
+            char mark = m.group(1).charAt(0);
+            Form form = Arrays.stream(Form.values()).filter(f -> f.mark == mark).findFirst().orElseThrow();
+            String said = words.of(valueOf(m.group(2)), form);
             m.appendReplacement(out, Matcher.quoteReplacement(said));
         }
         return m.appendTail(out).toString();
