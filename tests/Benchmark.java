@@ -153,7 +153,7 @@ public class Benchmark {
         Sample sStockUmbrella = gt[3];
         Sample sStockAlias = gt[4];
         Sample sInstalled = gt[5];
-        ratioRow("`./jbang get-token` (launcher, warm)", sAlias, sPy, 0.8);
+        ratioRow("`./jbang get-token` (launcher, warm)", sAlias, sPy, 1.4);
         ratioRow("`jbang nhs-auth@<repo> get-token`, stock JBang " + JBANG_VERSION + ", two JVMs", sStockUmbrella, sPy, 2.5);
         rows.add(new String[] {"  of which JBang's own JVM", fmt(sStockUmbrella.firstMedian()) + " s",
             "-", "-", "(info)", ""});
@@ -589,7 +589,7 @@ public class Benchmark {
         leverGroup("a. stock `jbang nhs-auth@<repo> get-token`, JBANG_JAVA_OPTIONS", names, ways);
         Way launcherWarm = Way.of(root, root.resolve("jbang").toString(), "nhs-auth@" + root, "get-token").plus(tokenArgs);
         leverGroup("a'. the same through ./jbang", new String[] {"remembered answer (default)",
-            "NHS_AUTH_LAUNCHER_CACHE=0: JBang's JVM as the launcher starts it (C1, Serial, CDS)", "stock JBang, no options"},
+            "NHS_AUTH_LAUNCHER_CACHE=0: JBang's JVM as the launcher starts it (C1, Serial)", "stock JBang, no options"},
                 launcherWarm, launcherWarm.withEnv("NHS_AUTH_LAUNCHER_CACHE", "0"), stock);
 
         // c. picocli's probe for Groovy closures (one failed Class.forName), on the installed path and the warm launcher.
@@ -708,9 +708,9 @@ public class Benchmark {
     }
 
     /**
-     * Where one get-token's time goes inside its JVM: each step timed in a fresh JVM started as
-     * the launcher's short aliases start it (C1, Serial GC, -Xmn8m, a static CDS archive trained on the
-     * same steps), and the classes each step loads (from the archive or not).
+     * Where one get-token's time goes inside its JVM: each step timed in a fresh JVM started with
+     * the short aliases' options (C1, Serial GC, -Xmn8m) and a static CDS archive trained on the same
+     * steps, as install.sh makes one, and the classes each step loads (from the archive or not).
      */
     void phases(MockIdentityService mock, Path pem) throws Exception {
         String cp = System.getProperty("java.class.path");
@@ -718,7 +718,7 @@ public class Benchmark {
                 "-Xlog:disable", "-Xlog:all=off");
         List<String> child = List.of("-cp", cp, "Benchmark", "--phases-child");
         for (String variant : PHASE_VARIANTS.keySet()) {
-            // A static archive dumped from the classes one run loads, as the launcher and install.sh make.
+            // A static archive dumped from the classes one run loads, as install.sh makes one.
             Path classList = work.resolve("phases-" + variant + ".classlist");
             List<String> train = new ArrayList<>(jvm);
             train.add("-XX:DumpLoadedClassList=" + classList);
@@ -784,7 +784,7 @@ public class Benchmark {
                 + "the JVM loaded, its own start-up included.");
     }
 
-    /** A static class-data archive dumped from a class list, as the launcher and install.sh make one. */
+    /** A static class-data archive dumped from a class list, as install.sh makes one. */
     void dumpStaticArchive(Path classList, Path archive, String classPath) throws Exception {
         exec(List.of(javaCommand(), "-Xshare:dump", "-XX:SharedClassListFile=" + classList, "-XX:SharedArchiveFile=" + archive,
                 "-Xlog:disable", "-Xlog:all=off", "-cp", classPath), Way.of(work), null);
