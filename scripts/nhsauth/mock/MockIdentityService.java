@@ -45,7 +45,6 @@ import nhsauth.mock.MockTokenEndpoint.Refused;
 public final class MockIdentityService implements AutoCloseable {
     static final String TOKEN_PATH = "/oauth2/token";
     static final String HELLO_PATH = "/hello-world/hello/application";
-    /** Hello World's open-access endpoint: nothing is asked of the caller. */
     static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
@@ -218,8 +217,6 @@ public final class MockIdentityService implements AutoCloseable {
             }
             reply.headers().forEach(response::set);
             if (!requestBody.finish()) {
-                // The JDK server drops a connection with an unread body; say so, or the client
-                // reuses a dead connection for its next request.
                 response.set("Connection", "close");
             }
             byte[] body = reply.body();
@@ -294,8 +291,9 @@ public final class MockIdentityService implements AutoCloseable {
 
     /**
      * One request's body. Read at most once and at most {@code MAX_BODY_BYTES}; whatever a handler
-     * left unread is dropped before the reply, because the JDK server closes a connection whose
-     * body is not at its end, and a client then reuses a dead connection.
+     * left unread is dropped before the reply, because the JDK server silently closes a connection
+     * whose body is not at its end, and the client then reuses a dead connection. A rest too big to
+     * drop makes the reply say {@code Connection: close} instead.
      */
     static final class RequestBody {
         private final HttpExchange exchange;

@@ -195,15 +195,11 @@ public final class MockTokenEndpoint {
 
     private Reply issue(String requestedLifetime, long now) {
         long lifetime = TOKEN_LIFETIME_MS;
-        if (requestedLifetime != null) {
-            try {
-                long requested = Long.parseLong(requestedLifetime.trim());
-                if (requested > 0) {
-                    lifetime = Math.min(requested, TOKEN_LIFETIME_MS);
-                }
-            } catch (NumberFormatException ignored) {
-                // a test-only knob: nonsense leaves the normal lifetime
-            }
+        try {
+            long requested = requestedLifetime == null ? 0 : Long.parseLong(requestedLifetime.trim());
+            lifetime = requested > 0 ? Math.min(requested, TOKEN_LIFETIME_MS) : lifetime;
+        } catch (NumberFormatException nonsense) {
+            // a test-only knob, which can only shorten: nonsense leaves the normal lifetime
         }
         // 168 random bits: 28 URL-safe characters, the length NHS tokens have.
         byte[] random = new byte[21];
