@@ -81,13 +81,11 @@ final class NhsFiles {
     }
 
     /**
-     * Creates a file or folder in {@code parent} that only its owner can open, before anything is
-     * put in it: mode 600 (700 for a folder) where there are POSIX permissions, an ACL with one
-     * entry for its owner where there are ACLs. Where there are neither, refuses, naming
-     * {@code named}: nothing could keep it private there.
+     * Creates the folder {@code named}, or a file beside it, that only its owner can open before
+     * anything is put in it; refused where the drive keeps neither POSIX permissions nor ACLs.
      */
-    static Path createOwnerOnly(Path parent, Path named, boolean folder, Creation creation) throws IOException {
-        switch (protectionOf(parent)) {
+    static Path createOwnerOnly(Path named, boolean folder, Creation creation) throws IOException {
+        switch (protectionOf(named.toAbsolutePath().getParent())) {
             case POSIX:
                 return creation.create(PosixFilePermissions.asFileAttribute(
                         PosixFilePermissions.fromString(folder ? "rwx------" : "rw-------")));
@@ -193,7 +191,7 @@ final class NhsFiles {
             Path dir = target.toAbsolutePath().getParent();
             String prefix = "." + target.getFileName() + ".";
             Path tmp = ownerOnly
-                    ? createOwnerOnly(dir, target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
+                    ? createOwnerOnly(target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
                     : Files.createTempFile(dir, prefix, ".tmp");
             try {
                 if (!ownerOnly && protectionOf(dir) == Protection.POSIX) {

@@ -142,10 +142,9 @@ final class NhsTokenCache {
     /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
     private String privateFolder() throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Path parent = dir.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
+            Files.createDirectories(dir.toAbsolutePath().getParent());
             try {
-                NhsFiles.createOwnerOnly(parent, dir, true, attributes -> Files.createDirectory(dir, attributes));
+                NhsFiles.createOwnerOnly(dir, true, attributes -> Files.createDirectory(dir, attributes));
             } catch (FileAlreadyExistsException e) {
                 // made by a run beside this one: checked below like any other
             }
