@@ -11,6 +11,8 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 
 /** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
 final class NhsTokenAnswers {
+    private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
+
     /** What was asked for, which the hints quote back. */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
     }
@@ -57,8 +59,7 @@ final class NhsTokenAnswers {
             throw new NhsClient.TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
                     + (body.isBlank() ? " with no body" : json != null ? " without an error" : ", not NHS JSON (" + firstLine(body) + ")")
                     + (messageId == null ? "" : " (message_id " + messageId + ")"),
-                    status == 405 || status == 404
-                            ? "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token"
+                    status == 405 || status == 404 ? hint(status, null, response, asked)
                             : "a proxy or gateway may have answered instead of the NHS token endpoint; "
                                     + "check HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named());
         }
@@ -87,8 +88,7 @@ final class NhsTokenAnswers {
         String hint(NhsEnvironment env) {
             String code = errorcode == null ? "" : errorcode.toLowerCase(Locale.ROOT);
             if (code.contains("spikearrest") || code.contains("quota")) {
-                return "the platform is rate limiting this app: slow down and retry later, and reuse tokens "
-                        + "(they live 10 minutes) instead of fetching one per call";
+                return "the platform is rate limiting this app: slow down and retry later, and " + REUSE_TOKENS;
             }
             if (code.contains("apikey") || code.contains("apiproduct")) {
                 return "the API key is not valid here: API keys are per environment, so check you used the key of "
@@ -152,8 +152,7 @@ final class NhsTokenAnswers {
             return "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token";
         }
         if (status == 429) {
-            return "rate limited (300 token requests a minute per app by default): reuse tokens "
-                    + "(they live 10 minutes) instead of fetching one per call";
+            return "rate limited (300 token requests a minute per app by default): " + REUSE_TOKENS;
         }
         if (status >= 500) {
             return "a fault on the NHS side: try again later; NHS support asks for the message_id";
