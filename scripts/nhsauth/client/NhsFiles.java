@@ -8,7 +8,6 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystem;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -23,11 +22,9 @@ import java.nio.file.attribute.AclFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
@@ -37,12 +34,6 @@ import java.util.Set;
 final class NhsFiles {
     private NhsFiles() {
     }
-
-    static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
-    static final Set<PosixFilePermission> OWNER_ONLY_FOLDER = PosixFilePermissions.fromString("rwx------");
-    static final Set<PosixFilePermission> WORLD_READABLE = PosixFilePermissions.fromString("rw-r--r--");
-    private static final Set<PosixFilePermission> GROUP_AND_OTHERS = EnumSet.complementOf(
-            EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
 
     /** Reads a small text file, turning every I/O failure into a one-line usage error. */
     static String readText(Path file, String what) {
@@ -70,18 +61,6 @@ final class NhsFiles {
         }
     }
 
-    /**
-     * Writes a file so that no reader ever sees it half-written: a temp file in the same folder,
-     * created with its final permissions, then moved into place. Without {@code replace} an
-     * existing file is never touched, even if it appears while we write.
-     */
-    static void writeAtomically(Path target, byte[] content, boolean ownerOnly, boolean replace)
-            throws IOException {
-        try (StagedFile staged = StagedFile.stage(target, content, ownerOnly)) {
-            staged.commit(replace);
-        }
-    }
-
     // ------------------------------------------------------------------ owner-only files and folders
 
     /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
@@ -96,44 +75,29 @@ final class NhsFiles {
                 ? Protection.ACL : Protection.NONE;
     }
 
-    /**
-     * You, as the filesystem names its users: its principal for {@code user.name}. Chosen over
-     * the owner of a freshly created file because deciding whether to trust a folder must not
-     * write into it; where the two differ (a Windows account whose new files belong to the
-     * Administrators group) the token cache misses, it never trusts more.
-     */
-    static UserPrincipal currentUser(FileSystem fs) throws IOException {
-        return fs.getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));
-    }
-
-    /** One ALLOW entry giving {@code owner} everything, inheriting nothing and inherited by nothing. */
-    static List<AclEntry> ownerOnlyAcl(UserPrincipal owner) {
-        return List.of(AclEntry.newBuilder().setType(AclEntryType.ALLOW).setPrincipal(owner)
-                .setPermissions(EnumSet.allOf(AclEntryPermission.class)).build());
-    }
-
-    /** Creates a file or folder through {@code create}, given attributes for its creation. */
     @FunctionalInterface
     interface Creation {
         Path create(FileAttribute<?>... attributes) throws IOException;
     }
 
     /**
-     * Creates a file or folder in {@code parent} that only its owner can open, before anything is
-     * put in it: mode 600 (700 for a folder) where there are POSIX permissions, an ACL with one
-     * entry for its owner where there are ACLs. Where there are neither, refuses, naming
-     * {@code named}: nothing could keep it private there.
+     * Creates the folder {@code named}, or a file beside it, that only its owner can open before
+     * anything is put in it; refused where the drive keeps neither POSIX permissions nor ACLs.
      */
-    static Path createOwnerOnly(Path parent, Path named, boolean folder, Creation creation) throws IOException {
-        switch (protectionOf(parent)) {
+    static Path createOwnerOnly(Path named, boolean folder, Creation creation) throws IOException {
+        switch (protectionOf(named.toAbsolutePath().getParent())) {
             case POSIX:
-                return creation.create(PosixFilePermissions.asFileAttribute(folder ? OWNER_ONLY_FOLDER : OWNER_ONLY));
+                return creation.create(PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString(folder ? "rwx------" : "rw-------")));
             case ACL:
                 // Not an ACL given at creation: NTFS merges the folder's inheritable entries into it
                 // (the JDK cannot mark it protected), so the file is restricted before it is written.
                 Path created = creation.create();
                 try {
-                    restrictToOwner(created);
+                    // One ALLOW entry for the owner the filesystem recorded, inheriting nothing, inherited by nothing.
+                    var view = Files.getFileAttributeView(created, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+                    view.setAcl(List.of(AclEntry.newBuilder().setType(AclEntryType.ALLOW).setPrincipal(view.getOwner())
+                            .setPermissions(EnumSet.allOf(AclEntryPermission.class)).build()));
                 } catch (IOException | RuntimeException e) {
                     Files.deleteIfExists(created);
                     throw e;
@@ -143,12 +107,6 @@ final class NhsFiles {
                 throw new NhsClient.UsageException("cannot keep '" + named + "' private: its drive keeps no file "
                         + "permissions or ACLs (FAT or exFAT?): choose a folder on another drive");
         }
-    }
-
-    /** Replaces a file's ACL with one ALLOW entry for the owner the filesystem recorded for it. */
-    static void restrictToOwner(Path p) throws IOException {
-        AclFileAttributeView view = Files.getFileAttributeView(p, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-        view.setAcl(ownerOnlyAcl(view.getOwner()));
     }
 
     /**
@@ -170,7 +128,10 @@ final class NhsFiles {
         }
         UserPrincipal me;
         try {
-            me = currentUser(p.getFileSystem());
+            // The principal for user.name, not the owner of a file made to find out: deciding whether to trust
+            // a folder must not write into it. Where the two differ (a Windows account whose new files belong
+            // to the Administrators group) the token cache misses; it never trusts more.
+            me = p.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));
         } catch (IOException e) {
             return "cannot tell which user you are (" + System.getProperty("user.name") + ")";
         }
@@ -179,10 +140,9 @@ final class NhsFiles {
             return "it belongs to " + owner.getName() + ", not to you (" + me.getName() + ")";
         }
         if (protection == Protection.POSIX) {
-            Set<PosixFilePermission> mode = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
-                    .permissions();
-            return Collections.disjoint(mode, GROUP_AND_OTHERS) ? null
-                    : "others can open it (" + PosixFilePermissions.toString(mode) + ")";
+            String mode = PosixFilePermissions.toString(
+                    Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).permissions());
+            return mode.endsWith("------") ? null : "others can open it (" + mode + ")";
         }
         List<AclEntry> acl = Files.getFileAttributeView(p, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).getAcl();
         for (AclEntry entry : acl) {
@@ -226,24 +186,16 @@ final class NhsFiles {
      * to be moved into place. Staging every file of a set before committing any shrinks the
      * moment a crash could leave the set half old, half new to a few renames.
      */
-    static final class StagedFile implements AutoCloseable {
-        private final Path target;
-        private final Path tmp;
-
-        private StagedFile(Path target, Path tmp) {
-            this.target = target;
-            this.tmp = tmp;
-        }
-
+    record StagedFile(Path target, Path tmp) implements AutoCloseable {
         static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
             Path dir = target.toAbsolutePath().getParent();
             String prefix = "." + target.getFileName() + ".";
             Path tmp = ownerOnly
-                    ? createOwnerOnly(dir, target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
+                    ? createOwnerOnly(target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
                     : Files.createTempFile(dir, prefix, ".tmp");
             try {
                 if (!ownerOnly && protectionOf(dir) == Protection.POSIX) {
-                    Files.setPosixFilePermissions(tmp, WORLD_READABLE);
+                    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
                 }
                 try (SeekableByteChannel channel = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
                     ByteBuffer bytes = ByteBuffer.wrap(content);

@@ -1,6 +1,5 @@
 package nhsauth.client;
 
-import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -11,6 +10,7 @@ import java.net.URI;
 import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
@@ -22,7 +22,9 @@ import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -30,6 +32,7 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -40,6 +43,9 @@ final class NhsHttp {
     static final int MAX_TOKEN_ANSWER_BYTES = 64 * 1024;
     /** The most a JWKS may hold, as the mock's token endpoint allows too. */
     static final int MAX_JWKS_BYTES = 1024 * 1024;
+    /** Headers that carry a credential whatever their value looks like (NHS's own API-key header among them). */
+    private static final Set<String> SECRET_HEADERS = Set.of("apikey", "x-api-key", "cookie", "set-cookie");
+    private static final AtomicBoolean SELECTORS_STOPPED_AT_EXIT = new AtomicBoolean();
 
     private final NhsProxies proxies;
     private final Duration timeout;
@@ -56,8 +62,8 @@ final class NhsHttp {
     }
 
     /**
-     * The JDK client, made on first use: making one takes about 0.14 s (its selector thread, TLS
-     * classes), which a run that reuses a cached token or prints an assertion never needs.
+     * The JDK client, made on first use: a run that reuses a cached token or prints an assertion
+     * never needs its selector thread and TLS classes.
      */
     private synchronized HttpClient client() {
         if (http == null) {
@@ -70,36 +76,29 @@ final class NhsHttp {
                     .proxy(proxies)
                     .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
                     .build();
-            stopSelectorsAtExit();
+            if (SELECTORS_STOPPED_AT_EXIT.compareAndSet(false, true)) {
+                Runtime.getRuntime().addShutdownHook(new Thread(NhsHttp::stopSelectors, "nhs-auth: stop HTTP selector threads"));
+            }
         }
         return http;
     }
 
-    private static boolean stopsSelectorsAtExit;
-
     /**
-     * The JVM's exit waits up to 0.3 s for threads blocked in native code (JDK 17 and 25 alike),
-     * and an HttpClient's selector thread always is; interrupted, it ends. So however the JVM
-     * exits (System.exit, main returning), selector threads are interrupted first, and scripts
-     * need no exit of their own. JDK 17 has no public way to close an HttpClient.
+     * The JVM's exit waits for threads blocked in native code, as an HttpClient's selector thread
+     * always is; interrupted, it ends. A shutdown hook interrupts them however the JVM exits, so
+     * scripts need no exit of their own: JDK 17 has no public way to close an HttpClient.
      */
-    private static synchronized void stopSelectorsAtExit() {
-        if (stopsSelectorsAtExit) {
-            return;
-        }
-        stopsSelectorsAtExit = true;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            for (Thread t : Thread.getAllStackTraces().keySet()) {
-                if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
-                    t.interrupt();
-                    try {
-                        t.join(100);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
+    private static void stopSelectors() {
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("HttpClient-") && t.getName().endsWith("-SelectorManager")) {
+                t.interrupt();
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    return;
                 }
             }
-        }, "nhs-auth: stop HTTP selector threads"));
+        }
     }
 
     static boolean isTransient(int status) {
@@ -115,27 +114,20 @@ final class NhsHttp {
         }
     }
 
-    /** Retry-After in seconds or as an HTTP date, capped at a minute; null when absent or unreadable. */
-    static Duration parseRetryAfter(String value) {
-        if (value == null || value.isBlank()) {
-            return null;
-        }
-        try {
-            long seconds = Long.parseLong(value.trim());
-            return Duration.ofSeconds(Math.max(0, Math.min(seconds, 60)));
-        } catch (NumberFormatException e) {
-            Instant at = parseDate(value);
-            return at == null ? null
-                    : Duration.ofMillis(Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000)));
-        }
-    }
-
-    /** Waits before resending: as long as Retry-After asks, else 0.5 s, 1 s, ... with jitter. */
+    /** Waits before resending: as Retry-After asks (seconds or an HTTP date; a minute at most), else 0.5 s, 1 s, ... with jitter. */
     static void pauseBeforeRetry(int attempt, String retryAfter) {
-        Duration hinted = parseRetryAfter(retryAfter);
         long base = 500L << attempt;
+        long millis = base + ThreadLocalRandom.current().nextLong(base);
+        if (retryAfter != null && !retryAfter.isBlank()) {
+            try {
+                millis = Math.max(0, Math.min(Long.parseLong(retryAfter.trim()), 60)) * 1000;
+            } catch (NumberFormatException e) {
+                Instant at = parseDate(retryAfter);
+                millis = at == null ? millis : Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000));
+            }
+        }
         try {
-            Thread.sleep(hinted != null ? hinted.toMillis() : base + ThreadLocalRandom.current().nextLong(base));
+            Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
@@ -149,9 +141,31 @@ final class NhsHttp {
         }
     }
 
+    private void trace(String mark, String firstLine, HttpHeaders headers) {
+        if (trace != null) {
+            trace.println(mark + " " + firstLine);
+            headers.map().forEach((name, values) -> values.forEach(
+                    value -> trace.println(mark + " " + name + ": " + traced(name, value))));
+            trace.flush();
+        }
+    }
+
+    /**
+     * A header's value as a trace may show it: credentials masked, in requests and responses alike,
+     * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
+     */
+    static String traced(String name, String value) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
+            int space = value.indexOf(' ');
+            return space < 0 ? "****" : value.substring(0, space) + " ****";
+        }
+        return SECRET_HEADERS.contains(lower) || lower.contains("token") || lower.contains("secret") ? "****" : value;
+    }
+
     /** A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full memory. */
     HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
-        return exchange(request, what, info -> new LimitedBody(maxBytes));
+        return exchange(request, what, info -> limited(maxBytes));
     }
 
     /**
@@ -166,7 +180,7 @@ final class NhsHttp {
         HttpRequest sent = proxy == null || !proxy.hasCredentials() ? request
                 : HttpRequest.newBuilder(request, (name, value) -> !name.equalsIgnoreCase("Proxy-Authorization"))
                         .header("Proxy-Authorization", proxy.authorization()).build();
-        traceRequest(sent);
+        trace(">", sent.method() + " " + sent.uri(), sent.headers());
         Duration limit = request.timeout().orElse(timeout);
         CompletableFuture<HttpResponse<T>> call;
         try {
@@ -181,9 +195,7 @@ final class NhsHttp {
             response = call.get(limit.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             call.cancel(true);
-            throw new NhsClient.NetworkException("the " + what + " at " + target(request.uri()) + via(proxy)
-                    + " did not answer within " + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(),
-                    false, e);
+            throw failure(request.uri(), what, proxy, e, limit);
         } catch (ExecutionException e) {
             throw failure(request.uri(), what, proxy, e.getCause(), limit);
         } catch (InterruptedException e) {
@@ -191,61 +203,16 @@ final class NhsHttp {
             Thread.currentThread().interrupt();
             throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
-        traceResponse(response);
+        trace("<", "HTTP " + response.statusCode(), response.headers());
         if (response.statusCode() == 407 && proxy != null) {
             throw proxyAuthenticationFailed(proxy, request.uri());
         }
         return response;
     }
 
-    private void traceRequest(HttpRequest request) {
-        if (trace != null) {
-            trace.println("> " + request.method() + " " + request.uri());
-            request.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("> " + name + ": " + traced(name, v))));
-            trace.flush();
-        }
-    }
-
-    private void traceResponse(HttpResponse<?> response) {
-        if (trace != null) {
-            trace.println("< HTTP " + response.statusCode());
-            response.headers().map().forEach((name, values) -> values.forEach(v -> trace.println("< " + name + ": " + traced(name, v))));
-            trace.flush();
-        }
-    }
-
-    /** Headers that carry a credential whatever their value looks like (NHS's own API-key header among them). */
-    private static final java.util.Set<String> SECRET_HEADERS = java.util.Set.of("apikey", "x-api-key", "cookie", "set-cookie");
-
-    /**
-     * A header's value as a trace may show it: credentials masked, in requests and responses alike,
-     * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
-     */
-    static String traced(String name, String value) {
-        String lower = name.toLowerCase(java.util.Locale.ROOT);
-        if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
-            return redactAuthorization(value);
-        }
-        return SECRET_HEADERS.contains(lower) || lower.contains("token") || lower.contains("secret") ? "****" : value;
-    }
-
-    static String redactAuthorization(String value) {
-        int space = value.indexOf(' ');
-        return space < 0 ? "****" : value.substring(0, space) + " ****";
-    }
-
     /** {@code 1.5 s}, {@code 30 s}: a duration as the user gave it. */
     static String seconds(Duration d) {
         return BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString() + " s";
-    }
-
-    private static String target(URI uri) {
-        String host = uri.getHost() == null ? "?" : uri.getHost();
-        return host + ":" + (uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80);
-    }
-
-    private static String via(NhsProxies.Endpoint proxy) {
-        return proxy == null ? "" : " through the proxy " + proxy.address();
     }
 
     private static NhsClient.NetworkException proxyAuthenticationFailed(NhsProxies.Endpoint proxy, URI uri) {
@@ -268,6 +235,7 @@ final class NhsHttp {
                 false, null);
     }
 
+    /** {@code e}, what the exchange failed with (a TimeoutException: no whole answer within {@code limit}), named for users. */
     private NhsClient.NhsAuthException failure(URI uri, String what, NhsProxies.Endpoint proxy, Throwable e, Duration limit) {
         if (e instanceof UncheckedIOException output) {
             // Writing the body out failed (stdout gone or full): the caller's failure, not the network's.
@@ -276,67 +244,64 @@ final class NhsHttp {
         if (e instanceof NhsClient.NhsAuthException known) {
             return known;
         }
-        String target = target(uri);
-        String via = via(proxy);
+        String target = (uri.getHost() == null ? "?" : uri.getHost()) + ":" + NhsProxies.port(uri);
+        String via = proxy == null ? "" : " through the proxy " + proxy.address();
+        String at = what + " at " + target + via;
         if (e instanceof AnswerTooLarge large) {
-            return new NhsClient.NetworkException("the " + what + " at " + target + via + " sent more than "
-                    + large.limit / 1024 + " KiB; stopped reading", "check the URL: a proxy or gateway may be answering "
+            return new NhsClient.NetworkException("the " + at + " sent more than " + large.limit / 1024
+                    + " KiB; stopped reading", "check the URL: a proxy or gateway may be answering "
                     + "instead, or the server is misbehaving", false, e);
         }
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof SSLException) {
-                return new NhsClient.NetworkException("TLS handshake with " + target + via + " failed ("
-                        + NhsSetting.oneLine(t.getMessage()) + ")",
-                        "if a corporate proxy inspects TLS, give its CA certificate with " + NhsSetting.CA_CERT.named(),
-                        false, e);
-            }
-            if (t instanceof UnknownHostException || t instanceof UnresolvedAddressException) {
-                return new NhsClient.NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
-                        + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
-            }
+        Throwable named = cause(e, SSLException.class, UnknownHostException.class, UnresolvedAddressException.class);
+        if (named instanceof SSLException) {
+            return new NhsClient.NetworkException("TLS handshake with " + target + via + " failed ("
+                    + NhsSetting.oneLine(named.getMessage()) + ")",
+                    "if a corporate proxy inspects TLS, give its CA certificate with " + NhsSetting.CA_CERT.named(), false, e);
         }
-        if (causes(e, HttpConnectTimeoutException.class)) {
-            return new NhsClient.NetworkException("connecting to the " + what + " at " + target + via + " timed out after "
-                    + seconds(timeout), "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
+        if (named != null) {
+            return new NhsClient.NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
+                    + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
         }
-        if (causes(e, HttpTimeoutException.class)) {
-            return new NhsClient.NetworkException("the " + what + " at " + target + via + " did not answer within "
-                    + seconds(limit), "try again, or raise " + NhsSetting.TIMEOUT.named(), false, e);
+        if (cause(e, HttpConnectTimeoutException.class) != null) {
+            return new NhsClient.NetworkException("connecting to the " + at + " timed out after " + seconds(timeout),
+                    "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
         }
-        if (causes(e, ConnectException.class)) {
-            return new NhsClient.NetworkException(proxy == null
-                    ? "cannot connect to the " + what + " at " + target + " (connection refused)"
+        if (cause(e, HttpTimeoutException.class, TimeoutException.class) != null) {
+            return new NhsClient.NetworkException("the " + at + " did not answer within " + seconds(limit),
+                    "try again, or raise " + NhsSetting.TIMEOUT.named(), false, e);
+        }
+        if (cause(e, ConnectException.class) != null) {
+            return new NhsClient.NetworkException(proxy == null ? "cannot connect to the " + at + " (connection refused)"
                     : "cannot connect to the proxy " + proxy.address() + " (" + proxy.variable() + ") for " + target,
                     proxy == null ? "check the URL and that the server is running (for the local environment: mock-server)"
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
         }
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
-        boolean hungUp = detail.contains("received no bytes") || detail.contains("bytes received");
-        for (Throwable t = e; t != null && !hungUp; t = t.getCause()) {
-            hungUp = t instanceof EOFException;
-        }
-        if (hungUp) {
-            // The JDK words this as parser state ("fixed content-length: 400, bytes received: 28").
-            return new NhsClient.NetworkException("the " + what + " at " + target + via + " closed the connection "
+        // The JDK words a hang-up as parser state ("fixed content-length: 400, bytes received: 28").
+        if (detail.contains("received no bytes") || detail.contains("bytes received") || cause(e, EOFException.class) != null) {
+            return new NhsClient.NetworkException("the " + at + " closed the connection "
                     + (detail.contains("received no bytes") ? "without answering" : "before its answer was complete")
                     + " (" + detail + ")", "try again; if it keeps happening, a proxy or firewall may be cutting "
                     + "connections (" + NhsSetting.TRACE.named() + " shows the exchange)", true, e);
         }
-        return new NhsClient.NetworkException("the connection to the " + what + " at " + target + via + " failed ("
-                + detail + ")", "try again; " + NhsSetting.TRACE.named() + " shows the exchange", true, e);
+        return new NhsClient.NetworkException("the connection to the " + at + " failed (" + detail + ")",
+                "try again; " + NhsSetting.TRACE.named() + " shows the exchange", true, e);
     }
 
-    private static boolean causes(Throwable e, Class<? extends Throwable> type) {
+    /** The first of {@code e} and its causes that is one of {@code types}; null for none. */
+    private static Throwable cause(Throwable e, Class<?>... types) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (type.isInstance(t)) {
-                return true;
+            for (Class<?> type : types) {
+                if (type.isInstance(t)) {
+                    return t;
+                }
             }
         }
-        return false;
+        return null;
     }
 
     /** An answer longer than its limit. */
-    static final class AnswerTooLarge extends IOException {
+    private static final class AnswerTooLarge extends IOException {
         final int limit;
 
         AnswerTooLarge(int limit) {
@@ -345,53 +310,29 @@ final class NhsHttp {
         }
     }
 
-    /** A response body collected up to a size limit; a larger one fails instead of filling memory. */
-    static final class LimitedBody implements HttpResponse.BodySubscriber<byte[]> {
-        private final int limit;
-        private final CompletableFuture<byte[]> body = new CompletableFuture<>();
-        private final ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-        private Flow.Subscription subscription;
+    /** The JDK's byte-array body, failing as soon as it grows past {@code limit} instead of filling memory. */
+    private static HttpResponse.BodySubscriber<byte[]> limited(int limit) {
+        HttpResponse.BodySubscriber<byte[]> whole = HttpResponse.BodySubscribers.ofByteArray();
+        return new HttpResponse.BodySubscriber<>() {
+            private Flow.Subscription subscription;
+            private long size;
 
-        LimitedBody(int limit) {
-            this.limit = limit;
-        }
+            @Override public CompletionStage<byte[]> getBody() { return whole.getBody(); }
+            @Override public void onSubscribe(Flow.Subscription s) { subscription = s; whole.onSubscribe(s); }
+            @Override public void onError(Throwable t) { whole.onError(t); }
+            @Override public void onComplete() { whole.onComplete(); }
 
-        @Override
-        public CompletionStage<byte[]> getBody() {
-            return body;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
-            s.request(Long.MAX_VALUE);
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> items) {
-            for (ByteBuffer item : items) {
-                if (body.isDone()) {
-                    return;
-                }
-                if (buffer.size() + item.remaining() > limit) {
+            @Override
+            public void onNext(List<ByteBuffer> items) {
+                long before = size;
+                size += items.stream().mapToLong(ByteBuffer::remaining).sum();
+                if (size <= limit) {
+                    whole.onNext(items);
+                } else if (before <= limit) {
                     subscription.cancel();
-                    body.completeExceptionally(new AnswerTooLarge(limit));
-                    return;
+                    whole.onError(new AnswerTooLarge(limit));
                 }
-                byte[] chunk = new byte[item.remaining()];
-                item.get(chunk);
-                buffer.write(chunk, 0, chunk.length);
             }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            body.completeExceptionally(t);
-        }
-
-        @Override
-        public void onComplete() {
-            body.complete(buffer.toByteArray());
-        }
+        };
     }
 }

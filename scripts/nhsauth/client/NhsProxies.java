@@ -2,8 +2,8 @@
 
 package nhsauth.client;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -11,6 +11,7 @@ import java.net.ProxySelector;
 import java.net.SocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URLDecoder;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -104,9 +105,7 @@ final class NhsProxies extends ProxySelector {
             throw new NhsClient.UsageException(variable + " '" + masked(value) + "' is a " + scheme
                     + " proxy: only HTTP proxies are supported (http://host:port)");
         }
-        String host = uri.getHost().startsWith("[") ? uri.getHost().substring(1, uri.getHost().length() - 1) : uri.getHost();
-        int port = uri.getPort() > 0 ? uri.getPort() : scheme.equals("https") ? 443 : 80;
-        return new Endpoint(host, port, variable, basicAuthorization(uri.getRawUserInfo()));
+        return new Endpoint(unbracketed(uri.getHost()), port(uri), variable, basicAuthorization(uri.getRawUserInfo()));
     }
 
     /** RFC 3986 user info, each part percent-decoded exactly once: {@code %2B} is '+', a '+' stays '+'. */
@@ -120,19 +119,9 @@ final class NhsProxies extends ProxySelector {
         return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
     }
 
-    /** java.net.URI has already refused a '%' without two hex digits after it. */
+    /** URLDecoder reads a form, where '+' is a space; java.net.URI has already refused a bad '%'. */
     private static String percentDecoded(String s) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '%') {
-                bytes.write(Integer.parseInt(s.substring(i + 1, i + 3), 16));
-                i += 2;
-            } else {
-                bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        return bytes.toString(StandardCharsets.UTF_8);
+        return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
     /** A proxy URL fit to print: any {@code user:password@} becomes {@code ****@}. */
@@ -151,43 +140,41 @@ final class NhsProxies extends ProxySelector {
      * match an address literal in the URL (a name is never resolved to match one).
      */
     boolean bypassed(URI uri) {
-        String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
-        host = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-        int port = uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+        String host = unbracketed(uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT));
         byte[] address = literalAddress(host);
-        for (String entry : noProxy) {
-            if (entry.equals("*")) {
-                return true;
-            }
-            String name = entry;
-            int portAt = portSeparator(entry);
-            if (portAt > 0) {
-                if (Integer.parseInt(entry.substring(portAt + 1)) != port) {
-                    continue;
-                }
-                name = entry.substring(0, portAt);
-            }
-            name = name.startsWith("[") && name.endsWith("]") ? name.substring(1, name.length() - 1) : name;
-            int slash = name.indexOf('/');
-            if (slash > 0) {
-                if (address != null && inRange(address, name.substring(0, slash), name.substring(slash + 1))) {
-                    return true;
-                }
-                continue;
-            }
-            byte[] entryAddress = literalAddress(name);
-            if (address != null && entryAddress != null) {
-                if (Arrays.equals(address, entryAddress)) {
-                    return true;
-                }
-                continue;
-            }
-            name = name.startsWith("*.") ? name.substring(2) : name.startsWith(".") ? name.substring(1) : name;
-            if (!name.isEmpty() && (host.equals(name) || host.endsWith("." + name))) {
-                return true;
-            }
+        return noProxy.stream().anyMatch(entry -> matches(entry, host, port(uri), address));
+    }
+
+    /** Whether one NO_PROXY entry matches a URL's host, port, and address when the host is a literal (else null). */
+    private static boolean matches(String entry, String host, int port, byte[] address) {
+        if (entry.equals("*")) {
+            return true;
         }
-        return false;
+        int portAt = portSeparator(entry);
+        if (portAt > 0 && Integer.parseInt(entry.substring(portAt + 1)) != port) {
+            return false;
+        }
+        String name = unbracketed(portAt > 0 ? entry.substring(0, portAt) : entry);
+        int slash = name.indexOf('/');
+        if (slash > 0) {
+            return address != null && inRange(address, name.substring(0, slash), name.substring(slash + 1));
+        }
+        byte[] entryAddress = literalAddress(name);
+        if (address != null && entryAddress != null) {
+            return Arrays.equals(address, entryAddress);
+        }
+        name = name.startsWith("*.") ? name.substring(2) : name.startsWith(".") ? name.substring(1) : name;
+        return !name.isEmpty() && (host.equals(name) || host.endsWith("." + name));
+    }
+
+    /** The port a URL names, else its scheme's. */
+    static int port(URI uri) {
+        return uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+    }
+
+    /** An IPv6 literal without its URL brackets; anything else as it is. */
+    private static String unbracketed(String host) {
+        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }
 
     /** Where ":port" starts in an entry ({@code host:80}, {@code [::1]:80}); -1 for none. */
@@ -205,17 +192,8 @@ final class NhsProxies extends ProxySelector {
         if (base == null || base.length != address.length || !bits.matches("\\d{1,3}")) {
             return false;
         }
-        int prefix = Integer.parseInt(bits);
-        if (prefix > base.length * 8) {
-            return false;
-        }
-        for (int i = 0; i < prefix; i++) {
-            int mask = 0x80 >>> (i % 8);
-            if ((address[i / 8] & mask) != (base[i / 8] & mask)) {
-                return false;
-            }
-        }
-        return true;
+        int hostBits = base.length * 8 - Integer.parseInt(bits);
+        return hostBits >= 0 && new BigInteger(1, address).shiftRight(hostBits).equals(new BigInteger(1, base).shiftRight(hostBits));
     }
 
     /** The bytes of an IPv4 or IPv6 literal, without any DNS lookup; null for a host name. */

@@ -1,8 +1,9 @@
 package nhsauth.client;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.Socket;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -30,16 +31,20 @@ final class NhsTls {
      */
     static SSLContext jdkDefaultsOnFirstUse() {
         try {
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, new TrustManager[] {new JdkTrustOnFirstUse()}, null);
-            return context;
+            return context(new JdkTrustOnFirstUse());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("TLS is missing from this JDK", e);
         }
     }
 
+    private static SSLContext context(TrustManager... trust) throws GeneralSecurityException {
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, trust, null);
+        return context;
+    }
+
     /** Every check is the JDK default trust manager's own, hostname verification included. */
-    static final class JdkTrustOnFirstUse extends X509ExtendedTrustManager {
+    private static final class JdkTrustOnFirstUse extends X509ExtendedTrustManager {
         private volatile X509ExtendedTrustManager jdk;
 
         private X509ExtendedTrustManager jdk() throws CertificateException {
@@ -49,41 +54,18 @@ final class NhsTls {
             return jdk;
         }
 
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            jdk().checkServerTrusted(chain, authType, engine);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            jdk().checkServerTrusted(chain, authType, socket);
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType)
-                throws CertificateException {
-            jdk().checkServerTrusted(chain, authType);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            jdk().checkClientTrusted(chain, authType, engine);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            jdk().checkClientTrusted(chain, authType, socket);
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType)
-                throws CertificateException {
-            jdk().checkClientTrusted(chain, authType);
-        }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException { jdk().checkServerTrusted(chain, authType, engine); }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException { jdk().checkServerTrusted(chain, authType, socket); }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType)
+                throws CertificateException { jdk().checkServerTrusted(chain, authType); }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException { jdk().checkClientTrusted(chain, authType, engine); }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException { jdk().checkClientTrusted(chain, authType, socket); }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType)
+                throws CertificateException { jdk().checkClientTrusted(chain, authType); }
 
         @Override
         public X509Certificate[] getAcceptedIssuers() {
@@ -113,7 +95,7 @@ final class NhsTls {
 
     static SSLContext sslContext(Path pemFile) {
         String where = NhsSetting.CA_CERT.named() + " '" + pemFile + "'";
-        NhsFiles.readText(pemFile, "CA certificate file");
+        byte[] pem = NhsFiles.readText(pemFile, "CA certificate file").getBytes(StandardCharsets.UTF_8);
         try {
             KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
             store.load(null, null);
@@ -121,10 +103,8 @@ final class NhsTls {
             for (X509Certificate c : jdkTrust().getAcceptedIssuers()) {
                 store.setCertificateEntry("jdk-" + n++, c);
             }
-            Collection<? extends Certificate> extra;
-            try (var in = Files.newInputStream(pemFile)) {
-                extra = CertificateFactory.getInstance("X.509").generateCertificates(in);
-            }
+            Collection<? extends Certificate> extra = CertificateFactory.getInstance("X.509")
+                    .generateCertificates(new ByteArrayInputStream(pem));
             if (extra.isEmpty()) {
                 throw new NhsClient.UsageException(where + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----");
             }
@@ -133,9 +113,7 @@ final class NhsTls {
             }
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             tmf.init(store);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, tmf.getTrustManagers(), null);
-            return context;
+            return context(tmf.getTrustManagers());
         } catch (CertificateException e) {
             throw new NhsClient.UsageException(where + " is not a PEM certificate (" + NhsSetting.oneLine(e.getMessage())
                     + "): give the CA certificate in PEM form", e);

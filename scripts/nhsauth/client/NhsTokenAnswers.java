@@ -3,12 +3,16 @@ package nhsauth.client;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
 final class NhsTokenAnswers {
+    private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
+
     /** What was asked for, which the hints quote back. */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
     }
@@ -48,15 +52,14 @@ final class NhsTokenAnswers {
             throw new NhsClient.TokenRequestException(status, fault.errorcode(), fault.faultstring(), null,
                     "token endpoint refused: HTTP " + status + " " + fault, fault.hint(asked.env()));
         }
-        String error = json == null ? null : string(json.get("error"));
-        String description = json == null ? null : string(json.get("error_description"));
-        String messageId = json == null ? null : string(json.get("message_id"));
+        String error = member(json, "error");
+        String description = member(json, "error_description");
+        String messageId = member(json, "message_id");
         if (error == null && description == null) {
             throw new NhsClient.TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
                     + (body.isBlank() ? " with no body" : json != null ? " without an error" : ", not NHS JSON (" + firstLine(body) + ")")
                     + (messageId == null ? "" : " (message_id " + messageId + ")"),
-                    status == 405 || status == 404
-                            ? "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token"
+                    status == 405 || status == 404 ? hint(status, null, response, asked)
                             : "a proxy or gateway may have answered instead of the NHS token endpoint; "
                                     + "check HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named());
         }
@@ -76,17 +79,16 @@ final class NhsTokenAnswers {
                 return null;
             }
             Object detail = fault.get("detail");
-            String code = detail instanceof Map<?, ?> d ? string(d.get("errorcode")) : null;
-            String text = string(fault.get("faultstring"));
+            String code = detail instanceof Map<?, ?> d ? Objects.toString(d.get("errorcode"), null) : null;
+            String text = Objects.toString(fault.get("faultstring"), null);
             return text == null && code == null ? null : new Fault(text, code);
         }
 
         /** What to do about the faults users meet; null for others. */
         String hint(NhsEnvironment env) {
-            String code = errorcode == null ? "" : errorcode.toLowerCase(java.util.Locale.ROOT);
+            String code = errorcode == null ? "" : errorcode.toLowerCase(Locale.ROOT);
             if (code.contains("spikearrest") || code.contains("quota")) {
-                return "the platform is rate limiting this app: slow down and retry later, and reuse tokens "
-                        + "(they live 10 minutes) instead of fetching one per call";
+                return "the platform is rate limiting this app: slow down and retry later, and " + REUSE_TOKENS;
             }
             if (code.contains("apikey") || code.contains("apiproduct")) {
                 return "the API key is not valid here: API keys are per environment, so check you used the key of "
@@ -150,8 +152,7 @@ final class NhsTokenAnswers {
             return "check " + NhsSetting.TOKEN_URL.named() + " and " + NhsSetting.ENV.named() + ": the token endpoint is <base>/oauth2/token";
         }
         if (status == 429) {
-            return "rate limited (300 token requests a minute per app by default): reuse tokens "
-                    + "(they live 10 minutes) instead of fetching one per call";
+            return "rate limited (300 token requests a minute per app by default): " + REUSE_TOKENS;
         }
         if (status >= 500) {
             return "a fault on the NHS side: try again later; NHS support asks for the message_id";
@@ -181,23 +182,18 @@ final class NhsTokenAnswers {
         }
     }
 
-    static String string(Object o) {
-        return o instanceof String ? (String) o : o == null ? null : String.valueOf(o);
+    /** A member of the answer as text; null when it is absent, or the answer is not JSON. */
+    private static String member(Map<String, Object> json, String name) {
+        return json == null ? null : Objects.toString(json.get(name), null);
     }
 
     /** NHS sends numbers as strings; accept both. */
     private static long number(Object o, long fallback) {
-        if (o instanceof Number) {
-            return ((Number) o).longValue();
+        try {
+            return o instanceof Number n ? n.longValue() : Long.parseLong(String.valueOf(o).trim());
+        } catch (NumberFormatException e) {
+            return fallback;
         }
-        if (o instanceof String) {
-            try {
-                return Long.parseLong(((String) o).trim());
-            } catch (NumberFormatException e) {
-                return fallback;
-            }
-        }
-        return fallback;
     }
 
     static String firstLine(String body) {

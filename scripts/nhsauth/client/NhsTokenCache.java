@@ -97,20 +97,15 @@ final class NhsTokenCache {
     NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
         try {
-            if (NhsFiles.privacyProblem(dir, true) != null) {
-                return null;
-            }
-            byte[] bytes = NhsFiles.readIfPrivate(fileFor(key), 16_384);
+            byte[] bytes = NhsFiles.privacyProblem(dir, true) == null ? NhsFiles.readIfPrivate(fileFor(key), 16_384) : null;
             if (bytes == null) {
                 return null;
             }
             Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
-            if (!key.equals(json.get("key")) || !(json.get("access_token") instanceof String)
-                    || !(json.get("expires_in") instanceof Number) || !(json.get("issued_at") instanceof Number)) {
-                return null;
-            }
-            return new NhsClient.AccessToken((String) json.get("access_token"), String.valueOf(json.get("token_type")),
-                    ((Number) json.get("expires_in")).longValue(), ((Number) json.get("issued_at")).longValue());
+            String token = JSONObjectUtils.getString(json, "access_token");
+            return token == null || !key.equals(json.get("key")) ? null : new NhsClient.AccessToken(token,
+                    String.valueOf(json.get("token_type")), JSONObjectUtils.getLong(json, "expires_in"),
+                    JSONObjectUtils.getLong(json, "issued_at"));
         } catch (IOException | java.text.ParseException | RuntimeException e) {
             return null;
         }
@@ -134,7 +129,9 @@ final class NhsTokenCache {
                         + " the next run fetches a new token");
                 return;
             }
-            NhsFiles.writeAtomically(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true, true);
+            try (var staged = NhsFiles.StagedFile.stage(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true)) {
+                staged.commit(true);
+            }
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.
             notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsSetting.oneLine(e.getMessage())
@@ -145,10 +142,9 @@ final class NhsTokenCache {
     /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
     private String privateFolder() throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Path parent = dir.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
+            Files.createDirectories(dir.toAbsolutePath().getParent());
             try {
-                NhsFiles.createOwnerOnly(parent, dir, true, attributes -> Files.createDirectory(dir, attributes));
+                NhsFiles.createOwnerOnly(dir, true, attributes -> Files.createDirectory(dir, attributes));
             } catch (FileAlreadyExistsException e) {
                 // made by a run beside this one: checked below like any other
             }
