@@ -6,29 +6,20 @@
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.URI;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.UUID;
+import java.util.*;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
@@ -109,7 +100,7 @@ public class CallApi implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter err = NhsCli.err(spec);
         HttpRequest.Builder request = buildRequest(err);
-        NhsClient client = options.client(err, auth.auth);
+        NhsClient client = options.builder(err, auth.auth).build();
         if (auth.auth == null && client.auth() == NhsAuthPattern.NONE) {
             err.println("note: the " + client.environment().id() + " environment is open access: nothing but the "
                     + "request is sent (--auth signed-jwt or api-key to send credentials)");
@@ -118,18 +109,13 @@ public class CallApi implements Callable<Integer> {
         err.println("X-Request-ID: " + id);
         err.flush();
         long start = System.nanoTime();
-        OutputStream raw = NhsCli.rawStdout(spec);
-        ByteArrayOutputStream captured = raw == null ? new ByteArrayOutputStream() : null;
+        OutputStream body = NhsCli.resultBytes(spec);
         HttpResponse<Void> response = client.send(request, retry, answer -> {
             writeHead(answer);
-            return HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> copy(chunk, raw != null ? raw : captured));
+            return HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> copy(chunk, body));
         });
         err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
         err.flush();
-        if (captured != null) {
-            NhsCli.out(spec).print(captured.toString(StandardCharsets.UTF_8));
-            NhsCli.out(spec).flush();
-        }
         return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
     }
 
@@ -248,7 +234,7 @@ public class CallApi implements Callable<Integer> {
             // Bytes, not text: a body may be binary.
             return NhsClient.readFile(Path.of(value.substring(1)), option + " file");
         }
-        return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return value.getBytes(StandardCharsets.UTF_8);
     }
 
     /** With --include, the status line and headers as curl -i shows them, before the body. */
@@ -262,11 +248,8 @@ public class CallApi implements Callable<Integer> {
         }
     }
 
-    /**
-     * The body goes out as it arrives, byte for byte, so a large download runs in small memory;
-     * in-process (tests, the demo) it is collected and printed as text.
-     */
-    private static void copy(java.util.Optional<byte[]> chunk, OutputStream to) {
+    /** The body goes out as it arrives, byte for byte, so a large download runs in small memory. */
+    private static void copy(Optional<byte[]> chunk, OutputStream to) {
         try {
             if (chunk.isPresent()) {
                 to.write(chunk.get());
