@@ -137,7 +137,6 @@ public class CallApi implements Callable<Integer> {
                     + "DELETE, HEAD, OPTIONS");
         }
         setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
-        Set<String> given = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
         for (String header : headers) {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
@@ -147,20 +146,19 @@ public class CallApi implements Callable<Integer> {
             }
             try {
                 request.header(name, headerValue("--header " + name, name, header.substring(colon + 1).trim()));
-                given.add(name);
             } catch (IllegalArgumentException e) {
                 throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
                         + "): leave it to the HTTP client");
             }
         }
         if (json != null) {
-            unlessGiven(request, given, "Content-Type", "application/json");
-            unlessGiven(request, given, "Accept", "application/json");
+            unlessGiven(request, "Content-Type", "application/json");
+            unlessGiven(request, "Accept", "application/json");
         }
-        unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
+        unlessGiven(request, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
         if (NhsCli.blankToNull(correlationId) != null) {
-            unlessGiven(request, given, "X-Correlation-ID",
+            unlessGiven(request, "X-Correlation-ID",
                     oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
         if (nhsNumber != null) {
@@ -169,8 +167,8 @@ public class CallApi implements Callable<Integer> {
                 err.println("warning: '" + nhsNumber + "' is not a valid NHS number (modulus 11 check); sent anyway, "
                         + "as test numbers of some sandboxes fail the check");
             }
-            unlessGiven(request, given, "nhs-login-nhs-number", number);
-            unlessGiven(request, given, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
+            unlessGiven(request, "nhs-login-nhs-number", number);
+            unlessGiven(request, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
         }
         if (retry < 0 || retry > 10) {
             throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
@@ -179,8 +177,8 @@ public class CallApi implements Callable<Integer> {
     }
 
     /** As curl: what the user typed with --header is sent as typed, so an option's header only fills a gap. */
-    private static void unlessGiven(HttpRequest.Builder request, Set<String> given, String name, String value) {
-        if (!given.contains(name)) {
+    private static void unlessGiven(HttpRequest.Builder request, String name, String value) {
+        if (request.copy().build().headers().firstValue(name).isEmpty()) {
             request.setHeader(name, value);
         }
     }

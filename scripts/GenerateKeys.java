@@ -84,7 +84,8 @@ public class GenerateKeys implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter err = NhsCli.err(spec);
-        if (kid != null && kid.isBlank() && NhsCli.typed(spec, "--kid")) {
+        // Only a typed --kid is blank: an empty NHS_KID counts as unset.
+        if (kid != null && kid.isBlank()) {
             throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
                     + "or '-'), or leave --kid out for " + environment.env.defaultKid());
         }

@@ -46,14 +46,14 @@ public class VerifyKeys implements Callable<Integer> {
     @Override
     public Integer call() {
         Path privateKey = keyFile.privateKey;
-        String givenKid = keyFile.kid(spec);
+        String givenKid = keyFile.kid();
         if (privateKey == null) {
             throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
         if (NhsCli.blankToNull(jwks) == null) {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
-        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
+        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase);
         RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);
         String keyId = NhsKeys.checkRegistered(publicKey, givenKid != null ? givenKid : NhsKeys.kidFromKeyFile(privateKey),
                 NhsKeys.loadJwks(jwks, connection.timeout, connection.caCert), jwks);

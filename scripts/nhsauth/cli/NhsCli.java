@@ -88,8 +88,11 @@ public final class NhsCli {
     /** stdout as UTF-8 text; {@link #resultBytes} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
-    /** The writer on the process's stderr that {@link #main} gave the command; null in tests and the demo's steps. */
-    private static volatile PrintWriter processErr;
+    /**
+     * The writer on the process's stderr that {@link #main} gave the command, where progress may be
+     * drawn if it is a terminal; null in tests and the demo's steps.
+     */
+    static volatile PrintWriter processErr;
 
     /** For {@code main}: run and exit with the command's code. */
     public static void main(Callable<Integer> command, String[] args) {
@@ -151,11 +154,6 @@ public final class NhsCli {
             err.println(name + ": " + lost.commandLineMessage());
         }
         return finish(err, verbose ? lost : null, OUTPUT_FAILED);
-    }
-
-    /** See {@link #processErr}: where progress may be drawn if it is a terminal. */
-    static PrintWriter processErr() {
-        return processErr;
     }
 
     /** The stream a command writes its result to. */
@@ -290,16 +288,11 @@ public final class NhsCli {
                 : message + " (the value came from " + variable + ")";
     }
 
-    /** Whether the user typed this option, rather than it taking its default or variable. */
-    public static boolean typed(CommandSpec command, String option) {
-        ParseResult parsed = command.commandLine().getParseResult();
-        return parsed != null && parsed.hasMatchedOption(option);
-    }
-
     /** The variable an option's value came from, when the user did not type the option; null otherwise. */
     public static String variableBehind(CommandSpec command, String option) {
         OptionSpec spec = command.findOption(option);
-        return spec == null || typed(command, option) ? null : variableOf(spec);
+        ParseResult parsed = command.commandLine().getParseResult();
+        return spec == null || parsed != null && parsed.hasMatchedOption(spec) ? null : variableOf(spec);
     }
 
     /** How a message names a value: by its option, or by the variable it came from. */
@@ -399,24 +392,23 @@ public final class NhsCli {
         @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
                 showDefaultValue = Visibility.NEVER,
                 description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
-        String passphrase;
+        public char[] passphrase;
 
         @Option(names = "--kid", paramLabel = "KID",
                 description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
                         + "else <env>-1).")
         public String kid;
 
-        /** The kid, null to derive it; a typed --kid '' is a mistake, while an empty NHS_KID counts as unset. */
-        public String kid(CommandSpec command) {
-            if (kid != null && kid.isBlank() && typed(command, "--kid")) {
+        /**
+         * The kid, null to derive it. A blank one was typed (an empty NHS_KID counts as unset, as
+         * every variable does), and is a mistake.
+         */
+        public String kid() {
+            if (kid != null && kid.isBlank()) {
                 throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
                         + "or leave --kid out to use the key file's name");
             }
             return blankToNull(kid);
-        }
-
-        public char[] passphraseChars() {
-            return passphrase == null ? null : passphrase.toCharArray();
         }
     }
 
@@ -445,9 +437,6 @@ public final class NhsCli {
 
     /** The options get-token, call-api and doctor share, each also from an NHS_* environment variable. */
     public static final class ClientOptions {
-        @Spec(Spec.Target.MIXEE)
-        CommandSpec command;
-
         @Option(names = "--api-key", paramLabel = "KEY",
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
@@ -494,8 +483,8 @@ public final class NhsCli {
                     .auth(auth)
                     .environment(env.env)
                     .apiKey(apiKey)
-                    .privateKey(key.privateKey, key.passphraseChars())
-                    .kid(key.kid(command))
+                    .privateKey(key.privateKey, key.passphrase)
+                    .kid(key.kid())
                     .tokenUrl(tokenUrl)
                     .timeout(connection.timeout)
                     .caCertificates(connection.caCert)

@@ -43,7 +43,7 @@ public final class NhsProgress implements AutoCloseable {
      * terminal. Otherwise does nothing at all.
      */
     public static NhsProgress start(PrintWriter err, Boolean forced, String label) {
-        boolean shown = forced != null ? forced : err == NhsCli.processErr() && stderrIsTerminal();
+        boolean shown = forced != null ? forced : err == NhsCli.processErr && stderrIsTerminal();
         return new NhsProgress(shown ? err : null, label);
     }
 
