@@ -272,10 +272,7 @@ public class CallApi implements Callable<Integer> {
             for (int i = 0; i < 9; i++) {
                 sum += (number.charAt(i) - '0') * (10 - i);
             }
-            int check = 11 - sum % 11;
-            if (check == 11) {
-                check = 0;
-            }
+            int check = (11 - sum % 11) % 11;
             return check != 10 && check == number.charAt(9) - '0';
         }
     }

@@ -190,7 +190,8 @@ public final class NhsCli {
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);
             if (ex.getCause() instanceof NhsClient.UsageException refused) {
-                // A converter of ours refused the value, its message starting with the value itself.
+                // One of our converters refused it, in words that start with the value ('soon' is not a number
+                // of seconds): the option, or the variable the value came from, goes in front.
                 message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
             } else if (variable != null) {
                 message = fromVariable(message, variable);
@@ -314,11 +315,7 @@ public final class NhsCli {
         };
     }
 
-    /*
-     * The converters below refuse a value with the library's UsageException, whose message starts with
-     * the value ('soon' is not a number of seconds): the handler puts the option, or the variable the
-     * value came from, in front of it.
-     */
+    // The converters below refuse a value with the library's UsageException: see onParameterException.
 
     /** Converts {@code --timeout} seconds by the library's rule, which NHS_TIMEOUT follows too. */
     static final class TimeoutConverter implements ITypeConverter<Duration> {
