@@ -7,9 +7,8 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -109,10 +108,12 @@ public class CallApi implements Callable<Integer> {
         err.println("X-Request-ID: " + id);
         err.flush();
         long start = System.nanoTime();
-        OutputStream body = NhsCli.resultBytes(spec);
+        // The body goes out as it arrives, byte for byte, so a large download runs in small memory.
+        PrintStream body = NhsCli.resultBytes(spec);
         HttpResponse<Void> response = client.send(request, retry, answer -> {
             writeHead(answer);
-            return HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> copy(chunk, body));
+            return HttpResponse.BodySubscribers.ofByteArrayConsumer(
+                    chunk -> chunk.ifPresentOrElse(bytes -> body.write(bytes, 0, bytes.length), body::flush));
         });
         err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
         err.flush();
@@ -243,19 +244,6 @@ public class CallApi implements Callable<Integer> {
             answer.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
             out.print("\r\n");
             out.flush();
-        }
-    }
-
-    /** The body goes out as it arrives, byte for byte, so a large download runs in small memory. */
-    private static void copy(Optional<byte[]> chunk, OutputStream to) {
-        try {
-            if (chunk.isPresent()) {
-                to.write(chunk.get());
-            } else {
-                to.flush();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

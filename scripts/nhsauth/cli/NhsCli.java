@@ -167,20 +167,20 @@ public final class NhsCli {
     }
 
     /**
-     * Where a command writes a result byte for byte (an API's body): the process's stdout itself; or,
-     * when the command writes to a buffer (tests, the demo), bytes collected and printed as UTF-8
-     * text on flush.
+     * Where a command writes a result byte for byte: the process's stdout, whose failures still stop
+     * the command (PrintStream swallows only checked ones); or, when the command writes to a buffer
+     * (tests, the demo), bytes collected and printed as UTF-8 text on flush.
      */
-    public static OutputStream resultBytes(CommandSpec spec) {
+    public static PrintStream resultBytes(CommandSpec spec) {
         PrintWriter out = out(spec);
-        return out == STDOUT ? RESULT : new ByteArrayOutputStream() {
+        return new PrintStream(out == STDOUT ? RESULT : new ByteArrayOutputStream() {
             @Override
             public void flush() {
                 out.print(toString(StandardCharsets.UTF_8));
                 out.flush();
                 reset();
             }
-        };
+        });
     }
 
     private static int onParameterException(ParameterException ex, String[] args) {
