@@ -6,29 +6,19 @@
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.URI;
-import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.UUID;
+import java.util.*;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
@@ -109,7 +99,7 @@ public class CallApi implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter err = NhsCli.err(spec);
         HttpRequest.Builder request = buildRequest(err);
-        NhsClient client = options.client(err, auth.auth);
+        NhsClient client = options.builder(err, auth.auth).build();
         if (auth.auth == null && client.auth() == NhsAuthPattern.NONE) {
             err.println("note: the " + client.environment().id() + " environment is open access: nothing but the "
                     + "request is sent (--auth signed-jwt or api-key to send credentials)");
@@ -118,18 +108,15 @@ public class CallApi implements Callable<Integer> {
         err.println("X-Request-ID: " + id);
         err.flush();
         long start = System.nanoTime();
-        OutputStream raw = NhsCli.rawStdout(spec);
-        ByteArrayOutputStream captured = raw == null ? new ByteArrayOutputStream() : null;
+        // The body goes out as it arrives, byte for byte, so a large download runs in small memory.
+        PrintStream body = NhsCli.resultBytes(spec);
         HttpResponse<Void> response = client.send(request, retry, answer -> {
             writeHead(answer);
-            return HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> copy(chunk, raw != null ? raw : captured));
+            return HttpResponse.BodySubscribers.ofByteArrayConsumer(
+                    chunk -> chunk.ifPresentOrElse(bytes -> body.write(bytes, 0, bytes.length), body::flush));
         });
         err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
         err.flush();
-        if (captured != null) {
-            NhsCli.out(spec).print(captured.toString(StandardCharsets.UTF_8));
-            NhsCli.out(spec).flush();
-        }
         return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
     }
 
@@ -151,7 +138,6 @@ public class CallApi implements Callable<Integer> {
                     + "DELETE, HEAD, OPTIONS");
         }
         setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
-        Set<String> given = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
         for (String header : headers) {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
@@ -161,20 +147,19 @@ public class CallApi implements Callable<Integer> {
             }
             try {
                 request.header(name, headerValue("--header " + name, name, header.substring(colon + 1).trim()));
-                given.add(name);
             } catch (IllegalArgumentException e) {
                 throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
                         + "): leave it to the HTTP client");
             }
         }
         if (json != null) {
-            unlessGiven(request, given, "Content-Type", "application/json");
-            unlessGiven(request, given, "Accept", "application/json");
+            unlessGiven(request, "Content-Type", "application/json");
+            unlessGiven(request, "Accept", "application/json");
         }
-        unlessGiven(request, given, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
+        unlessGiven(request, "X-Request-ID", requestId != null ? oneLineValue("--request-id", requestId.trim())
                 : UUID.randomUUID().toString());
         if (NhsCli.blankToNull(correlationId) != null) {
-            unlessGiven(request, given, "X-Correlation-ID",
+            unlessGiven(request, "X-Correlation-ID",
                     oneLineValue(NhsCli.source(spec, "--correlation-id"), correlationId.trim()));
         }
         if (nhsNumber != null) {
@@ -183,8 +168,8 @@ public class CallApi implements Callable<Integer> {
                 err.println("warning: '" + nhsNumber + "' is not a valid NHS number (modulus 11 check); sent anyway, "
                         + "as test numbers of some sandboxes fail the check");
             }
-            unlessGiven(request, given, "nhs-login-nhs-number", number);
-            unlessGiven(request, given, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
+            unlessGiven(request, "nhs-login-nhs-number", number);
+            unlessGiven(request, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
         }
         if (retry < 0 || retry > 10) {
             throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
@@ -193,8 +178,8 @@ public class CallApi implements Callable<Integer> {
     }
 
     /** As curl: what the user typed with --header is sent as typed, so an option's header only fills a gap. */
-    private static void unlessGiven(HttpRequest.Builder request, Set<String> given, String name, String value) {
-        if (!given.contains(name)) {
+    private static void unlessGiven(HttpRequest.Builder request, String name, String value) {
+        if (request.copy().build().headers().firstValue(name).isEmpty()) {
             request.setHeader(name, value);
         }
     }
@@ -248,7 +233,7 @@ public class CallApi implements Callable<Integer> {
             // Bytes, not text: a body may be binary.
             return NhsClient.readFile(Path.of(value.substring(1)), option + " file");
         }
-        return value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return value.getBytes(StandardCharsets.UTF_8);
     }
 
     /** With --include, the status line and headers as curl -i shows them, before the body. */
@@ -259,22 +244,6 @@ public class CallApi implements Callable<Integer> {
             answer.headers().map().forEach((name, values) -> values.forEach(v -> out.print(name + ": " + v + "\r\n")));
             out.print("\r\n");
             out.flush();
-        }
-    }
-
-    /**
-     * The body goes out as it arrives, byte for byte, so a large download runs in small memory;
-     * in-process (tests, the demo) it is collected and printed as text.
-     */
-    private static void copy(java.util.Optional<byte[]> chunk, OutputStream to) {
-        try {
-            if (chunk.isPresent()) {
-                to.write(chunk.get());
-            } else {
-                to.flush();
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
@@ -291,10 +260,7 @@ public class CallApi implements Callable<Integer> {
             for (int i = 0; i < 9; i++) {
                 sum += (number.charAt(i) - '0') * (10 - i);
             }
-            int check = 11 - sum % 11;
-            if (check == 11) {
-                check = 0;
-            }
+            int check = (11 - sum % 11) % 11;
             return check != 10 && check == number.charAt(9) - '0';
         }
     }

@@ -7,6 +7,7 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,12 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine.Command;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
@@ -85,39 +83,38 @@ public class GenerateKeys implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (kid != null && kid.isBlank() && NhsCli.typed(spec, "--kid")) {
+        PrintWriter err = NhsCli.err(spec);
+        // Only a typed --kid is blank: an empty NHS_KID counts as unset.
+        if (kid != null && kid.isBlank()) {
             throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
                     + "or '-'), or leave --kid out for " + environment.env.defaultKid());
         }
         String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
                 NhsCli.variableBehind(spec, "--kid"));
-        checkKeySize();
-        try {
-            NhsKeys.checkKeyFiles(outputDir, keyId, addToJwks, force);
-            prepareOutputDir();
-            if (keySize < RECOMMENDED_KEY_SIZE) {
-                NhsCli.err(spec).println("warning: a " + keySize + "-bit key is below the "
-                        + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
-            }
-            KeyPair pair;
-            try (NhsProgress shown = NhsProgress.start(NhsCli.err(spec), NhsProgress.wanted(progress, NhsCli.err(spec)),
-                    "generating a " + keySize + "-bit RSA key")) {
-                pair = NhsKeys.generateKeyPair(keySize);
-            }
-            int keys = NhsKeys.writeKeyFiles(outputDir, keyId, pair, addToJwks, force);
-            report(keyId, NhsKeys.keyFiles(outputDir, keyId), NhsKeys.thumbprint((RSAPublicKey) pair.getPublic()), keys);
-        } catch (FileAlreadyExistsException e) {
-            throw alreadyExists(e.getFile());
-        }
-        return NhsClient.ExitCode.OK;
-    }
-
-    private void checkKeySize() {
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
             throw new NhsClient.UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
+        try {
+            NhsKeys.checkKeyFiles(outputDir, keyId, addToJwks, force);
+            prepareOutputDir();
+            if (keySize < RECOMMENDED_KEY_SIZE) {
+                err.println("warning: a " + keySize + "-bit key is below the "
+                        + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
+            }
+            KeyPair pair;
+            try (NhsProgress shown = NhsProgress.start(err, progress, "generating a " + keySize + "-bit RSA key")) {
+                pair = NhsKeys.generateKeyPair(keySize);
+            }
+            int keys = NhsKeys.writeKeyFiles(outputDir, keyId, pair, addToJwks, force);
+            report(keyId, NhsKeys.keyFiles(outputDir, keyId), NhsKeys.thumbprint((RSAPublicKey) pair.getPublic()), keys);
+        } catch (FileAlreadyExistsException e) {
+            // A file that exists, or appeared between the check and the write.
+            throw new NhsClient.UsageException("'" + e.getFile() + "' already exists: choose another --kid or "
+                    + "--output-dir, or pass --force to overwrite it");
+        }
+        return NhsClient.ExitCode.OK;
     }
 
     private void prepareOutputDir() {
@@ -148,12 +145,6 @@ public class GenerateKeys implements Callable<Integer> {
         return kid;
     }
 
-    /** Reports a file that exists, or appeared between our check and our write. */
-    static NhsClient.UsageException alreadyExists(String file) {
-        return new NhsClient.UsageException("'" + file + "' already exists: choose another --kid or --output-dir, "
-                + "or pass --force to overwrite it");
-    }
-
     /** {@code keys}: how many the JWKS of --add-to-jwks holds now. */
     private void report(String keyId, List<Path> files, String thumbprint, int keys) {
         Path privateKey = files.get(0);
@@ -173,7 +164,7 @@ public class GenerateKeys implements Callable<Integer> {
             NhsCli.out(spec).flush();
             return;
         }
-        var err = NhsCli.err(spec);
+        PrintWriter err = NhsCli.err(spec);
         // Written, so kept private by one of the two: POSIX permissions, or else an ACL.
         String privacy = privateKey.getFileSystem().supportedFileAttributeViews().contains("posix")
                 ? "mode 600" : "only you can open it";

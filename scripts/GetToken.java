@@ -10,11 +10,8 @@ import java.io.PrintWriter;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.Callable;
 
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "get-token", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
@@ -49,26 +46,18 @@ public class GetToken implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter err = NhsCli.err(spec);
+        NhsClient client = options.builder(NhsCli.err(spec), NhsAuthPattern.SIGNED_JWT).build();
         PrintWriter out = NhsCli.out(spec);
-        NhsClient client = options.client(err);
         if (assertionOnly) {
             out.println(client.clientAssertion());
-            out.flush();
-            return NhsClient.ExitCode.OK;
-        }
-        NhsClient.AccessToken token = client.token();
-        switch (format) {
-            case token:
-                out.println(token.value());
-                break;
-            case json:
-                out.println(token.toJson());
-                break;
-            default:
-                out.println("Access token: " + token.value());
-                out.println("Expires in:   " + token.expiresInSeconds() + " s (at "
-                        + token.expiresAt().truncatedTo(ChronoUnit.SECONDS) + ")");
+        } else {
+            NhsClient.AccessToken token = client.token();
+            out.println(switch (format) {
+                case token -> token.value();
+                case json -> token.toJson();
+                case text -> "Access token: " + token.value() + System.lineSeparator() + "Expires in:   "
+                        + token.expiresInSeconds() + " s (at " + token.expiresAt().truncatedTo(ChronoUnit.SECONDS) + ")";
+            });
         }
         out.flush();
         return NhsClient.ExitCode.OK;

@@ -17,22 +17,15 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 import java.util.concurrent.Callable;
-import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import picocli.AutoComplete;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
@@ -40,24 +33,11 @@ import picocli.CommandLine.Spec;
 public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
 
     /**
-     * Every command by name. picocli builds a command's model by reflection, about 10 ms each, so
-     * a run adds only the command it names; help, errors and completion get them all.
+     * Every command, in the order --help lists them. picocli builds a command's model by reflection,
+     * so a run adds only the command it names; help, errors and completion get them all.
      */
-    static final Map<String, Supplier<Object>> COMMANDS = commands();
-
-    private static Map<String, Supplier<Object>> commands() {
-        Map<String, Supplier<Object>> all = new LinkedHashMap<>();
-        all.put("generate-keys", GenerateKeys::new);
-        all.put("get-token", GetToken::new);
-        all.put("call-api", CallApi::new);
-        all.put("verify-keys", VerifyKeys::new);
-        all.put("doctor", Doctor::new);
-        all.put("mock-server", MockServer::new);
-        all.put("demo", Demo::new);
-        all.put("cache", Cache::new);
-        all.put("completion", Completion::new);
-        return all;
-    }
+    static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
+            Doctor.class, MockServer.class, Demo.class, Cache.class, Completion.class);
 
     @Spec
     CommandSpec spec;
@@ -65,12 +45,12 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
     @Override
     public void addSubcommands(CommandLine cl, String[] args) {
         String asked = args.length > 0 ? args[0] : "";
-        boolean justOne = COMMANDS.containsKey(asked) && !asked.equals("completion");
-        COMMANDS.forEach((name, command) -> {
-            if (!justOne || name.equals(asked)) {
-                cl.addSubcommand(name, command.get());
-            }
-        });
+        boolean justOne = !asked.equals("completion") && COMMANDS.stream().anyMatch(c -> nameOf(c).equals(asked));
+        COMMANDS.stream().filter(c -> !justOne || nameOf(c).equals(asked)).forEach(cl::addSubcommand);
+    }
+
+    private static String nameOf(Class<?> command) {
+        return command.getAnnotation(Command.class).name();
     }
 
     public static void main(String... args) {
@@ -80,7 +60,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getErr());
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is needed");
+        throw new ParameterException(spec.commandLine(), "a command is needed");
     }
 
     /**
@@ -101,22 +81,21 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
                 description = "bash or zsh.")
         String shell;
 
-        static final class Shells implements Iterable<String> {
-            @Override
-            public java.util.Iterator<String> iterator() {
-                return java.util.List.of("bash", "zsh").iterator();
+        static final class Shells extends ArrayList<String> {
+            Shells() {
+                super(List.of("bash", "zsh"));
             }
         }
 
         @Override
         public Integer call() {
             CommandLine root = spec.root().commandLine();
-            String script = AutoComplete.bash(root.getCommandName(), root);
-            String wanted = shell.trim().toLowerCase(java.util.Locale.ROOT);
-            if (!wanted.equals("bash") && !wanted.equals("zsh")) {
+            String wanted = shell.trim().toLowerCase(Locale.ROOT);
+            if (!new Shells().contains(wanted)) {
                 throw new NhsClient.UsageException("no completion for the shell '" + shell + "': use bash or zsh");
             }
-            java.io.PrintWriter out = NhsCli.out(spec);
+            String script = AutoComplete.bash(root.getCommandName(), root);
+            PrintWriter out = NhsCli.out(spec);
             out.print(wanted.equals("zsh") ? ZSH_PRELUDE + script : script);
             out.flush();
             return NhsClient.ExitCode.OK;
@@ -133,7 +112,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
 
         @Override
         public Integer call() {
-            throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is needed: cache clear");
+            throw new ParameterException(spec.commandLine(), "a subcommand is needed: cache clear");
         }
 
         @Command(name = "clear", mixinStandardHelpOptions = true, description = "Delete every cached access token.")
@@ -141,17 +120,14 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             @Spec
             CommandSpec spec;
 
-            @Option(names = "--token-cache-dir", paramLabel = "DIR",
-                    description = "The cache folder (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on Windows, "
-                            + "~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
-            java.nio.file.Path dir;
+            @Mixin
+            NhsCli.TokenCacheDirOption cache;
 
             @Override
-            public Integer call() throws java.io.IOException {
-                java.nio.file.Path folder = dir != null ? dir : NhsClient.defaultTokenCacheDir();
-                int removed = NhsClient.clearTokenCache(folder);
+            public Integer call() throws IOException {
+                int removed = NhsClient.clearTokenCache(cache.dir());
                 NhsCli.err(spec).println("removed " + removed + " cached token" + (removed == 1 ? "" : "s")
-                        + " from " + folder);
+                        + " from " + cache.dir());
                 return NhsClient.ExitCode.OK;
             }
         }
@@ -238,9 +214,8 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             CommandLine cl = NhsCli.commandLine(command);
             cl.setOut(new PrintWriter(stdout, true));
             cl.setErr(new PrintWriter(stderr, true));
-            PrintWriter err = NhsCli.err(spec);
             int exit;
-            try (NhsProgress running = NhsProgress.start(err, NhsProgress.wanted(progress, err), "running " + name)) {
+            try (NhsProgress running = NhsProgress.start(NhsCli.err(spec), progress, "running " + name)) {
                 exit = cl.execute(args);
             }
             // Talk first, then the result, as they would scroll past in a terminal.
@@ -264,14 +239,8 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         }
 
         static String shellQuote(String... args) {
-            StringBuilder b = new StringBuilder();
-            for (String a : args) {
-                if (b.length() > 0) {
-                    b.append(' ');
-                }
-                b.append(a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
-            }
-            return b.toString();
+            return Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a : "'" + a.replace("'", "'\\''") + "'")
+                    .collect(Collectors.joining(" "));
         }
 
         private static String[] concat(String[] a, String... b) {

@@ -12,13 +12,8 @@ import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.interfaces.RSAPublicKey;
 import java.util.concurrent.Callable;
 
-import com.nimbusds.jose.jwk.JWKSet;
-
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 @Command(name = "verify-keys", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
@@ -51,19 +46,17 @@ public class VerifyKeys implements Callable<Integer> {
     @Override
     public Integer call() {
         Path privateKey = keyFile.privateKey;
-        String givenKid = keyFile.kid(spec);
+        String givenKid = keyFile.kid();
         if (privateKey == null) {
             throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
         if (NhsCli.blankToNull(jwks) == null) {
             throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
-        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphraseChars());
-        JWKSet set = NhsKeys.loadJwks(jwks, connection.timeout,
-                connection.caCert);
+        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase);
         RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);
         String keyId = NhsKeys.checkRegistered(publicKey, givenKid != null ? givenKid : NhsKeys.kidFromKeyFile(privateKey),
-                set, jwks);
+                NhsKeys.loadJwks(jwks, connection.timeout, connection.caCert), jwks);
         int bits = key.getModulus().bitLength();
         if (bits < 4096) {
             NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for 4096");

@@ -7,59 +7,30 @@ package nhsauth.cli;
 
 import nhsauth.client.*;
 
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.io.OutputStreamWriter;
-import java.io.PrintWriter;
+import java.io.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import picocli.CommandLine;
+import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.Model.UsageMessageSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.ParseResult;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.*;
 
 /**
- * (The runtime option above spares picocli looking for Groovy closures in every annotation:
- * about 15 ms of each command's start-up.)
- *
  * What the commands share on the command line: one-line errors with an exit code, the exit-code
  * list in every --help, the options that more than one command takes (as mixins), and the
- * options' names for the settings that library messages mention.
+ * options' names for the settings that library messages mention. (The runtime option above
+ * spares picocli a search for Groovy closures in every annotation at start-up.)
  */
 public final class NhsCli {
     private NhsCli() {
-    }
-
-    /** Every command's exit codes, shown in its --help. */
-    static final Map<String, String> EXIT_CODES = exitCodes();
-
-    private static Map<String, String> exitCodes() {
-        Map<String, String> codes = new LinkedHashMap<>();
-        codes.put("0", "success");
-        codes.put("1", "unexpected internal error (run again with --verbose for a stack trace)");
-        codes.put("2", "bad usage or bad input: options, files, formats, refusal to overwrite");
-        codes.put("3", "the token endpoint refused the client assertion");
-        codes.put("4", "the API answered with a non-2xx status");
-        codes.put("5", "network failure: DNS, connect, TLS, timeout");
-        codes.put(String.valueOf(OUTPUT_FAILED), "the result could not be written to stdout (as curl's 23): a full disk, "
-                + "or a reader that closed the pipe early (then quietly)");
-        return codes;
     }
 
     /**
@@ -68,12 +39,18 @@ public final class NhsCli {
      */
     static final int OUTPUT_FAILED = 23;
 
-    // ------------------------------------------------------------------ running a command
+    /** Every command's exit codes, shown in its --help with two spaces after the code (picocli's own table pads to three). */
+    private static final String EXIT_CODES = String.format("%nExit codes:%n"
+            + "  0  success%n"
+            + "  1  unexpected internal error (run again with --verbose for a stack trace)%n"
+            + "  2  bad usage or bad input: options, files, formats, refusal to overwrite%n"
+            + "  3  the token endpoint refused the client assertion%n"
+            + "  4  the API answered with a non-2xx status%n"
+            + "  5  network failure: DNS, connect, TLS, timeout%n"
+            + "  " + OUTPUT_FAILED + "  the result could not be written to stdout (as curl's 23): a full disk, "
+            + "or a reader that closed the pipe early (then quietly)%n");
 
-    /** Runs a picocli command and returns its exit code; all failures become one line on stderr. */
-    static int run(Object command, String... args) {
-        return commandLine(command, args).execute(args);
-    }
+    // ------------------------------------------------------------------ running a command
 
     /** A command that adds its subcommands itself, knowing what it is asked to run. */
     public interface Umbrella {
@@ -91,32 +68,31 @@ public final class NhsCli {
         cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
         cl.setParameterExceptionHandler(NhsCli::onParameterException);
         cl.setDefaultValueProvider(NhsCli::variableValue);
-        cl.setExitCodeExceptionMapper(t -> t instanceof NhsClient.NhsAuthException
-                ? ((NhsClient.NhsAuthException) t).exitCode() : NhsClient.ExitCode.INTERNAL);
+        cl.setExitCodeExceptionMapper(t -> t instanceof NhsClient.NhsAuthException known ? known.exitCode()
+                : NhsClient.ExitCode.INTERNAL);
+        // The library's own parsers read its enums, so a mistake is told the valid names in the library's words.
+        cl.registerConverter(NhsEnvironment.class, parsedBy(NhsEnvironment::parse));
+        cl.registerConverter(NhsAuthPattern.class, parsedBy(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
         listExitCodes(cl);
         return cl;
     }
 
     private static void listExitCodes(CommandLine cl) {
-        cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
-        // Two spaces after the code, as --help has always shown it (picocli's own table pads to three).
-        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_EXIT_CODE_LIST, help -> {
-            StringBuilder list = new StringBuilder();
-            help.commandSpec().usageMessage().exitCodeList().forEach((code, meaning) ->
-                    list.append("  ").append(code).append("  ").append(meaning).append(System.lineSeparator()));
-            return list.toString();
-        });
+        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_EXIT_CODE_LIST, help -> EXIT_CODES);
         cl.getSubcommands().values().forEach(NhsCli::listExitCodes);
     }
 
     /** The process's stdout, failing loudly: see {@link ResultStream}. */
     private static final ResultStream RESULT = new ResultStream();
 
-    /** stdout as UTF-8 text; {@link #rawStdout} recognises it to write bytes past it. */
+    /** stdout as UTF-8 text; {@link #resultBytes} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
-    /** The writer on the process's stderr that {@link #main} gave the command; null in tests and the demo's steps. */
-    private static volatile PrintWriter processErr;
+    /**
+     * The writer on the process's stderr that {@link #main} gave the command, where progress may be
+     * drawn if it is a terminal; null in tests and the demo's steps.
+     */
+    static volatile PrintWriter processErr;
 
     /** For {@code main}: run and exit with the command's code. */
     public static void main(Callable<Integer> command, String[] args) {
@@ -145,11 +121,7 @@ public final class NhsCli {
 
         @Override
         public void write(int b) {
-            try {
-                out.write(b);
-            } catch (IOException e) {
-                throw new OutputLost(e);
-            }
+            write(new byte[] {(byte) b}, 0, 1);
         }
 
         @Override
@@ -171,7 +143,7 @@ public final class NhsCli {
 
         /** A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint. */
         boolean readerClosedThePipe() {
-            String detail = String.valueOf(getCause().getMessage()).toLowerCase(java.util.Locale.ROOT);
+            String detail = String.valueOf(getCause().getMessage()).toLowerCase(Locale.ROOT);
             return detail.contains("broken pipe") || detail.contains("pipe is being closed")
                     || detail.contains("pipe has been ended");
         }
@@ -181,16 +153,7 @@ public final class NhsCli {
         if (!lost.readerClosedThePipe()) {
             err.println(name + ": " + lost.commandLineMessage());
         }
-        if (verbose) {
-            lost.printStackTrace(err);
-        }
-        err.flush();
-        return OUTPUT_FAILED;
-    }
-
-    /** See {@link #processErr}: where progress may be drawn if it is a terminal. */
-    static PrintWriter processErr() {
-        return processErr;
+        return finish(err, verbose ? lost : null, OUTPUT_FAILED);
     }
 
     /** The stream a command writes its result to. */
@@ -203,65 +166,74 @@ public final class NhsCli {
         return spec.commandLine().getErr();
     }
 
-    /** The process's stdout when the command writes there (not to a test's buffer), for bodies byte for byte. */
-    public static OutputStream rawStdout(CommandSpec spec) {
-        return spec.commandLine().getOut() == STDOUT ? RESULT : null;
+    /**
+     * Where a command writes a result byte for byte: the process's stdout, whose failures still stop
+     * the command (PrintStream swallows only checked ones); or, when the command writes to a buffer
+     * (tests, the demo), bytes collected and printed as UTF-8 text on flush.
+     */
+    public static PrintStream resultBytes(CommandSpec spec) {
+        PrintWriter out = out(spec);
+        return new PrintStream(out == STDOUT ? RESULT : new ByteArrayOutputStream() {
+            @Override
+            public void flush() {
+                out.print(toString(StandardCharsets.UTF_8));
+                out.flush();
+                reset();
+            }
+        });
     }
 
-    private static int onParameterException(CommandLine.ParameterException ex, String[] args) {
+    private static int onParameterException(ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
         String message = oneLine(ex.getMessage());
-        String variable = ex.getArgSpec() instanceof OptionSpec option && !typedIn(args, option) ? variableOf(option) : null;
-        if (ex.getCause() instanceof ValueRefused refused && ex.getArgSpec() instanceof OptionSpec option) {
-            message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
-        } else if (variable != null) {
-            message = fromVariable(message, variable);
+        if (ex.getArgSpec() instanceof OptionSpec option) {
+            String variable = typedIn(args, option) ? null : variableOf(option);
+            if (ex.getCause() instanceof NhsClient.UsageException refused) {
+                // One of our converters refused it, in words that start with the value ('soon' is not a number
+                // of seconds): the option, or the variable the value came from, goes in front.
+                message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
+            } else if (variable != null) {
+                message = fromVariable(message, variable);
+            }
         }
         cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
-        cl.getErr().flush();
-        return NhsClient.ExitCode.USAGE;
+        return finish(cl.getErr(), null, NhsClient.ExitCode.USAGE);
     }
 
     private static int onExecutionException(Exception ex, CommandLine cl, ParseResult parsed) {
         PrintWriter err = cl.getErr();
         String name = cl.getCommandSpec().qualifiedName();
-        boolean verbose = wantsVerbose(parsed);
+        boolean verbose = false;
+        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+            verbose |= p.hasMatchedOption("--verbose");
+        }
         if (ex instanceof OutputLost lost) {
             return reportLost(lost, err, name, verbose);
         }
         if (ex instanceof NhsClient.NhsAuthException known) {
             err.println(name + ": " + known.commandLineMessage());
-            String hint = known.commandLineHint();
-            if (hint != null) {
-                err.println("hint: " + hint);
+            if (known.commandLineHint() != null) {
+                err.println("hint: " + known.commandLineHint());
             }
-            if (verbose && ex.getCause() != null) {
-                ex.printStackTrace(err);
-            }
-            err.flush();
-            return known.exitCode();
+            return finish(err, verbose && ex.getCause() != null ? ex : null, known.exitCode());
         }
         err.println(name + ": internal error: " + oneLine(String.valueOf(ex))
                 + (verbose ? "" : " (run again with --verbose for details)"));
-        if (verbose) {
-            ex.printStackTrace(err);
-        }
-        err.flush();
-        return NhsClient.ExitCode.INTERNAL;
+        return finish(err, verbose ? ex : null, NhsClient.ExitCode.INTERNAL);
     }
 
-    private static boolean wantsVerbose(ParseResult parsed) {
-        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
-            if (p.hasMatchedOption("--verbose")) {
-                return true;
-            }
+    /** Ends a report on {@code err}: the stack trace when one was asked for (--verbose), then the exit code. */
+    private static int finish(PrintWriter err, Throwable trace, int exitCode) {
+        if (trace != null) {
+            trace.printStackTrace(err);
         }
-        return false;
+        err.flush();
+        return exitCode;
     }
 
     /** "nhs-auth get-token 1.0" for --version. */
-    public static final class Version implements CommandLine.IVersionProvider {
+    public static final class Version implements IVersionProvider {
         @Spec
         CommandSpec spec;
 
@@ -281,14 +253,13 @@ public final class NhsCli {
      * and not blank (an empty variable counts as unset); otherwise the option's own default.
      * Which variable goes with which option is the library's one table ({@link NhsClient#variableFor}).
      */
-    private static String variableValue(CommandLine.Model.ArgSpec arg) {
+    private static String variableValue(ArgSpec arg) {
         return arg instanceof OptionSpec option ? NhsClient.optionDefault(option.longestName(), System.getenv()) : null;
     }
 
     /** The variable that gave an option its value, when that variable is set; null otherwise. */
     private static String variableOf(OptionSpec option) {
-        return NhsClient.optionDefault(option.longestName(), System.getenv()) == null ? null
-                : NhsClient.variableFor(option.longestName());
+        return variableValue(option) == null ? null : NhsClient.variableFor(option.longestName());
     }
 
     static String oneLine(String s) {
@@ -318,16 +289,11 @@ public final class NhsCli {
                 : message + " (the value came from " + variable + ")";
     }
 
-    /** Whether the user typed this option, rather than it taking its default or variable. */
-    public static boolean typed(CommandSpec command, String option) {
-        ParseResult parsed = command.commandLine().getParseResult();
-        return parsed != null && parsed.hasMatchedOption(option);
-    }
-
     /** The variable an option's value came from, when the user did not type the option; null otherwise. */
     public static String variableBehind(CommandSpec command, String option) {
         OptionSpec spec = command.findOption(option);
-        return spec == null || typed(command, option) ? null : variableOf(spec);
+        ParseResult parsed = command.commandLine().getParseResult();
+        return spec == null || parsed != null && parsed.hasMatchedOption(spec) ? null : variableOf(spec);
     }
 
     /** How a message names a value: by its option, or by the variable it came from. */
@@ -338,42 +304,29 @@ public final class NhsCli {
 
     // ------------------------------------------------------------------ option values
 
-    /** Converts {@code --env} values, naming the valid ones on a mistake. */
-    static final class EnvironmentConverter implements CommandLine.ITypeConverter<NhsEnvironment> {
-        @Override
-        public NhsEnvironment convert(String value) {
+    /** A converter by one of the library's parsers, whose message picocli puts after "Invalid value for option '--env': ". */
+    private static <T> ITypeConverter<T> parsedBy(Function<String, T> parse) {
+        return value -> {
             try {
-                return NhsEnvironment.parse(value);
+                return parse.apply(value);
             } catch (NhsClient.UsageException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
+                throw new TypeConversionException(e.getMessage());
             }
-        }
+        };
     }
 
-    /**
-     * A converter whose message starts with the value it refused ({@code 'soon' is not a number of
-     * seconds}): the message names the option, or the variable the value came from, in front of it.
-     */
-    static final class ValueRefused extends CommandLine.TypeConversionException {
-        ValueRefused(String message) {
-            super(message);
-        }
-    }
+    // The converters below refuse a value with the library's UsageException: see onParameterException.
 
     /** Converts {@code --timeout} seconds by the library's rule, which NHS_TIMEOUT follows too. */
-    static final class TimeoutConverter implements CommandLine.ITypeConverter<Duration> {
+    static final class TimeoutConverter implements ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
-            try {
-                return NhsClient.timeoutOf(value);
-            } catch (NhsClient.UsageException e) {
-                throw new ValueRefused(e.getMessage());
-            }
+            return NhsClient.timeoutOf(value);
         }
     }
 
     /** Converts a port number: 0 to 65535, where 0 asks for any free port. */
-    public static final class PortConverter implements CommandLine.ITypeConverter<Integer> {
+    public static final class PortConverter implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
             return (int) whole(value, 0, 65535, "is not a port number: use 0-65535 (0 picks any free port)");
@@ -381,7 +334,7 @@ public final class NhsCli {
     }
 
     /** Converts whole seconds from 0 to a year, e.g. how long a fetched JWKS is reused. */
-    public static final class SecondsConverter implements CommandLine.ITypeConverter<Duration> {
+    public static final class SecondsConverter implements ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
             return Duration.ofSeconds(whole(value, 0, 86_400 * 365L,
@@ -398,45 +351,7 @@ public final class NhsCli {
         } catch (NumberFormatException e) {
             // refused below
         }
-        throw new ValueRefused("'" + value + "' " + problem);
-    }
-
-    /** Converts {@code --auth} values, naming the valid ones on a mistake. */
-    static final class AuthConverter implements CommandLine.ITypeConverter<NhsAuthPattern> {
-        @Override
-        public NhsAuthPattern convert(String value) {
-            try {
-                return blankToNull(value) == null ? null : NhsAuthPattern.parse(value);
-            } catch (NhsClient.UsageException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
-            }
-        }
-    }
-
-    /** Lists the valid {@code --auth} values in --help and shell completion. */
-    static final class AuthCandidates implements Iterable<String> {
-        @Override
-        public Iterator<String> iterator() {
-            return Arrays.stream(NhsAuthPattern.values()).map(NhsAuthPattern::id).iterator();
-        }
-    }
-
-    /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
-    public static final class AuthOption {
-        @Option(names = "--auth", paramLabel = "PATTERN",
-                converter = AuthConverter.class, completionCandidates = AuthCandidates.class,
-                description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
-                        + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
-                        + "none for --env sandbox unless --token-url is given).")
-        public NhsAuthPattern auth;
-    }
-
-    /** Lists the valid {@code --env} values in --help. */
-    static final class EnvironmentCandidates implements Iterable<String> {
-        @Override
-        public Iterator<String> iterator() {
-            return Arrays.stream(NhsEnvironment.values()).map(NhsEnvironment::id).iterator();
-        }
+        throw new NhsClient.UsageException("'" + value + "' " + problem);
     }
 
     // ------------------------------------------------------------------ shared options
@@ -448,12 +363,20 @@ public final class NhsCli {
         public boolean verbose;
     }
 
-    /** --env, for the commands that pick an NHS environment. */
+    /** --env, for the commands that pick an NHS environment; its values are listed from the enum. */
     public static final class EnvOption {
         @Option(names = "--env", paramLabel = "ENV", defaultValue = "int",
-                converter = EnvironmentConverter.class, completionCandidates = EnvironmentCandidates.class,
                 description = "NHS environment: ${COMPLETION-CANDIDATES} (env NHS_ENV; default: ${DEFAULT-VALUE}).")
         public NhsEnvironment env;
+    }
+
+    /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
+    public static final class AuthOption {
+        @Option(names = "--auth", paramLabel = "PATTERN",
+                description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
+                        + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
+                        + "none for --env sandbox unless --token-url is given).")
+        public NhsAuthPattern auth;
     }
 
     /** The private key and its passphrase. */
@@ -466,24 +389,23 @@ public final class NhsCli {
         @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
                 showDefaultValue = Visibility.NEVER,
                 description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
-        String passphrase;
+        public char[] passphrase;
 
         @Option(names = "--kid", paramLabel = "KID",
                 description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
                         + "else <env>-1).")
         public String kid;
 
-        /** The kid, null to derive it; a typed --kid '' is a mistake, while an empty NHS_KID counts as unset. */
-        public String kid(CommandSpec command) {
-            if (kid != null && kid.isBlank() && typed(command, "--kid")) {
+        /**
+         * The kid, null to derive it. A blank one was typed (an empty NHS_KID counts as unset, as
+         * every variable does), and is a mistake.
+         */
+        public String kid() {
+            if (kid != null && kid.isBlank()) {
                 throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
                         + "or leave --kid out to use the key file's name");
             }
             return blankToNull(kid);
-        }
-
-        public char[] passphraseChars() {
-            return passphrase == null ? null : passphrase.toCharArray();
         }
     }
 
@@ -498,11 +420,20 @@ public final class NhsCli {
         public Path caCert;
     }
 
-    /** The options get-token and call-api share, each also from an NHS_* environment variable. */
-    public static final class ClientOptions {
-        @Spec(Spec.Target.MIXEE)
-        CommandSpec command;
+    /** The token cache's folder, for the commands that keep tokens and for 'cache clear'. */
+    public static final class TokenCacheDirOption {
+        @Option(names = "--token-cache-dir", paramLabel = "DIR",
+                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on "
+                        + "Windows, ~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
+        Path dir;
 
+        public Path dir() {
+            return dir != null ? dir : NhsClient.defaultTokenCacheDir();
+        }
+    }
+
+    /** The options get-token, call-api and doctor share, each also from an NHS_* environment variable. */
+    public static final class ClientOptions {
         @Option(names = "--api-key", paramLabel = "KEY",
                 showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion "
@@ -531,39 +462,26 @@ public final class NhsCli {
         @Option(names = "--no-token-cache", description = "Fetch a new token even if NHS_TOKEN_CACHE is set.")
         boolean noTokenCache;
 
-        @Option(names = "--token-cache-dir", paramLabel = "DIR",
-                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on "
-                        + "Windows, ~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
-        Path tokenCacheDir;
+        @Mixin
+        TokenCacheDirOption tokenCacheDir;
 
         @Mixin
         public VerboseOption verbose;
 
-        /** Where NHS_TOKEN_CACHE and the proxy variables come from: the process, or a test's own. */
+        /** Where the proxy variables come from: the process, or a test's own. */
         public Map<String, String> variables = System.getenv();
 
-        boolean tokenCacheWanted() {
-            return !noTokenCache && tokenCache;
-        }
-
-        /** The signed-JWT client these options describe; notes and the trace go to {@code err}. */
-        public NhsClient client(PrintWriter err) {
-            return client(err, NhsAuthPattern.SIGNED_JWT);
-        }
-
-        /** The client for an auth pattern (null: the environment's default). */
-        public NhsClient client(PrintWriter err, NhsAuthPattern auth) {
-            return builder(err, auth).build();
-        }
-
-        /** The configuration of {@link #client(PrintWriter, NhsAuthPattern)}, not yet checked. */
+        /**
+         * The client these options describe, not yet built, for an auth pattern (null: the
+         * environment's default); notes and the trace go to {@code err}.
+         */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
                     .auth(auth)
                     .environment(env.env)
                     .apiKey(apiKey)
-                    .privateKey(key.privateKey, key.passphraseChars())
-                    .kid(key.kid(command))
+                    .privateKey(key.privateKey, key.passphrase)
+                    .kid(key.kid())
                     .tokenUrl(tokenUrl)
                     .timeout(connection.timeout)
                     .caCertificates(connection.caCert)
@@ -574,8 +492,7 @@ public final class NhsCli {
                         err.flush();
                     })
                     .trace(verbose.verbose ? err : null)
-                    .tokenCache(tokenCacheWanted()
-                            ? (tokenCacheDir != null ? tokenCacheDir : NhsClient.defaultTokenCacheDir()) : null);
+                    .tokenCache(tokenCache && !noTokenCache ? tokenCacheDir.dir() : null);
         }
     }
 }

@@ -1,7 +1,5 @@
 package nhsauth.cli;
 
-import nhsauth.client.*;
-
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.ProcessBuilder.Redirect;
@@ -16,51 +14,37 @@ import java.util.Locale;
  * to the process's own stderr (not to a buffer, as the demo's steps and the tests do).
  */
 public final class NhsProgress implements AutoCloseable {
-    static final long FRAME_MILLIS = 125;
+    private static final long FRAME_MILLIS = 125;
     private static final String FRAMES = "|/-\\";
-    private static final NhsProgress OFF = new NhsProgress();
 
     private final PrintWriter err;
     private final String label;
-    private final long started;
+    private final long started = System.nanoTime();
     private final Thread ticker;
     private int drawn;
-
-    private NhsProgress() {
-        this.err = null;
-        this.label = null;
-        this.started = 0;
-        this.ticker = null;
-    }
 
     private NhsProgress(PrintWriter err, String label) {
         this.err = err;
         this.label = label;
-        this.started = System.nanoTime();
-        // The first frame is drawn before start returns, so the line is there as the work begins.
-        draw(0);
-        this.ticker = new Thread(this::tick, "progress");
-        ticker.setDaemon(true);
-        ticker.start();
-    }
-
-    /**
-     * Shows {@code label} on {@code err} until {@link #close()}, if {@code enabled}; otherwise
-     * does nothing at all.
-     */
-    public static NhsProgress start(PrintWriter err, boolean enabled, String label) {
-        return enabled ? new NhsProgress(err, label) : OFF;
-    }
-
-    /**
-     * Whether to show progress on {@code err}: as {@code forced} says when it is not null (tests,
-     * and the demo for its steps), else when {@code err} is the process's stderr and a terminal.
-     */
-    public static boolean wanted(Boolean forced, PrintWriter err) {
-        if (forced != null) {
-            return forced;
+        if (err == null) {
+            ticker = null;
+        } else {
+            // The first frame is drawn before start returns, so the line is there as the work begins.
+            draw(0);
+            ticker = new Thread(this::tick, "progress");
+            ticker.setDaemon(true);
+            ticker.start();
         }
-        return err == NhsCli.processErr() && stderrIsTerminal();
+    }
+
+    /**
+     * Shows {@code label} on {@code err} until {@link #close()}: as {@code forced} says when it is not
+     * null (tests, and the demo for its steps), else when {@code err} is the process's stderr and a
+     * terminal. Otherwise does nothing at all.
+     */
+    public static NhsProgress start(PrintWriter err, Boolean forced, String label) {
+        boolean shown = forced != null ? forced : err == NhsCli.processErr && stderrIsTerminal();
+        return new NhsProgress(shown ? err : null, label);
     }
 
     /**
