@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
 
 /** The JDK HttpClient with the proxy, CA and timeout settings, and failures named for users. */
 final class NhsHttp {
@@ -75,6 +76,7 @@ final class NhsHttp {
                     .followRedirects(HttpClient.Redirect.NEVER)
                     .proxy(proxies)
                     .sslContext(extraTrust != null ? extraTrust : NhsTls.jdkDefaultsOnFirstUse())
+                    .sslParameters(new SSLParameters())
                     .build();
             if (SELECTORS_STOPPED_AT_EXIT.compareAndSet(false, true)) {
                 Runtime.getRuntime().addShutdownHook(new Thread(NhsHttp::stopSelectors, "nhs-auth: stop HTTP selector threads"));

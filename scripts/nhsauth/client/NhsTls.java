@@ -2,19 +2,25 @@ package nhsauth.client;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
 
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLContextSpi;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLServerSocketFactory;
+import javax.net.ssl.SSLSessionContext;
+import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
@@ -25,56 +31,46 @@ final class NhsTls {
     }
 
     /**
-     * The JDK's own trust, loaded when a TLS handshake first needs it: the HttpClient builds
-     * its SSL context up front, and a plain-http call (the mock server, a local gateway) never
-     * needs the JDK's CA store read.
+     * The JDK's own TLS, set up when a handshake first needs it: the HttpClient takes its SSL
+     * context when it is built, and a plain-http call (the mock server, a local gateway) then
+     * never loads the TLS classes nor reads the JDK's CA store. The client must be given its
+     * SSLParameters, or it would ask this context for them at once.
      */
     static SSLContext jdkDefaultsOnFirstUse() {
-        try {
-            return context(new JdkTrustOnFirstUse());
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("TLS is missing from this JDK", e);
+        return new SSLContext(new FirstUse(), null, "TLS") {
+        };
+    }
+
+    /** Every call is the real context's, made on the first one. */
+    private static final class FirstUse extends SSLContextSpi {
+        private SSLContext real;
+
+        private synchronized SSLContext real() {
+            if (real == null) {
+                try {
+                    real = context((TrustManager[]) null);
+                } catch (GeneralSecurityException e) {
+                    throw new IllegalStateException("TLS is missing from this JDK", e);
+                }
+            }
+            return real;
         }
+
+        @Override protected void engineInit(KeyManager[] km, TrustManager[] tm, SecureRandom random) { }
+        @Override protected SSLSocketFactory engineGetSocketFactory() { return real().getSocketFactory(); }
+        @Override protected SSLServerSocketFactory engineGetServerSocketFactory() { return real().getServerSocketFactory(); }
+        @Override protected SSLEngine engineCreateSSLEngine() { return real().createSSLEngine(); }
+        @Override protected SSLEngine engineCreateSSLEngine(String host, int port) { return real().createSSLEngine(host, port); }
+        @Override protected SSLSessionContext engineGetServerSessionContext() { return real().getServerSessionContext(); }
+        @Override protected SSLSessionContext engineGetClientSessionContext() { return real().getClientSessionContext(); }
+        @Override protected SSLParameters engineGetDefaultSSLParameters() { return real().getDefaultSSLParameters(); }
+        @Override protected SSLParameters engineGetSupportedSSLParameters() { return real().getSupportedSSLParameters(); }
     }
 
     private static SSLContext context(TrustManager... trust) throws GeneralSecurityException {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, trust, null);
         return context;
-    }
-
-    /** Every check is the JDK default trust manager's own, hostname verification included. */
-    private static final class JdkTrustOnFirstUse extends X509ExtendedTrustManager {
-        private volatile X509ExtendedTrustManager jdk;
-
-        private X509ExtendedTrustManager jdk() throws CertificateException {
-            if (jdk == null) {
-                jdk = jdkTrust();
-            }
-            return jdk;
-        }
-
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException { jdk().checkServerTrusted(chain, authType, engine); }
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException { jdk().checkServerTrusted(chain, authType, socket); }
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType)
-                throws CertificateException { jdk().checkServerTrusted(chain, authType); }
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException { jdk().checkClientTrusted(chain, authType, engine); }
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException { jdk().checkClientTrusted(chain, authType, socket); }
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType)
-                throws CertificateException { jdk().checkClientTrusted(chain, authType); }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            try {
-                return jdk().getAcceptedIssuers();
-            } catch (CertificateException e) {
-                return new X509Certificate[0];
-            }
-        }
     }
 
     /** The JDK's default trust manager: its CA store, the one every trust decision here starts from. */
