@@ -39,7 +39,7 @@ class AuthPatternsTest {
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(keys, "pattern-1");
+        pem = TestFixture.key(keys, "pattern-1");
         missingPem = keys.resolve("not-there.pem");
     }
 

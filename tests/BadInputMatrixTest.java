@@ -54,8 +54,8 @@ class BadInputMatrixTest {
 
     @BeforeAll
     static void inputs() throws Exception {
-        TestSupport.testKey(scratch, "good");
-        TestSupport.testKey(scratch, "other");
+        TestFixture.key(scratch, "good");
+        TestFixture.otherKey(scratch, "other");
         goodPem = scratch.resolve("good.pem");
         goodJwks = scratch.resolve("good.json");
         Files.createDirectory(scratch.resolve("a-folder"));

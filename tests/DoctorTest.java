@@ -45,7 +45,7 @@ class DoctorTest {
 
     @BeforeAll
     static void keyAndMock() throws IOException {
-        pem = TestSupport.testKey(dir, "doc-1");
+        pem = TestFixture.key(dir, "doc-1");
         jwks = dir.resolve("doc-1.json");
         mock = MockIdentityService.start("127.0.0.1", 0, List.of(new MockIdentityService.App(API_KEY, jwks.toString(), true)),
                 3600, null);
@@ -165,7 +165,7 @@ class DoctorTest {
     void aKeyThatIsNotTheRegisteredOneFailsTheJwksCheckWhileTheRestGoesOn() throws IOException {
         Path other = dir.resolve("other");
         Files.createDirectories(other);
-        TestSupport.testKey(other, "doc-1");
+        TestFixture.otherKey(other, "doc-1");
         TestSupport.Result r = doctorWithMock("--jwks", other.resolve("doc-1.json").toString(), "--url", hello());
         assertEquals(2, r.exit(), r.err());
         Map<String, String> lines = lines(r);

@@ -76,7 +76,7 @@ class FaultsTest {
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(dir, "faults-kid");
+        pem = TestFixture.key(dir, "faults-kid");
     }
 
     static TestSupport.Result getToken(String tokenUrl, String... extra) {
@@ -156,9 +156,9 @@ class FaultsTest {
 
     @Test
     void aTokenEndpointSignedByAnUnknownCaIsExit5NamingCacertAndTrustedWithIt() throws Exception {
-        KeyPair caKeys = NhsKeys.generateKeyPair(2048);
+        KeyPair caKeys = TestFixture.keyPair();
         X509Certificate ca = certificate("CN=nhs-auth test proxy CA", caKeys, "CN=nhs-auth test proxy CA", caKeys, true);
-        KeyPair serverKeys = NhsKeys.generateKeyPair(2048);
+        KeyPair serverKeys = TestFixture.otherKeyPair();
         X509Certificate leaf = certificate("CN=127.0.0.1", serverKeys, "CN=nhs-auth test proxy CA", caKeys, false);
         Path caPem = dir.resolve("proxy-ca.pem");
         Files.writeString(caPem, TestTls.pem("CERTIFICATE", ca.getEncoded()));

@@ -41,7 +41,7 @@ class HardeningTest {
 
     @BeforeAll
     static void keysAndCa() throws Exception {
-        pem = TestSupport.testKey(dir, "hard-kid");
+        pem = TestFixture.key(dir, "hard-kid");
         tls = new TestTls(dir);
     }
 

@@ -100,7 +100,7 @@ class MockServerLoadTest {
 
     @BeforeAll
     static void appKey() throws Exception {
-        KeyPair pair = NhsKeys.generateKeyPair(2048);
+        KeyPair pair = TestFixture.keyPair();
         NhsKeys.writeKeyFiles(dir, KID, pair, null, false);
         signer = new RSASSASigner(pair.getPrivate());
         jwks = NhsKeys.keyFiles(dir, KID).get(2);

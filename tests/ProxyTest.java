@@ -44,7 +44,7 @@ class ProxyTest {
 
     @BeforeAll
     static void keysAndCa() throws Exception {
-        pem = TestSupport.testKey(dir, "proxy-kid");
+        pem = TestFixture.key(dir, "proxy-kid");
         tls = new TestTls(dir);
     }
 

@@ -5,6 +5,7 @@
 //DEPS org.junit.jupiter:junit-jupiter-params:5.14.1
 //SOURCES ../scripts/NhsAuth.java
 //SOURCES TestSupport.java
+//SOURCES TestFixture.java
 //SOURCES GenerateKeysTest.java
 //SOURCES EndToEndTest.java
 //SOURCES LauncherTest.java

@@ -69,7 +69,7 @@ class SecretsTest {
 
     @BeforeAll
     static void keyServerAndRelay() throws Exception {
-        pem = TestSupport.testKey(dir, "secrets-kid");
+        pem = TestFixture.key(dir, "secrets-kid");
         addKeyWindows(Files.readString(pem), "the private key");
         server = MockIdentityService.start("127.0.0.1", 0,
                 List.of(new MockIdentityService.App(API_KEY, dir.resolve("secrets-kid.json").toString(), true)), 3600,
