@@ -225,8 +225,8 @@ class DoctorTest {
     }
 
     @Test
-    void tlsShowsTheCertificateAndWhetherTheExtraCaWasNeeded(@TempDir Path tlsDir) throws Exception {
-        TestTls tls = new TestTls(tlsDir);
+    void tlsShowsTheCertificateAndWhetherTheExtraCaWasNeeded() throws Exception {
+        TestTls tls = TestFixture.tls();
         try (TestTls.Server server = tls.serve(tls.good(), exchange -> {
             exchange.sendResponseHeaders(204, -1);
             exchange.close();

@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
@@ -23,7 +24,8 @@ import com.nimbusds.jose.jwk.RSAKey;
 
 /**
  * The set-up the test classes share, made once per test JVM on first use: two RSA key pairs
- * (making one is the slow part of a set-up), a started mock identity service, and a client of it.
+ * (making one is the slow part of a set-up), a started mock identity service, a client of it, and
+ * a test CA.
  * Test classes run side by side, so nothing shared is changed by a test: a test writes key files
  * into its own folder and never stops or reconfigures the mock; one that counts what a mock did,
  * or reads its log, starts its own.
@@ -81,6 +83,11 @@ final class TestFixture {
         return NhsClient.builder().apiKey(API_KEY).privateKey(pem(), null).tokenUrl(mock().tokenUrl()).notices(null);
     }
 
+    /** The test CA, with the server certificates it signs and HTTPS servers that present them. */
+    static TestTls tls() {
+        return Tls.CA;
+    }
+
     private static Path write(Path dir, String kid, KeyPair pair) {
         try {
             NhsKeys.writeKeyFiles(dir, kid, pair, null, false);
@@ -119,7 +126,7 @@ final class TestFixture {
         static final KeyPair KEY = NhsKeys.generateKeyPair(2048);
     }
 
-    /** The fixture's own folder, for the shared app's JWKS and key; deleted when the test JVM exits. */
+    /** The fixture's own folder, for the shared app's JWKS and key and the CA's certificate; deleted when the test JVM exits. */
     private static final class Home {
         static final Path DIR;
         static final Path JWKS;
@@ -139,6 +146,18 @@ final class TestFixture {
                 all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             } catch (IOException e) {
                 // a temporary folder left behind
+            }
+        }
+    }
+
+    private static final class Tls {
+        static final TestTls CA;
+
+        static {
+            try {
+                CA = new TestTls(Home.DIR);
+            } catch (IOException | GeneralSecurityException e) {
+                throw new IllegalStateException("cannot make the test CA", e);
             }
         }
     }
