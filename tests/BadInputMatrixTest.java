@@ -37,12 +37,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class BadInputMatrixTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     /** A mock-server that starts despite a bad value would serve forever: stop it after this long. */
     static final long MOCK_SERVER_SAFETY_SECONDS = 60;
 

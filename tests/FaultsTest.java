@@ -38,12 +38,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FaultsTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     @TempDir
     static Path dir;
     static Path pem;

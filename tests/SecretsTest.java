@@ -46,12 +46,6 @@ import picocli.CommandLine;
  */
 class SecretsTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     /** A run of this many characters of a secret's base64 is taken as the secret shown. */
     static final int WINDOW = 40;
     static final String API_KEY = "secrets-api-key";
