@@ -25,16 +25,16 @@ import com.nimbusds.jose.jwk.RSAKey;
 /**
  * The set-up the test classes share, made once per test JVM on first use: two RSA key pairs
  * (making one is the slow part of a set-up), a started mock identity service, a client of it, and
- * a test CA.
- * Test classes run side by side, so nothing shared is changed by a test: a test writes key files
- * into its own folder and never stops or reconfigures the mock; one that counts what a mock did,
- * or reads its log, starts its own.
+ * a test CA. Test classes run side by side, so nothing shared is changed by a test: a test writes
+ * key files into its own folder and never stops or reconfigures the mock; one that counts what a
+ * mock did, or reads its log, starts its own.
  */
 final class TestFixture {
 
     /**
      * The shared mock's one app, at level 3. It knows {@link #key}'s public key under every kid a
-     * test has written, so any key file from {@link #key} gets a token from {@link #mock}.
+     * test has written, so any key file from {@link #key} gets a token from {@link #mock}; a test
+     * of a kid the mock does not know starts its own.
      */
     static final String API_KEY = "fixture-api-key-0123";
 
@@ -73,14 +73,9 @@ final class TestFixture {
         return Mock.SERVICE;
     }
 
-    /** A private key file that {@link #mock} accepts with {@link #API_KEY}. */
-    static Path pem() {
-        return Mock.PEM;
-    }
-
     /** A client of the shared mock's app with the test key, quiet; a test sets or overrides what it needs. */
     static NhsClient.Builder client() {
-        return NhsClient.builder().apiKey(API_KEY).privateKey(pem(), null).tokenUrl(mock().tokenUrl()).notices(null);
+        return NhsClient.builder().apiKey(API_KEY).privateKey(Mock.PEM, null).tokenUrl(mock().tokenUrl()).notices(null);
     }
 
     /** The test CA, with the server certificates it signs and HTTPS servers that present them. */
