@@ -39,7 +39,7 @@ class AuthPatternsTest {
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(keys, "pattern-1");
+        pem = TestFixture.key(keys, "pattern-1");
         missingPem = keys.resolve("not-there.pem");
     }
 
@@ -207,14 +207,12 @@ class AuthPatternsTest {
     }
 
     @Test
-    void theMocksEchoRedactsAnApikeyHeader() throws Exception {
-        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
-                List.of(new MockIdentityService.App(KEY, keys.resolve("pattern-1.json").toString(), true)), 3600, null)) {
-            TestSupport.Result r = callApi("--api-key", KEY, "--private-key", pem.toString(), "--token-url",
-                    mock.tokenUrl(), "--url", mock.baseUrl() + "/echo/x", "--header", "apikey: " + KEY).assertOk();
-            assertFalse(r.out().contains(KEY), r.out());
-            assertTrue(r.out().toLowerCase().contains("\"apikey\":\"****\""), r.out());
-        }
+    void theMocksEchoRedactsAnApikeyHeader() {
+        MockIdentityService mock = TestFixture.mock();
+        TestSupport.Result r = callApi("--api-key", TestFixture.API_KEY, "--private-key", pem.toString(), "--token-url",
+                mock.tokenUrl(), "--url", mock.baseUrl() + "/echo/x", "--header", "apikey: " + KEY).assertOk();
+        assertFalse(r.out().contains(KEY), r.out());
+        assertTrue(r.out().toLowerCase().contains("\"apikey\":\"****\""), r.out());
     }
 
     @Test

@@ -37,12 +37,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class BadInputMatrixTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     /** A mock-server that starts despite a bad value would serve forever: stop it after this long. */
     static final long MOCK_SERVER_SAFETY_SECONDS = 60;
 
@@ -54,8 +48,8 @@ class BadInputMatrixTest {
 
     @BeforeAll
     static void inputs() throws Exception {
-        TestSupport.testKey(scratch, "good");
-        TestSupport.testKey(scratch, "other");
+        TestFixture.key(scratch, "good");
+        TestFixture.otherKey(scratch, "other");
         goodPem = scratch.resolve("good.pem");
         goodJwks = scratch.resolve("good.json");
         Files.createDirectory(scratch.resolve("a-folder"));

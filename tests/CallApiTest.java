@@ -32,7 +32,7 @@ class CallApiTest {
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(keys, "api-kid");
+        pem = TestFixture.key(keys, "api-kid");
     }
 
     @BeforeEach

@@ -25,7 +25,6 @@ import java.util.Map;
 
 import com.nimbusds.jose.util.JSONArrayUtils;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** doctor: every link of the chain checked in order, every check reported whatever failed before it. */
 class DoctorTest {
 
-    static final String API_KEY = "doctor-api-key-0123";
+    static final String API_KEY = TestFixture.API_KEY;
     static final List<String> CHECKS = List.of("java", "api key", "key", "jwks", "proxy", "dns", "connect", "tls",
             "clock", "token", "api");
 
@@ -41,19 +40,12 @@ class DoctorTest {
     static Path dir;
     static Path pem;
     static Path jwks;
-    static MockIdentityService mock;
+    static final MockIdentityService mock = TestFixture.mock();
 
     @BeforeAll
-    static void keyAndMock() throws IOException {
-        pem = TestSupport.testKey(dir, "doc-1");
+    static void key() {
+        pem = TestFixture.key(dir, "doc-1");
         jwks = dir.resolve("doc-1.json");
-        mock = MockIdentityService.start("127.0.0.1", 0, List.of(new MockIdentityService.App(API_KEY, jwks.toString(), true)),
-                3600, null);
-    }
-
-    @AfterAll
-    static void stopMock() {
-        mock.close();
     }
 
     static String hello() {
@@ -165,7 +157,7 @@ class DoctorTest {
     void aKeyThatIsNotTheRegisteredOneFailsTheJwksCheckWhileTheRestGoesOn() throws IOException {
         Path other = dir.resolve("other");
         Files.createDirectories(other);
-        TestSupport.testKey(other, "doc-1");
+        TestFixture.otherKey(other, "doc-1");
         TestSupport.Result r = doctorWithMock("--jwks", other.resolve("doc-1.json").toString(), "--url", hello());
         assertEquals(2, r.exit(), r.err());
         Map<String, String> lines = lines(r);
@@ -233,8 +225,8 @@ class DoctorTest {
     }
 
     @Test
-    void tlsShowsTheCertificateAndWhetherTheExtraCaWasNeeded(@TempDir Path tlsDir) throws Exception {
-        TestTls tls = new TestTls(tlsDir);
+    void tlsShowsTheCertificateAndWhetherTheExtraCaWasNeeded() throws Exception {
+        TestTls tls = TestFixture.tls();
         try (TestTls.Server server = tls.serve(tls.good(), exchange -> {
             exchange.sendResponseHeaders(204, -1);
             exchange.close();
@@ -274,8 +266,7 @@ class DoctorTest {
     }
 
     static NhsClient.Builder settings(Map<String, String> proxyVariables) {
-        return NhsClient.builder().apiKey(API_KEY).privateKey(pem, null).tokenUrl(mock.tokenUrl())
-                .proxyVariables(proxyVariables);
+        return TestFixture.client().proxyVariables(proxyVariables);
     }
 
     static NhsClient.Check check(List<NhsClient.Check> checks, String name) {

@@ -30,7 +30,7 @@ class EnvironmentValuesTest {
 
     @BeforeAll
     static void keyAndServer() throws Exception {
-        pem = TestSupport.testKey(scratch, "env-kid");
+        pem = TestFixture.key(scratch, "env-kid");
         tokenEndpoint = new FakeServer(r -> FakeServer.Reply.token("env-token"));
     }
 

@@ -20,14 +20,6 @@ import com.sun.net.httpserver.HttpServer;
  */
 final class FakeServer implements AutoCloseable {
 
-    static {
-        // The JDK's HTTP server reads this once, when a JVM's first server starts: without it
-        // every reply waits ~40 ms on Nagle and delayed ACKs, whichever test's server comes first.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
-    }
-
     /** One request as received. */
     record Request(String method, String uri, Headers headers, byte[] body) {
         String bodyText() {

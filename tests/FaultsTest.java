@@ -11,48 +11,22 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.math.BigInteger;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
-import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
-
 import com.nimbusds.jwt.SignedJWT;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsServer;
 
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyPurposeId;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.cert.X509v3CertificateBuilder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,19 +38,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class FaultsTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     @TempDir
     static Path dir;
     static Path pem;
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(dir, "faults-kid");
+        pem = TestFixture.key(dir, "faults-kid");
     }
 
     static TestSupport.Result getToken(String tokenUrl, String... extra) {
@@ -156,17 +124,9 @@ class FaultsTest {
 
     @Test
     void aTokenEndpointSignedByAnUnknownCaIsExit5NamingCacertAndTrustedWithIt() throws Exception {
-        KeyPair caKeys = NhsKeys.generateKeyPair(2048);
-        X509Certificate ca = certificate("CN=nhs-auth test proxy CA", caKeys, "CN=nhs-auth test proxy CA", caKeys, true);
-        KeyPair serverKeys = NhsKeys.generateKeyPair(2048);
-        X509Certificate leaf = certificate("CN=127.0.0.1", serverKeys, "CN=nhs-auth test proxy CA", caKeys, false);
-        Path caPem = dir.resolve("proxy-ca.pem");
-        Files.writeString(caPem, TestTls.pem("CERTIFICATE", ca.getEncoded()));
-
-        HttpsServer tls = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        tls.setHttpsConfigurator(new HttpsConfigurator(serverContext(serverKeys, leaf, ca)));
+        TestTls ca = TestFixture.tls();
         AtomicInteger served = new AtomicInteger();
-        tls.createContext("/oauth2/token", exchange -> {
+        try (TestTls.Server tls = ca.serve(ca.good(), exchange -> {
             exchange.getRequestBody().readAllBytes();
             served.incrementAndGet();
             byte[] body = ("{\"access_token\": \"through-tls\", \"expires_in\": \"599\", \"token_type\": \"Bearer\", "
@@ -176,53 +136,17 @@ class FaultsTest {
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
             }
-        });
-        tls.start();
-        try {
-            String url = "https://127.0.0.1:" + tls.getAddress().getPort() + "/oauth2/token";
+        })) {
+            String url = tls.url("/oauth2/token");
             TestSupport.Result refused = getToken(url);
-            assertNetworkFailure(refused, "TLS handshake with 127.0.0.1:" + tls.getAddress().getPort(), "--cacert",
+            assertNetworkFailure(refused, "TLS handshake with 127.0.0.1:" + tls.port(), "--cacert",
                     "NHS_CA_CERT");
             assertEquals(0, served.get(), "the assertion never went to an untrusted server");
 
-            TestSupport.Result trusted = getToken(url, "--cacert", caPem.toString(), "--format", "token").assertOk();
+            TestSupport.Result trusted = getToken(url, "--cacert", ca.caPem().toString(), "--format", "token").assertOk();
             assertEquals("through-tls\n", trusted.out());
             assertEquals(1, served.get());
-        } finally {
-            tls.stop(0);
         }
-    }
-
-    static X509Certificate certificate(String subject, KeyPair subjectKeys, String issuer, KeyPair issuerKeys,
-            boolean isCa) throws Exception {
-        Instant now = Instant.now();
-        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name(issuer),
-                BigInteger.valueOf(now.toEpochMilli()), Date.from(now.minus(1, ChronoUnit.HOURS)),
-                Date.from(now.plus(1, ChronoUnit.DAYS)), new X500Name(subject), subjectKeys.getPublic());
-        b.addExtension(Extension.basicConstraints, true, new BasicConstraints(isCa));
-        if (isCa) {
-            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
-        } else {
-            b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyEncipherment));
-            b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth));
-            // The client checks the IP it connected to against the certificate's SAN.
-            b.addExtension(Extension.subjectAlternativeName, false,
-                    new GeneralNames(new GeneralName(GeneralName.iPAddress, "127.0.0.1")));
-        }
-        return new JcaX509CertificateConverter().getCertificate(
-                b.build(new JcaContentSignerBuilder("SHA256withRSA").build(issuerKeys.getPrivate())));
-    }
-
-    static SSLContext serverContext(KeyPair keys, X509Certificate leaf, X509Certificate ca) throws Exception {
-        char[] password = "test".toCharArray();
-        KeyStore store = KeyStore.getInstance("PKCS12");
-        store.load(null, null);
-        store.setKeyEntry("server", keys.getPrivate(), password, new X509Certificate[] {leaf, ca});
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(store, password);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(kmf.getKeyManagers(), null, null);
-        return context;
     }
 
     // ------------------------------------------------------------------ proxies

@@ -39,7 +39,7 @@ class GetTokenTest {
 
     @BeforeAll
     static void makeKey() throws Exception {
-        pem = TestSupport.testKey(keys, "test-kid");
+        pem = TestFixture.key(keys, "test-kid");
         publicKey = NhsKeys.publicKeyOf(NhsKeys.readPrivateKey(pem, null));
     }
 

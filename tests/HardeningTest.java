@@ -37,12 +37,11 @@ class HardeningTest {
     @TempDir
     static Path dir;
     static Path pem;
-    static TestTls tls;
+    static final TestTls tls = TestFixture.tls();
 
     @BeforeAll
-    static void keysAndCa() throws Exception {
-        pem = TestSupport.testKey(dir, "hard-kid");
-        tls = new TestTls(dir);
+    static void key() {
+        pem = TestFixture.key(dir, "hard-kid");
     }
 
     static TestSupport.Result getToken(String tokenUrl, String... extra) {

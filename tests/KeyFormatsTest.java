@@ -23,7 +23,7 @@ class KeyFormatsTest {
 
     @BeforeAll
     static void keys() {
-        pkcs1 = TestSupport.testKey(dir, "pkcs1");
+        pkcs1 = TestFixture.key(dir, "pkcs1");
     }
 
     static Path openssl(String name, String... args) {

@@ -52,7 +52,7 @@ class KillMidWriteTest {
     @BeforeAll
     static void keysAlreadyThere() throws Exception {
         for (String kid : List.of("bystander", "victim")) {
-            TestSupport.testKey(dir, kid);
+            TestFixture.key(dir, kid);
         }
         bystander = read("bystander.pem", "bystander.pem.pub", "bystander.json");
         originalVictimKey = Files.readAllBytes(dir.resolve("victim.pem"));

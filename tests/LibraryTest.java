@@ -44,7 +44,7 @@ class LibraryTest {
 
     @Test
     void aUserScriptWithOneSourcesLineGetsATokenCallsTheApiAndReusesTheToken() throws Exception {
-        Path pem = TestSupport.testKey(scratch, "lib-1");
+        Path pem = TestFixture.key(scratch, "lib-1");
         Path script = scratch.resolve("MyCheck.java");
         Files.writeString(script, String.format(SCRIPT, TestSupport.repoRoot().resolve("scripts/nhsauth/client/NhsClient.java")));
         try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
@@ -65,7 +65,7 @@ class LibraryTest {
 
     @Test
     void fromEnvironmentTakesEveryVariableAndLaterSettersWin() throws Exception {
-        Path pem = TestSupport.testKey(scratch, "env-1");
+        Path pem = TestFixture.key(scratch, "env-1");
         Map<String, String> vars = new HashMap<>(Map.of("NHS_API_KEY", "k", "NHS_PRIVATE_KEY", pem.toString(),
                 "NHS_ENV", "dev", "NHS_KID", "from-env", "NHS_TIMEOUT", "7"));
         NhsClient client = NhsClient.builder().fromEnvironment(vars).notices(null).build();
@@ -97,22 +97,17 @@ class LibraryTest {
     }
 
     @Test
-    void sendLeavesTheCallersRequestBuilderAsItWas() throws Exception {
-        Path pem = TestSupport.testKey(scratch, "send-1");
-        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
-                List.of(new MockIdentityService.App("send-key", scratch.resolve("send-1.json").toString(), true)), 3600, null)) {
-            NhsClient client = NhsClient.builder().apiKey("send-key").privateKey(pem, null).tokenUrl(mock.tokenUrl())
-                    .notices(null).build();
-            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(mock.baseUrl() + "/echo/x")).GET();
-            assertEquals(200, client.send(request).statusCode());
-            HttpRequest after = request.build();
-            assertTrue(after.headers().firstValue("Authorization").isEmpty(), "no token added to the caller's builder");
-            assertTrue(after.headers().firstValue("X-Request-ID").isEmpty(), "no request id added to the caller's builder");
-            var first = client.send(request);
-            var second = client.send(request);
-            assertNotEquals(first.headers().firstValue("X-Request-ID"), second.headers().firstValue("X-Request-ID"),
-                    "each send gets its own request id");
-        }
+    void sendLeavesTheCallersRequestBuilderAsItWas() {
+        NhsClient client = TestFixture.client().build();
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(TestFixture.mock().baseUrl() + "/echo/x")).GET();
+        assertEquals(200, client.send(request).statusCode());
+        HttpRequest after = request.build();
+        assertTrue(after.headers().firstValue("Authorization").isEmpty(), "no token added to the caller's builder");
+        assertTrue(after.headers().firstValue("X-Request-ID").isEmpty(), "no request id added to the caller's builder");
+        var first = client.send(request);
+        var second = client.send(request);
+        assertNotEquals(first.headers().firstValue("X-Request-ID"), second.headers().firstValue("X-Request-ID"),
+                "each send gets its own request id");
     }
 
     @Test
@@ -124,16 +119,14 @@ class LibraryTest {
             }
         }
         Path work = Files.createDirectories(scratch.resolve("my scripts"));
-        Path pem = TestSupport.testKey(work, "tpl-1");
+        Path pem = TestFixture.key(work, "tpl-1");
         TestSupport.jbang(work, Map.of(), "init", "-t", "nhs-script@" + TestSupport.repoRoot(),
                 "-Dnhs_client=" + lib.resolve("NhsClient.java"), "Spaced.java").assertOk();
-        try (MockIdentityService mock = MockIdentityService.start("127.0.0.1", 0,
-                List.of(new MockIdentityService.App("tpl-key", work.resolve("tpl-1.json").toString(), true)), 3600, null)) {
-            Map<String, String> env = Map.of("NHS_API_KEY", "tpl-key", "NHS_PRIVATE_KEY", pem.toString(),
-                    "NHS_TOKEN_URL", mock.tokenUrl());
-            TestSupport.Result r = TestSupport.jbang(work, env, work.resolve("Spaced.java").toString(),
-                    mock.baseUrl() + "/hello-world/hello/application").assertOk();
-            assertTrue(r.out().contains("Hello Application!"), r.out());
-        }
+        MockIdentityService mock = TestFixture.mock();
+        Map<String, String> env = Map.of("NHS_API_KEY", TestFixture.API_KEY, "NHS_PRIVATE_KEY", pem.toString(),
+                "NHS_TOKEN_URL", mock.tokenUrl());
+        TestSupport.Result r = TestSupport.jbang(work, env, work.resolve("Spaced.java").toString(),
+                mock.baseUrl() + "/hello-world/hello/application").assertOk();
+        assertTrue(r.out().contains("Hello Application!"), r.out());
     }
 }

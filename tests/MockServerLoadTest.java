@@ -55,12 +55,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MockServerLoadTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     static final String API_KEY = "load-api-key";
     static final String KID = "load-kid";
     static final long SEED = 20261128L;
@@ -100,7 +94,7 @@ class MockServerLoadTest {
 
     @BeforeAll
     static void appKey() throws Exception {
-        KeyPair pair = NhsKeys.generateKeyPair(2048);
+        KeyPair pair = TestFixture.keyPair();
         NhsKeys.writeKeyFiles(dir, KID, pair, null, false);
         signer = new RSASSASigner(pair.getPrivate());
         jwks = NhsKeys.keyFiles(dir, KID).get(2);

@@ -55,7 +55,6 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.sun.net.httpserver.HttpServer;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -118,8 +117,8 @@ class MockServerTest {
             .connectTimeout(Duration.ofSeconds(5))
             .build();
 
-    static KeyPair keys;
-    static KeyPair otherKeys;
+    static final KeyPair keys = TestFixture.keyPair();
+    static final KeyPair otherKeys = TestFixture.otherKeyPair();
 
     @TempDir
     Path dir;
@@ -128,12 +127,6 @@ class MockServerTest {
     MockIdentityService server;
     final StringWriter log = new StringWriter();
     final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @BeforeAll
-    static void generateKeys() throws Exception {
-        keys = generate(2048);
-        otherKeys = generate(2048);
-    }
 
     @BeforeEach
     void startServer() throws IOException {

@@ -40,12 +40,11 @@ class ProxyTest {
     @TempDir
     static Path dir;
     static Path pem;
-    static TestTls tls;
+    static final TestTls tls = TestFixture.tls();
 
     @BeforeAll
-    static void keysAndCa() throws Exception {
-        pem = TestSupport.testKey(dir, "proxy-kid");
-        tls = new TestTls(dir);
+    static void key() {
+        pem = TestFixture.key(dir, "proxy-kid");
     }
 
     /** What the origin saw: each request's path, Authorization and Proxy-Authorization. */

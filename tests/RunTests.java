@@ -5,6 +5,7 @@
 //DEPS org.junit.jupiter:junit-jupiter-params:5.14.1
 //SOURCES ../scripts/NhsAuth.java
 //SOURCES TestSupport.java
+//SOURCES TestFixture.java
 //SOURCES GenerateKeysTest.java
 //SOURCES EndToEndTest.java
 //SOURCES LauncherTest.java
@@ -93,6 +94,9 @@ public class RunTests {
             System.exit(early);
         }
         JUNIT_LOGGING.setLevel(Level.SEVERE);
+        // The JDK's HTTP server reads this once, when the JVM's first server starts, whichever test
+        // starts it: without it every reply of a loopback server waits on Nagle and a delayed ACK.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         Path root = TestSupport.repoRoot();
         // Build every catalog alias once, one after another: JBang's dependency cache is not safe
         // under concurrent first builds, and a broken script-ref fails here, loudly.

@@ -46,12 +46,6 @@ import picocli.CommandLine;
  */
 class SecretsTest {
 
-    static {
-        // The JDK reads this once, at the JVM's first HttpServer; without it each reply waits ~40 ms
-        // on a delayed ACK. MockServer sets it too, but only helps if it starts the first server.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-
     /** A run of this many characters of a secret's base64 is taken as the secret shown. */
     static final int WINDOW = 40;
     static final String API_KEY = "secrets-api-key";
@@ -69,7 +63,7 @@ class SecretsTest {
 
     @BeforeAll
     static void keyServerAndRelay() throws Exception {
-        pem = TestSupport.testKey(dir, "secrets-kid");
+        pem = TestFixture.key(dir, "secrets-kid");
         addKeyWindows(Files.readString(pem), "the private key");
         server = MockIdentityService.start("127.0.0.1", 0,
                 List.of(new MockIdentityService.App(API_KEY, dir.resolve("secrets-kid.json").toString(), true)), 3600,

@@ -41,7 +41,7 @@ class StdoutTest {
 
     @BeforeAll
     static void keyAndServer() throws Exception {
-        pem = TestSupport.testKey(scratch, "out-kid");
+        pem = TestFixture.key(scratch, "out-kid");
         String big = "x".repeat(BIG_BODY_BYTES);
         nhs = new FakeServer(r -> r.uri().startsWith("/oauth2/token") ? FakeServer.Reply.token("out-token")
                 : r.uri().startsWith("/big") ? new FakeServer.Reply(200, Map.of("Content-Type", "text/plain"), big)

@@ -111,15 +111,6 @@ final class TestSupport {
         }
     }
 
-    /**
-     * A 2048-bit test key made by generate-keys in-process (4096 bits is the default, but slower
-     * than these tests need): {@code dir/<kid>.pem}, {@code .pem.pub} and {@code .json}.
-     */
-    static Path testKey(Path dir, String kid) {
-        runInProcess(new GenerateKeys(), "--output-dir", dir.toString(), "--kid", kid, "--key-size", "2048").assertOk();
-        return dir.resolve(kid + ".pem");
-    }
-
     /** Runs a command object in-process through the toolkit's own picocli wiring. */
     static Result runInProcess(Object command, String... args) {
         StringWriter out = new StringWriter();

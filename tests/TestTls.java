@@ -61,14 +61,6 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  */
 final class TestTls {
 
-    static {
-        // As in FakeServer: the JDK's HTTP server reads this once, at a JVM's first server; without
-        // it every reply waits ~40 ms on Nagle and delayed ACKs, whichever test's server comes first.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
-    }
-
     /** A private key and the certificate chain a server presents with it, leaf first. */
     record Identity(PrivateKey key, List<X509Certificate> chain) {
         X509Certificate certificate() {

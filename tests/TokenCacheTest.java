@@ -30,7 +30,7 @@ class TokenCacheTest {
 
     @BeforeAll
     static void makeKey() {
-        pem = TestSupport.testKey(keys, "cache-kid");
+        pem = TestFixture.key(keys, "cache-kid");
     }
 
     TestSupport.Result run(Object command, FakeServer tokenEndpoint, String... extra) {

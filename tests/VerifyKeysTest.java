@@ -21,9 +21,8 @@ class VerifyKeysTest {
 
     @BeforeAll
     static void keys() {
-        for (String kid : new String[] {"int-1", "int-2"}) {
-            TestSupport.testKey(dir, kid);
-        }
+        TestFixture.key(dir, "int-1");
+        TestFixture.otherKey(dir, "int-2");
     }
 
     static TestSupport.Result verify(String... args) {
