@@ -225,9 +225,9 @@ class HardeningTest {
     }
 
     /**
-     * Without --cacert the JDK's own trust decides, through the lazily loaded trust manager: a JVM
-     * whose trust store holds the test CA accepts the good certificate and still refuses one for
-     * another host name, so the lazy trust manager cannot have skipped the host name check.
+     * Without --cacert the JDK's own trust decides, through the SSL context made on the first
+     * handshake: a JVM whose trust store holds the test CA accepts the good certificate and still
+     * refuses one for another host name, so the deferred context cannot have skipped the host name check.
      */
     @Test
     void theJdksOwnTrustStillChecksTheHostName() throws Exception {
