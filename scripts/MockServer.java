@@ -128,8 +128,12 @@ public class MockServer implements Callable<Integer> {
     private List<MockIdentityService.App> parseApps() {
         List<MockIdentityService.App> all = new ArrayList<>();
         Set<String> seen = new HashSet<>();
-        apps.forEach(value -> all.add(parseApp("--app", value, true, seen)));
-        appsWithoutLevel3.forEach(value -> all.add(parseApp("--app-without-level-3", value, false, seen)));
+        for (String value : apps) {
+            all.add(parseApp("--app", value, true, seen));
+        }
+        for (String value : appsWithoutLevel3) {
+            all.add(parseApp("--app-without-level-3", value, false, seen));
+        }
         if (all.isEmpty()) {
             throw new NhsClient.UsageException("no app registered: give --app API_KEY=JWKS (a JWKS file or "
                     + "URL), once per app");

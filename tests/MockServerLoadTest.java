@@ -273,7 +273,7 @@ class MockServerLoadTest {
 
     /** The client_assertion field as the mock server's own form parser reads this body. */
     static String assertionAsTheServerReadsIt(byte[] body) {
-        return MockTokenEndpoint.parseForm(new String(body, StandardCharsets.UTF_8)).get("client_assertion");
+        return MockTokenEndpoint.Form.parse(new String(body, StandardCharsets.UTF_8)).get("client_assertion");
     }
 
     /**

@@ -7,12 +7,14 @@ package nhsauth.mock;
 import nhsauth.client.*;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +22,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -32,24 +33,25 @@ import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
-import nhsauth.mock.MockTokenEndpoint.Refusal;
-import nhsauth.mock.MockTokenEndpoint.Refused;
-
 /**
  * A local NHS identity service as an engine, for mock-server, the demo and the tests: the
- * signed-JWT token endpoint (POST /oauth2/token, see {@link MockTokenEndpoint}) and a sample API:
- * Hello World (its application endpoint takes a bearer token or a registered app's {@code apikey},
- * its world endpoint is open) and an echo.
+ * signed-JWT token endpoint (POST /oauth2/token), checking client assertions in the real
+ * endpoint's order with its exact errors, and a sample API: Hello World (its application
+ * endpoint takes a bearer token or a registered app's {@code apikey}, its world endpoint is
+ * open) and an echo.
  * {@link #start} runs one; {@link #close()} stops it and its threads.
  */
 public final class MockIdentityService implements AutoCloseable {
     static final String TOKEN_PATH = "/oauth2/token";
     static final String HELLO_PATH = "/hello-world/hello/application";
+    /** Hello World's open-access endpoint: nothing is asked of the caller. */
     static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
-    /** Up to this much unread body is read and dropped; more is left unread and the connection closed. */
-    static final int DISCARD_LIMIT = 1024 * 1024;
+    /** The endpoint allows 310 s, not the documented 300, to forgive a little clock skew. */
+    static final long MAX_EXP_AHEAD_MS = 310_000;
+    static final long IAT_NBF_ALLOWANCE_MS = 10_000;
+    static final long TOKEN_LIFETIME_MS = 600_000;
 
     /** An app as the NHS developer portal knows it: API key, registered JWKS, access level. */
     public record App(String apiKey, String jwks /* path or URL, null = no key registered */, boolean level3) {
@@ -67,8 +69,8 @@ public final class MockIdentityService implements AutoCloseable {
             throw new IllegalArgumentException("JWKS cache of " + jwksCacheSeconds + " s: use 0 or more");
         }
         // The JDK server sends a reply's headers and body as two TCP segments; with Nagle's algorithm
-        // on, the client's delayed ACK then delays every reply. Read once, when the JVM's first
-        // HttpServer is created, so it must be set before that.
+        // on, the client's delayed ACK then adds ~40 ms to every reply (10x fewer token exchanges/s).
+        // Read once, when the JVM's first HttpServer is created, so it must be set before that.
         if (System.getProperty("sun.net.httpserver.nodelay") == null) {
             System.setProperty("sun.net.httpserver.nodelay", "true");
         }
@@ -88,36 +90,36 @@ public final class MockIdentityService implements AutoCloseable {
             throw new NhsClient.UsageException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
                     + "): use an address of this machine with --host, or another --port", e);
         }
-        return new MockIdentityService(http, host, MockJwks.register(apps, jwksCacheSeconds), log, verbose);
+        return new MockIdentityService(http, host, MockJwks.Registry.of(apps, jwksCacheSeconds), log, verbose);
     }
 
     private final HttpServer http;
     private final String baseUrl;
     private final ExecutorService workers;
     private final ScheduledExecutorService sweeper;
-    private final Map<String, MockJwks.Registration> apps;
     private final MockTokenEndpoint tokenEndpoint;
+    private final SampleApi sampleApi;
+    private final MockTokenEndpoint.JtiRegister jtis = new MockTokenEndpoint.JtiRegister();
+    private final MockTokenEndpoint.AccessTokens tokens = new MockTokenEndpoint.AccessTokens();
     private final PrintWriter log;
     private final boolean verbose;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private MockIdentityService(HttpServer http, String host, Map<String, MockJwks.Registration> apps, PrintWriter log,
-            boolean verbose) {
+    private MockIdentityService(HttpServer http, String host, MockJwks.Registry registry, PrintWriter log, boolean verbose) {
         this.http = http;
-        this.apps = apps;
         this.log = log;
         this.verbose = verbose;
         String shownHost = host.contains(":") ? "[" + host + "]" : host;
         this.baseUrl = "http://" + shownHost + ":" + http.getAddress().getPort();
-        this.tokenEndpoint = new MockTokenEndpoint(apps);
+        this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens);
+        this.sampleApi = new SampleApi(tokens, registry);
         int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
         this.workers = Executors.newFixedThreadPool(threads, daemonThreads("mock-server-http"));
         this.sweeper = Executors.newSingleThreadScheduledExecutor(daemonThreads("mock-server-sweeper"));
         http.setExecutor(workers);
         http.createContext("/", this::handle);
         http.start();
-        sweeper.scheduleWithFixedDelay(() -> tokenEndpoint.forgetExpired(System.currentTimeMillis()), 1, 1,
-                TimeUnit.SECONDS);
+        sweeper.scheduleWithFixedDelay(this::forgetExpired, 1, 1, TimeUnit.SECONDS);
     }
 
     public String baseUrl() {
@@ -134,18 +136,18 @@ public final class MockIdentityService implements AutoCloseable {
 
     /** jtis still remembered; each is forgotten once its assertion's exp has passed. */
     public int rememberedJtiCount() {
-        tokenEndpoint.forgetExpired(System.currentTimeMillis());
-        return tokenEndpoint.jtiBurntUntil.size();
+        jtis.forgetExpired(System.currentTimeMillis());
+        return jtis.size();
     }
 
     public int liveTokenCount() {
-        tokenEndpoint.forgetExpired(System.currentTimeMillis());
-        return tokenEndpoint.tokenExpiry.size();
+        tokens.forgetExpired(System.currentTimeMillis());
+        return tokens.size();
     }
 
     /** Access tokens issued since start: how a test or benchmark sees that a token was reused. */
     public long tokensIssued() {
-        return tokenEndpoint.tokensIssued.get();
+        return tokens.issued();
     }
 
     @Override
@@ -166,14 +168,18 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
+    private void forgetExpired() {
+        long now = System.currentTimeMillis();
+        jtis.forgetExpired(now);
+        tokens.forgetExpired(now);
+    }
+
     private void handle(HttpExchange exchange) {
         long started = System.nanoTime();
         Reply reply;
         RequestBody body = new RequestBody(exchange);
         try {
             reply = route(exchange, body);
-        } catch (Refused r) {
-            reply = Reply.refusal(r.refusal, r.detail);
         } catch (Exception | StackOverflowError e) {
             // Anything unforeseen is the endpoint's row 27, never a dropped connection.
             reply = Reply.refusal(Refusal.UNKNOWN_ERROR, String.valueOf(e));
@@ -184,39 +190,46 @@ public final class MockIdentityService implements AutoCloseable {
         send(exchange, body, reply);
         if (log != null) {
             String path = exchange.getRequestURI().getRawPath();
-            log.println(exchange.getRequestMethod() + " " + (path == null ? "" : abbreviate(path, 200)) + " "
+            String line = exchange.getRequestMethod() + " " + (path == null ? "" : abbreviate(path, 200)) + " "
                     + reply.status() + " " + (System.nanoTime() - started) / 1_000_000 + " ms"
-                    + (verbose && reply.note() != null ? " (" + reply.note() + ")" : ""));
+                    + (verbose && reply.note() != null ? " (" + reply.note() + ")" : "");
+            log.println(line);
             log.flush();
         }
     }
 
-    private Reply route(HttpExchange exchange, RequestBody body) throws Exception {
+    private Reply route(HttpExchange exchange, RequestBody body) throws IOException, GeneralSecurityException {
         String path = exchange.getRequestURI().getRawPath();
         if (TOKEN_PATH.equals(path)) {
             return tokenEndpoint.handle(exchange, body, baseUrl);
         }
-        if (HELLO_PATH.equals(path) || HELLO_WORLD_PATH.equals(path)) {
-            return hello(exchange, HELLO_PATH.equals(path));
+        if (HELLO_PATH.equals(path)) {
+            return sampleApi.hello(exchange);
+        }
+        if (HELLO_WORLD_PATH.equals(path)) {
+            return sampleApi.helloWorld(exchange);
         }
         if (path != null && (path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/"))) {
-            return echo(exchange, body);
+            return sampleApi.echo(exchange, body);
         }
-        throw new Refused(Refusal.UNKNOWN_ROUTE, null);
+        return Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
     }
 
     private static void send(HttpExchange exchange, RequestBody requestBody, Reply reply) {
         try (exchange) {
+            Headers request = exchange.getRequestHeaders();
             Headers response = exchange.getResponseHeaders();
             // Callers trace a request through NHS by these, so every answer carries them back.
             for (String name : List.of("X-Request-ID", "X-Correlation-ID")) {
-                String value = exchange.getRequestHeaders().getFirst(name);
+                String value = request.getFirst(name);
                 if (value != null) {
                     response.set(name, value);
                 }
             }
             reply.headers().forEach(response::set);
             if (!requestBody.finish()) {
+                // The JDK server drops a connection with an unread body; say so, or the client
+                // reuses a dead connection for its next request.
                 response.set("Connection", "close");
             }
             byte[] body = reply.body();
@@ -232,7 +245,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
-    private static ThreadFactory daemonThreads(String name) {
+    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
         AtomicInteger count = new AtomicInteger();
         return runnable -> {
             Thread t = new Thread(runnable, name + "-" + count.incrementAndGet());
@@ -245,23 +258,97 @@ public final class MockIdentityService implements AutoCloseable {
         return s.length() <= max ? s : s.substring(0, max) + "...";
     }
 
-    // ------------------------------------------------------------------ replies and request bodies
+    // ------------------------------------------------------------------ replies and refusals
+
+    /** The token endpoint's refusals, in its order of checking: first failure wins. */
+    enum Refusal {
+        UNKNOWN_ROUTE(1, 404, "invalid_request", "Not Found"),
+        WRONG_CONTENT_TYPE(3, 415, "invalid_request",
+                "Content-Type header must be application/x-www-form-urlencoded"),
+        GRANT_TYPE_MISSING(4, 400, "invalid_request", "grant_type is missing"),
+        GRANT_TYPE_INVALID(5, 400, "unsupported_grant_type", "grant_type is invalid"),
+        ASSERTION_TYPE_INVALID(6, 400, "invalid_request", "Missing or invalid client_assertion_type - must be "
+                + "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'"),
+        ASSERTION_MISSING(7, 400, "invalid_request", "Missing client_assertion"),
+        MALFORMED_JWT(8, 400, "invalid_request", "Malformed JWT in client_assertion"),
+        ALG_NOT_RS512(9, 400, "invalid_request",
+                "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
+        EXP_PASSED(10, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
+        KID_MISSING(11, 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
+        TYP_INVALID(12, 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
+        EXP_MISSING(13, 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
+        EXP_NOT_NUMBER(14, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
+        ISS_SUB_INVALID(15, 400, "invalid_request",
+                "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
+        JTI_MISSING(16, 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
+        JTI_NOT_STRING(17, 400, "invalid_request",
+                "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID"),
+        JTI_REUSED(18, 400, "invalid_request", "Non-unique 'jti' claim in client_assertion JWT"),
+        EXP_TOO_FAR(19, 400, "invalid_request",
+                "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
+        UNKNOWN_APP(20, 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
+        NO_PUBLIC_KEY(21, 403, "public_key error", "You need to register a public key to use this "
+                + "authentication method - please contact support to configure"),
+        JWKS_UNREACHABLE(22, 403, "public_key error", "The JWKS endpoint, for your client_assertion can't be reached"),
+        NO_MATCHING_KID(23, 401, "invalid_request",
+                "Invalid 'kid' header in client_assertion JWT - no matching public key"),
+        SIGNATURE_INVALID(24, 401, "public_key error", "JWT signature verification failed"),
+        AUD_INVALID(25, 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
+        NOT_LEVEL_3(26, 401, "unauthorized_client", "you have tried to request authorization but your "
+                + "application is not configured to use this authorization grant type"),
+        UNKNOWN_ERROR(27, 500, "unknown_error", "An unknown error occurred processing this request. Contact us "
+                + "for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support "
+                + "quoting Message ID"),
+        /** Not in the reference table: our own guard, in the same shape. */
+        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large");
+
+        final int row;
+        final int status;
+        final String error;
+        final String description;
+
+        Refusal(int row, int status, String error, String description) {
+            this.row = row;
+            this.status = status;
+            this.error = error;
+            this.description = description;
+        }
+    }
+
+    /** Validation stops at the first failed check; no stack trace, it is not a fault. */
+    static final class Refused extends Exception {
+        final Refusal refusal;
+        final String detail;
+
+        Refused(Refusal refusal, String detail) {
+            super(refusal.description, null, false, false);
+            this.refusal = refusal;
+            this.detail = detail;
+        }
+
+        Refused(Refusal refusal) {
+            this(refusal, null);
+        }
+    }
 
     /** One whole answer, built before anything is sent so that a late fault can still become row 27. */
     record Reply(int status, Map<String, String> headers, byte[] body, String note) {
         private static final AtomicLong SEQUENCE = new AtomicLong();
 
         static Reply json(int status, Map<String, ?> members, String note) {
-            return new Reply(status, Map.of("Content-Type", "application/json", "Cache-Control", "no-store"),
+            Map<String, String> headers = new LinkedHashMap<>();
+            headers.put("Content-Type", "application/json");
+            headers.put("Cache-Control", "no-store");
+            return new Reply(status, headers,
                     JSONObjectUtils.toJSONString(members).getBytes(StandardCharsets.UTF_8), note);
         }
 
-        /** The NHS error shape, with a message id shaped like Apigee's, which NHS support asks for. */
         static Reply error(int status, String error, String description, String note) {
-            String messageId = "rrt-" + Long.toUnsignedString(ThreadLocalRandom.current().nextLong()) + "-"
-                    + SEQUENCE.incrementAndGet();
-            return json(status, object("error", error, "error_description", description, "message_id", messageId),
-                    note == null ? description : note);
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("error", error);
+            body.put("error_description", description);
+            body.put("message_id", messageId());
+            return json(status, body, note == null ? description : note);
         }
 
         static Reply refusal(Refusal r, String detail) {
@@ -273,29 +360,22 @@ public final class MockIdentityService implements AutoCloseable {
             return new Reply(status, Map.of(header, value), new byte[0], null);
         }
 
-        Reply with(String header, String value) {
-            Map<String, String> more = new LinkedHashMap<>(headers);
-            more.put(header, value);
-            return new Reply(status, more, body, note);
-        }
-
-        /** A JSON object with its members in the order given: name, value, name, value... */
-        static Map<String, Object> object(Object... members) {
-            Map<String, Object> object = new LinkedHashMap<>();
-            for (int i = 0; i < members.length; i += 2) {
-                object.put((String) members[i], members[i + 1]);
-            }
-            return object;
+        /** Shaped like Apigee's message ids, which NHS support asks for. */
+        static String messageId() {
+            return "rrt-" + Long.toUnsignedString(ThreadLocalRandom.current().nextLong()) + "-"
+                    + SEQUENCE.incrementAndGet();
         }
     }
 
     /**
      * One request's body. Read at most once and at most {@code MAX_BODY_BYTES}; whatever a handler
-     * left unread is dropped before the reply, because the JDK server silently closes a connection
-     * whose body is not at its end, and the client then reuses a dead connection. A rest too big to
-     * drop makes the reply say {@code Connection: close} instead.
+     * left unread is dropped before the reply, because the JDK server closes a connection whose
+     * body is not at its end, and a client then reuses a dead connection.
      */
     static final class RequestBody {
+        /** Up to this much unread body is read and dropped; more is left unread and the connection closed. */
+        static final long DISCARD_LIMIT = 1024 * 1024;
+
         private final HttpExchange exchange;
         private boolean atEnd;
 
@@ -312,12 +392,16 @@ public final class MockIdentityService implements AutoCloseable {
             }
         }
 
-        /** The whole body; one larger than {@code MAX_BODY_BYTES} is refused without reading it all. */
-        byte[] read() throws IOException, Refused {
+        /** The body, or null when it is larger than {@code MAX_BODY_BYTES}: then not read it all. */
+        byte[] read() throws IOException {
+            if (declaredLength() > MAX_BODY_BYTES) {
+                return null;
+            }
             // Not closed: closing makes the server drain it, and finish() may drop the rest itself.
-            byte[] body = declaredLength() > MAX_BODY_BYTES ? null
-                    : exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
-            MockTokenEndpoint.refuseIf(body == null || body.length > MAX_BODY_BYTES, Refusal.BODY_TOO_LARGE);
+            byte[] body = exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+            if (body.length > MAX_BODY_BYTES) {
+                return null;
+            }
             atEnd = true;
             return body;
         }
@@ -328,10 +412,20 @@ public final class MockIdentityService implements AutoCloseable {
             if (atEnd || (!request.containsKey("Content-Length") && !request.containsKey("Transfer-Encoding"))) {
                 return true;
             }
+            if (declaredLength() > DISCARD_LIMIT) {
+                return false;
+            }
             try {
-                // Not skip(): on JDK 17 it would skip past the end of this request's body.
-                return declaredLength() <= DISCARD_LIMIT
-                        && exchange.getRequestBody().readNBytes(DISCARD_LIMIT + 1).length <= DISCARD_LIMIT;
+                InputStream in = exchange.getRequestBody();
+                byte[] buffer = new byte[16 * 1024];
+                long dropped = 0;
+                for (int n; (n = in.read(buffer)) >= 0; ) {
+                    dropped += n;
+                    if (dropped > DISCARD_LIMIT) {
+                        return false;
+                    }
+                }
+                return true;
             } catch (IOException e) {
                 return false;
             }
@@ -340,66 +434,101 @@ public final class MockIdentityService implements AutoCloseable {
 
     // ------------------------------------------------------------------ the protected sample API
 
-    /**
-     * NHS's Hello World sample. The world endpoint is open access; the application endpoint is
-     * application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern).
-     */
-    private Reply hello(HttpExchange exchange, boolean applicationRestricted) {
-        String method = exchange.getRequestMethod();
-        if (!"GET".equals(method) && !"HEAD".equals(method)) {
-            return Reply.empty(405, "Allow", "GET");
+    /** What an access token unlocks: NHS's hello-world sample and an echo for inspecting requests. */
+    static final class SampleApi {
+        private final MockTokenEndpoint.AccessTokens tokens;
+        private final MockJwks.Registry apps;
+
+        SampleApi(MockTokenEndpoint.AccessTokens tokens, MockJwks.Registry apps) {
+            this.tokens = tokens;
+            this.apps = apps;
         }
-        if (!applicationRestricted) {
+
+        /** Application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern). */
+        Reply hello(HttpExchange exchange) {
+            String method = exchange.getRequestMethod();
+            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+                return Reply.empty(405, "Allow", "GET");
+            }
+            Reply denied = authorise(exchange);
+            if (denied != null) {
+                String apiKey = exchange.getRequestHeaders().getFirst("apikey");
+                if (apiKey == null) {
+                    return denied;
+                }
+                if (apps.app(apiKey.trim()) == null) {
+                    return invalidApiKey();
+                }
+            }
+            return Reply.json(200, Map.of("message", "Hello Application!"), null);
+        }
+
+        /** Open access: answers anyone. */
+        Reply helloWorld(HttpExchange exchange) {
+            String method = exchange.getRequestMethod();
+            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+                return Reply.empty(405, "Allow", "GET");
+            }
             return Reply.json(200, Map.of("message", "Hello World!"), null);
         }
-        Reply denied = authorise(exchange);
-        String apiKey = exchange.getRequestHeaders().getFirst("apikey");
-        if (denied != null && apiKey == null) {
-            return denied;
-        }
-        if (denied != null && !apps.containsKey(apiKey.trim())) {
-            // The platform's gateway answers an unknown apikey with its own fault, not the NHS error shape.
-            return Reply.json(401, Map.of("fault", Reply.object("faultstring", "Invalid ApiKey",
-                    "detail", Map.of("errorcode", "oauth.v2.InvalidApiKey"))), "unknown apikey");
-        }
-        return Reply.json(200, Map.of("message", "Hello Application!"), null);
-    }
 
-    /** Any method on /echo/**: what the API received, credentials redacted. */
-    private Reply echo(HttpExchange exchange, RequestBody requestBody) throws IOException, Refused {
-        Reply denied = authorise(exchange);
-        if (denied != null) {
-            return denied;
+        /** The platform's gateway answers an unknown apikey with its own fault, not the NHS error shape. */
+        private static Reply invalidApiKey() {
+            Map<String, Object> fault = new LinkedHashMap<>();
+            fault.put("faultstring", "Invalid ApiKey");
+            fault.put("detail", Map.of("errorcode", "oauth.v2.InvalidApiKey"));
+            return Reply.json(401, Map.of("fault", fault), "unknown apikey");
         }
-        byte[] body = requestBody.read();
-        Map<String, String> headers = new TreeMap<>();
-        exchange.getRequestHeaders().forEach((name, values) -> headers.put(name,
-                name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("apikey") ? redact(values)
-                        : String.join(", ", values)));
-        URI uri = exchange.getRequestURI();
-        return Reply.json(200, Reply.object("method", exchange.getRequestMethod(), "path", uri.getRawPath(),
-                "query", uri.getRawQuery() == null ? "" : uri.getRawQuery(), "headers", headers,
-                "body", new String(body, StandardCharsets.UTF_8)), null);
-    }
 
-    private static String redact(List<String> values) {
-        return values.stream().anyMatch(v -> v.regionMatches(true, 0, "Bearer ", 0, 7)) ? "Bearer ****" : "****";
-    }
-
-    /** Null when the bearer token is live; else the 401 to send. */
-    private Reply authorise(HttpExchange exchange) {
-        String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-        String problem;
-        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
-                || authorization.substring(7).isBlank()) {
-            problem = "Missing access token: send 'Authorization: Bearer <access token>'";
-        } else {
-            Long expires = tokenEndpoint.tokenExpiry.get(authorization.substring(7).trim());
-            if (expires != null && expires > System.currentTimeMillis()) {
-                return null;
+        Reply echo(HttpExchange exchange, RequestBody requestBody) throws IOException {
+            Reply denied = authorise(exchange);
+            if (denied != null) {
+                return denied;
             }
-            problem = expires == null ? "Invalid access token" : "Access token expired: get a new one from " + TOKEN_PATH;
+            byte[] body = requestBody.read();
+            if (body == null) {
+                return Reply.refusal(Refusal.BODY_TOO_LARGE, null);
+            }
+            Map<String, String> headers = new TreeMap<>();
+            exchange.getRequestHeaders().forEach((name, values) -> headers.put(name,
+                    name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("apikey") ? redact(values)
+                            : String.join(", ", values)));
+            URI uri = exchange.getRequestURI();
+            Map<String, Object> echoed = new LinkedHashMap<>();
+            echoed.put("method", exchange.getRequestMethod());
+            echoed.put("path", uri.getRawPath());
+            echoed.put("query", uri.getRawQuery() == null ? "" : uri.getRawQuery());
+            echoed.put("headers", headers);
+            echoed.put("body", new String(body, StandardCharsets.UTF_8));
+            return Reply.json(200, echoed, null);
         }
-        return Reply.error(401, "invalid_token", problem, null).with("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+
+        private static String redact(List<String> values) {
+            return values.stream().anyMatch(v -> v.regionMatches(true, 0, "Bearer ", 0, 7)) ? "Bearer ****" : "****";
+        }
+
+        /** Null when the bearer token is live; else the 401 to send. */
+        private Reply authorise(HttpExchange exchange) {
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            String problem;
+            if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+                    || authorization.substring(7).isBlank()) {
+                problem = "Missing access token: send 'Authorization: Bearer <access token>'";
+            } else {
+                switch (tokens.check(authorization.substring(7).trim(), System.currentTimeMillis())) {
+                    case VALID:
+                        return null;
+                    case EXPIRED:
+                        problem = "Access token expired: get a new one from " + TOKEN_PATH;
+                        break;
+                    default:
+                        problem = "Invalid access token";
+                }
+            }
+            Reply reply = Reply.error(401, "invalid_token", problem, null);
+            Map<String, String> headers = new LinkedHashMap<>(reply.headers());
+            headers.put("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            return new Reply(reply.status(), headers, reply.body(), reply.note());
+        }
     }
 }

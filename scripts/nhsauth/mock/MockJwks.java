@@ -3,12 +3,16 @@ package nhsauth.mock;
 
 import nhsauth.client.*;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.net.ProxySelector;
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -19,15 +23,17 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
-
-import nhsauth.mock.MockTokenEndpoint.Refusal;
-import nhsauth.mock.MockTokenEndpoint.Refused;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
 public final class MockJwks {
@@ -43,36 +49,53 @@ public final class MockJwks {
         return lower.startsWith("http://") || lower.startsWith("https://");
     }
 
-    /** An app as the token endpoint finds it by API key; {@code jwks} null when it has no public key. */
-    record Registration(Jwks jwks, boolean level3) {
-    }
-
-    static Map<String, Registration> register(List<MockIdentityService.App> apps, long cacheSeconds) {
-        Map<String, Registration> byApiKey = new HashMap<>();
-        NhsClient http = null;
-        for (MockIdentityService.App app : apps) {
-            Jwks jwks = null;
-            if (app.jwks() != null && isUrl(app.jwks())) {
-                if (http == null) {
-                    // The client's public transport, for its proxy rules; no credentials are sent.
-                    http = NhsClient.builder().auth(NhsAuthPattern.NONE).timeout(JWKS_FETCH_TIMEOUT).notices(null)
-                            .build();
-                }
-                jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, http);
-            } else if (app.jwks() != null) {
-                jwks = new JwksFile(Path.of(app.jwks()));
-            }
-            if (byApiKey.putIfAbsent(app.apiKey(), new Registration(jwks, app.level3())) != null) {
-                throw new NhsClient.UsageException("API key '" + app.apiKey() + "' is registered twice: "
-                        + "give each app once");
+    /** The registered apps by API key, each with its JWKS source. */
+    static final class Registry {
+        record Registration(MockIdentityService.App app, Jwks jwks) {
+            boolean level3() {
+                return app.level3();
             }
         }
-        return Map.copyOf(byApiKey);
+
+        private final Map<String, Registration> byApiKey;
+
+        private Registry(Map<String, Registration> byApiKey) {
+            this.byApiKey = byApiKey;
+        }
+
+        static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
+            Map<String, Registration> byKey = new HashMap<>();
+            NhsClient http = null;
+            for (MockIdentityService.App app : apps) {
+                Jwks jwks = null;
+                if (app.jwks() != null && isUrl(app.jwks())) {
+                    if (http == null) {
+                        // The client's public transport, for its proxy rules; no credentials are sent.
+                        http = NhsClient.builder().auth(NhsAuthPattern.NONE).timeout(JWKS_FETCH_TIMEOUT)
+                                .notices(null).build();
+                    }
+                    jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, http);
+                } else if (app.jwks() != null) {
+                    jwks = new JwksFile(Path.of(app.jwks()));
+                }
+                if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
+                    throw new NhsClient.UsageException("API key '" + app.apiKey() + "' is registered twice: "
+                            + "give each app once");
+                }
+            }
+            return new Registry(Map.copyOf(byKey));
+        }
+
+        Registration app(String apiKey) {
+            return byApiKey.get(apiKey);
+        }
     }
 
-    /** Why an app's keys cannot be had right now: row 22. */
-    static Refused unreachable(String reason) {
-        return new Refused(Refusal.JWKS_UNREACHABLE, reason);
+    /** Why an app's keys cannot be had right now: the endpoint's row 22. */
+    static final class JwksUnavailable extends Exception {
+        JwksUnavailable(String reason) {
+            super(reason, null, false, false);
+        }
     }
 
     /**
@@ -82,12 +105,13 @@ public final class MockJwks {
      * got keys to compare the kid with, and row 23 would send the user checking the wrong thing.
      */
     interface Jwks {
-        Map<String, RSAPublicKey> keysByKid() throws Refused;
+        Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable;
 
-        static Map<String, RSAPublicKey> parse(byte[] document, String source) throws Refused {
+        static Map<String, RSAPublicKey> parse(byte[] document, String source) throws JwksUnavailable {
             try {
+                String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(document)).toString();
                 Map<String, RSAPublicKey> keys = new HashMap<>();
-                for (JWK jwk : JWKSet.parse(MockTokenEndpoint.strictUtf8(document)).getKeys()) {
+                for (JWK jwk : JWKSet.parse(text).getKeys()) {
                     if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {
                         try {
                             keys.putIfAbsent(rsa.getKeyID(), rsa.toRSAPublicKey());
@@ -98,15 +122,14 @@ public final class MockJwks {
                 }
                 return Map.copyOf(keys);
             } catch (java.text.ParseException | CharacterCodingException | RuntimeException e) {
-                throw unreachable(source + " is not a JWKS (" + e.getMessage() + ")");
+                throw new JwksUnavailable(source + " is not a JWKS (" + e.getMessage() + ")");
             }
         }
     }
 
     /** A JWKS file, as if uploaded on the portal: re-read only when its time or size changes. */
     static final class JwksFile implements Jwks {
-        /** One version of the file: its keys, or why it has none. */
-        private record Snapshot(FileTime modified, long size, Map<String, RSAPublicKey> keys, Refused problem) {
+        private record Snapshot(FileTime modified, long size, Map<String, RSAPublicKey> keys, String problem) {
         }
 
         private final Path path;
@@ -117,43 +140,53 @@ public final class MockJwks {
         }
 
         @Override
-        public Map<String, RSAPublicKey> keysByKid() throws Refused {
-            Snapshot s = snapshot;
+        public Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
+            BasicFileAttributes attributes;
             try {
-                BasicFileAttributes file = Files.readAttributes(path, BasicFileAttributes.class);
-                if (s == null || !s.modified().equals(file.lastModifiedTime()) || s.size() != file.size()) {
-                    s = load(file);
-                    snapshot = s;
-                }
+                attributes = Files.readAttributes(path, BasicFileAttributes.class);
             } catch (IOException e) {
-                throw unreachable("cannot read JWKS file " + path + " (" + e + ")");
+                throw new JwksUnavailable("cannot read JWKS file " + path + " (" + e + ")");
             }
-            if (s.problem() != null) {
-                throw s.problem();
+            Snapshot s = snapshot;
+            if (s == null || !s.modified().equals(attributes.lastModifiedTime()) || s.size() != attributes.size()) {
+                s = load(attributes);
+                snapshot = s;
+            }
+            if (s.keys() == null) {
+                throw new JwksUnavailable(s.problem());
             }
             return s.keys();
         }
 
-        private Snapshot load(BasicFileAttributes file) throws IOException {
+        private Snapshot load(BasicFileAttributes attributes) throws JwksUnavailable {
+            FileTime modified = attributes.lastModifiedTime();
+            if (attributes.size() > MAX_JWKS_BYTES) {
+                return new Snapshot(modified, attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
+            }
+            byte[] document;
             try {
-                if (file.size() > MAX_JWKS_BYTES) {
-                    throw unreachable("JWKS file " + path + " is over 1 MiB");
-                }
-                return new Snapshot(file.lastModifiedTime(), file.size(),
-                        Jwks.parse(Files.readAllBytes(path), path.toString()), null);
-            } catch (Refused r) {
-                return new Snapshot(file.lastModifiedTime(), file.size(), null, r);
+                document = Files.readAllBytes(path);
+            } catch (IOException e) {
+                throw new JwksUnavailable("cannot read JWKS file " + path + " (" + e + ")");
+            }
+            try {
+                return new Snapshot(modified, attributes.size(), Jwks.parse(document, path.toString()), null);
+            } catch (JwksUnavailable e) {
+                return new Snapshot(modified, attributes.size(), null, e.getMessage());
             }
         }
     }
 
     /** A JWKS URL, fetched as APIM fetches it and then reused for the cache period, even for an unknown kid. */
     static final class JwksUrl implements Jwks {
+        private record Fetched(long atNanos, Map<String, RSAPublicKey> keys) {
+        }
+
         private final URI uri;
         private final long cacheNanos;
         private final NhsClient http;
-        private Map<String, RSAPublicKey> keys;
-        private long fetchedAtNanos;
+        private final Object fetching = new Object();
+        private volatile Fetched fetched;
 
         JwksUrl(URI uri, long cacheSeconds, NhsClient http) {
             this.uri = uri;
@@ -161,34 +194,49 @@ public final class MockJwks {
             this.http = http;
         }
 
-        /** Synchronized: a burst of token requests must not become a burst of fetches. */
         @Override
-        public synchronized Map<String, RSAPublicKey> keysByKid() throws Refused {
-            if (keys == null || System.nanoTime() - fetchedAtNanos >= cacheNanos) {
-                keys = Jwks.parse(fetch(), uri.toString());
-                fetchedAtNanos = System.nanoTime();
+        public Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
+            Fetched f = fetched;
+            if (fresh(f)) {
+                return f.keys();
             }
-            return keys;
+            // One fetch at a time: a burst of token requests must not become a burst of fetches.
+            synchronized (fetching) {
+                f = fetched;
+                if (fresh(f)) {
+                    return f.keys();
+                }
+                Map<String, RSAPublicKey> keys = Jwks.parse(fetch(), uri.toString());
+                fetched = new Fetched(System.nanoTime(), keys);
+                return keys;
+            }
         }
 
-        /** The JWKS, over the client's transport: its timeout is JWKS_FETCH_TIMEOUT, and no retries. */
-        private byte[] fetch() throws Refused {
-            HttpResponse<InputStream> response;
+        private boolean fresh(Fetched f) {
+            return f != null && System.nanoTime() - f.atNanos() < cacheNanos;
+        }
+
+        private byte[] fetch() throws JwksUnavailable {
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri)
+                    .timeout(JWKS_FETCH_TIMEOUT)
+                    .header("User-Agent", "APIM")
+                    .header("Accept", "application/json")
+                    .GET();
+            HttpResponse<java.io.InputStream> response;
             byte[] body;
             try {
-                response = http.send(HttpRequest.newBuilder(uri).header("User-Agent", "APIM")
-                        .header("Accept", "application/json"), 0, HttpResponse.BodyHandlers.ofInputStream());
-                try (InputStream in = response.body()) {
+                response = http.send(request, 0, HttpResponse.BodyHandlers.ofInputStream());
+                try (java.io.InputStream in = response.body()) {
                     body = in.readNBytes(MAX_JWKS_BYTES + 1);
                 }
             } catch (NhsClient.NhsAuthException | IOException e) {
-                throw unreachable(e.getMessage());
+                throw new JwksUnavailable(e.getMessage());
             }
             if (response.statusCode() != 200) {
-                throw unreachable(uri + " answered HTTP " + response.statusCode());
+                throw new JwksUnavailable(uri + " answered HTTP " + response.statusCode());
             }
             if (body.length > MAX_JWKS_BYTES) {
-                throw unreachable(uri + " sent over 1 MiB");
+                throw new JwksUnavailable(uri + " sent over 1 MiB");
             }
             return body;
         }
