@@ -453,13 +453,12 @@ class LauncherTest {
      */
     @Test
     void anAliasIsRememberedOnlyOnceItsArchiveIsWritten() throws Exception {
-        Path home = jbangHome(tmp.resolve("jbang-home"));
-        Map<String, String> env = sharedCacheEnv(home);
-        List<String> version = jbang("verify-keys@" + TestSupport.repoRoot(), "--version");
-        run(tmp, env, version).assertOk();
-        String expected = run(tmp, env, version).assertOk().out();
-        Path archive = archiveOf(home);
-        Files.delete(archive);
+        WarmVerifyKeys warm = warmVerifyKeysWithoutItsArchive();
+        Path home = warm.home();
+        Map<String, String> env = warm.env();
+        List<String> version = warm.version();
+        String expected = warm.expected();
+        Path archive = warm.archive();
         Files.delete(entryOf(home, "verify-keys"));
 
         assertEquals(expected, run(tmp, env, version).assertOk().out());
@@ -476,6 +475,21 @@ class LauncherTest {
         assertEquals(expected, run(tmp, env, version).assertOk().out());
     }
 
+    record WarmVerifyKeys(Path home, Map<String, String> env, List<String> version, String expected, Path archive) {
+    }
+
+    /** verify-keys --version run until remembered with its class-data archive, which is then deleted. */
+    WarmVerifyKeys warmVerifyKeysWithoutItsArchive() throws Exception {
+        Path home = jbangHome(tmp.resolve("jbang-home"));
+        Map<String, String> env = sharedCacheEnv(home);
+        List<String> version = jbang("verify-keys@" + TestSupport.repoRoot(), "--version");
+        run(tmp, env, version).assertOk();
+        String expected = run(tmp, env, version).assertOk().out();
+        Path archive = archiveOf(home);
+        Files.delete(archive);
+        return new WarmVerifyKeys(home, env, version, expected, archive);
+    }
+
     /** The class-data archive of verify-keys, beside its jar in JBang's cache (a run remembered mapping it). */
     static Path archiveOf(Path home) throws IOException {
         List<String> command = commandOf(entryOf(home, "verify-keys"));
@@ -488,13 +502,10 @@ class LauncherTest {
      */
     @Test
     void anArchiveThatCannotBeWrittenLeavesStdoutToTheCommand() throws Exception {
-        Path home = jbangHome(tmp.resolve("jbang-home"));
-        Map<String, String> env = sharedCacheEnv(home);
-        List<String> version = jbang("verify-keys@" + TestSupport.repoRoot(), "--version");
-        run(tmp, env, version).assertOk();
-        String expected = run(tmp, env, version).assertOk().out();
-        Path archive = archiveOf(home);
-        Files.delete(archive);
+        WarmVerifyKeys warm = warmVerifyKeysWithoutItsArchive();
+        Map<String, String> env = warm.env();
+        List<String> version = warm.version();
+        String expected = warm.expected();
         List<String> limited = new ArrayList<>(List.of("bash", "-c", "ulimit -f 100 && exec \"$0\" \"$@\""));
         limited.addAll(version);
         TestSupport.Result r = run(tmp, env, limited);
