@@ -123,18 +123,18 @@ public class CallApi implements Callable<Integer> {
     /** Everything the user asked for, checked before any key is read or token fetched. */
     HttpRequest.Builder buildRequest(PrintWriter err) throws IOException {
         if (NhsCli.blankToNull(url) == null) {
-            throw new NhsClient.UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
+            throw new UsageException("no --url: give the API URL to call (or set NHS_API_URL)");
         }
         NhsAuthPattern pattern = auth.auth != null ? auth.auth
                 : NhsAuthPattern.defaultFor(options.env.env, NhsCli.blankToNull(options.tokenUrl) != null);
-        URI target = NhsClient.checkApiUrl(url, NhsCli.source(spec, "--url"), pattern);
+        URI target = NhsCommands.checkApiUrl(url, NhsCli.source(spec, "--url"), pattern);
         HttpRequest.Builder request = HttpRequest.newBuilder(target);
         if (data != null && json != null) {
-            throw new NhsClient.UsageException("--data and --json both give a body: use one of them");
+            throw new UsageException("--data and --json both give a body: use one of them");
         }
         String verb = method != null ? method.trim().toUpperCase(Locale.ROOT) : data != null || json != null ? "POST" : "GET";
         if (!METHODS.contains(verb)) {
-            throw new NhsClient.UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
+            throw new UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
                     + "DELETE, HEAD, OPTIONS");
         }
         setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
@@ -142,13 +142,13 @@ public class CallApi implements Callable<Integer> {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
             if (!name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
-                throw new NhsClient.UsageException("--header '" + header + "' is not 'Name: value': write it like "
+                throw new UsageException("--header '" + header + "' is not 'Name: value': write it like "
                         + "--header 'Accept: application/json'");
             }
             try {
                 request.header(name, headerValue("--header " + name, name, header.substring(colon + 1).trim()));
             } catch (IllegalArgumentException e) {
-                throw new NhsClient.UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
+                throw new UsageException("--header '" + name + "' cannot be set (" + e.getMessage()
                         + "): leave it to the HTTP client");
             }
         }
@@ -172,7 +172,7 @@ public class CallApi implements Callable<Integer> {
             unlessGiven(request, "NHSE-Product-ID", oneLineValue(NhsCli.source(spec, "--product-id"), productId));
         }
         if (retry < 0 || retry > 10) {
-            throw new NhsClient.UsageException("--retry " + retry + " is out of range: use 0 to 10");
+            throw new UsageException("--retry " + retry + " is out of range: use 0 to 10");
         }
         return request;
     }
@@ -208,14 +208,14 @@ public class CallApi implements Callable<Integer> {
      * sends anything else as '?'). A bad value is shown masked when {@code name} is a credential header.
      */
     static String headerValue(String option, String name, String value) {
-        String shown = name == null ? value : NhsClient.redactedHeader(name, value);
+        String shown = name == null ? value : NhsCommands.redactedHeader(name, value);
         if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {
             shown = shown.replace("\r", "\\r").replace("\n", "\\n").replaceAll("\\p{Cntrl}", "?");
-            throw new NhsClient.UsageException(option + " '" + shown + "' has a line break or control character: "
+            throw new UsageException(option + " '" + shown + "' has a line break or control character: "
                     + "give the value on one line");
         }
         if (value.chars().anyMatch(c -> c > 0x7f)) {
-            throw new NhsClient.UsageException(option + " '" + shown + "' has a non-ASCII character, which HTTP "
+            throw new UsageException(option + " '" + shown + "' has a non-ASCII character, which HTTP "
                     + "would send as '?': give it in ASCII (percent-encoded if the API expects that)");
         }
         return value;
@@ -228,10 +228,10 @@ public class CallApi implements Callable<Integer> {
         }
         if (value.startsWith("@")) {
             if (value.length() == 1) {
-                throw new NhsClient.UsageException(option + " '@' names no file: give " + option + " @FILE, or @- for stdin");
+                throw new UsageException(option + " '@' names no file: give " + option + " @FILE, or @- for stdin");
             }
             // Bytes, not text: a body may be binary.
-            return NhsClient.readFile(Path.of(value.substring(1)), option + " file");
+            return NhsCommands.readFile(Path.of(value.substring(1)), option + " file");
         }
         return value.getBytes(StandardCharsets.UTF_8);
     }

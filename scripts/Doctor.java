@@ -63,21 +63,21 @@ public class Doctor implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = NhsCli.err(spec);
-        NhsClient.Diagnosis diagnosis = options.builder(err, auth.auth).diagnose(jwks, url);
-        List<NhsClient.Check> checks = diagnosis.checks();
+        Diagnosis diagnosis = options.builder(err, auth.auth).diagnose(jwks, url);
+        List<Diagnosis.Check> checks = diagnosis.checks();
         PrintWriter out = NhsCli.out(spec);
         if (format == Format.json) {
             out.println(diagnosis.toJson());
         } else {
             int width = checks.stream().mapToInt(c -> c.name().length()).max().orElse(0);
-            for (NhsClient.Check c : checks) {
+            for (Diagnosis.Check c : checks) {
                 out.println(MARKS.get(c.status()) + " " + String.format("%-" + width + "s", c.name()) + "  " + c.found()
                         + (c.fix() == null ? "" : " → fix: " + c.fix()));
             }
         }
         out.flush();
         int exit = diagnosis.exitCode();
-        long failed = checks.stream().filter(NhsClient.Check::isFailed).count();
+        long failed = checks.stream().filter(Diagnosis.Check::isFailed).count();
         err.println(failed == 0 ? "doctor: every check passed" : "doctor: " + failed + " check" + (failed == 1 ? "" : "s")
                 + " failed; exit " + exit + " is the first's");
         err.flush();

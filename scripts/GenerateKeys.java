@@ -86,13 +86,13 @@ public class GenerateKeys implements Callable<Integer> {
         PrintWriter err = NhsCli.err(spec);
         // Only a typed --kid is blank: an empty NHS_KID counts as unset.
         if (kid != null && kid.isBlank()) {
-            throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
+            throw new UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
                     + "or '-'), or leave --kid out for " + environment.env.defaultKid());
         }
         String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
                 NhsCli.variableBehind(spec, "--kid"));
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
-            throw new NhsClient.UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
+            throw new UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
@@ -111,7 +111,7 @@ public class GenerateKeys implements Callable<Integer> {
             report(keyId, NhsKeys.keyFiles(outputDir, keyId), NhsKeys.thumbprint((RSAPublicKey) pair.getPublic()), keys);
         } catch (FileAlreadyExistsException e) {
             // A file that exists, or appeared between the check and the write.
-            throw new NhsClient.UsageException("'" + e.getFile() + "' already exists: choose another --kid or "
+            throw new UsageException("'" + e.getFile() + "' already exists: choose another --kid or "
                     + "--output-dir, or pass --force to overwrite it");
         }
         return NhsClient.ExitCode.OK;
@@ -122,13 +122,13 @@ public class GenerateKeys implements Callable<Integer> {
         try {
             Files.createDirectories(outputDir);
         } catch (FileAlreadyExistsException e) {
-            throw new NhsClient.UsageException(option + " '" + outputDir + "' is a file: give a folder");
+            throw new UsageException(option + " '" + outputDir + "' is a file: give a folder");
         } catch (IOException e) {
-            throw new NhsClient.UsageException("cannot create " + option + " '" + outputDir + "' (" + e
+            throw new UsageException("cannot create " + option + " '" + outputDir + "' (" + e
                     + "): choose a folder you can write to");
         }
         if (!Files.isWritable(outputDir)) {
-            throw new NhsClient.UsageException(option + " '" + outputDir + "' is not writable: "
+            throw new UsageException(option + " '" + outputDir + "' is not writable: "
                     + "choose a folder you can write to");
         }
     }
@@ -139,7 +139,7 @@ public class GenerateKeys implements Callable<Integer> {
      */
     static String checkKid(String kid, String variable) {
         if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
-            throw new NhsClient.UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
+            throw new UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
                     + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
         }
         return kid;

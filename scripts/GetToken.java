@@ -51,7 +51,7 @@ public class GetToken implements Callable<Integer> {
         if (assertionOnly) {
             out.println(client.clientAssertion());
         } else {
-            NhsClient.AccessToken token = client.token();
+            AccessToken token = client.token();
             out.println(switch (format) {
                 case token -> token.value();
                 case json -> token.toJson();

@@ -135,7 +135,7 @@ public class MockServer implements Callable<Integer> {
             all.add(parseApp("--app-without-level-3", value, false, seen));
         }
         if (all.isEmpty()) {
-            throw new NhsClient.UsageException("no app registered: give --app API_KEY=JWKS (a JWKS file or "
+            throw new UsageException("no app registered: give --app API_KEY=JWKS (a JWKS file or "
                     + "URL), once per app");
         }
         return all;
@@ -146,22 +146,22 @@ public class MockServer implements Callable<Integer> {
         String apiKey = (eq < 0 ? value : value.substring(0, eq)).trim();
         String jwks = eq < 0 ? null : value.substring(eq + 1).trim();
         if (!apiKey.matches("[\\x21-\\x7E]{1,256}")) {
-            throw new NhsClient.UsageException(option + " '" + value + "' has no usable API key: use "
+            throw new UsageException(option + " '" + value + "' has no usable API key: use "
                     + option + " API_KEY=JWKS, the key without spaces");
         }
         if (!seen.add(apiKey)) {
-            throw new NhsClient.UsageException("API key '" + apiKey + "' is registered twice: give each app once");
+            throw new UsageException("API key '" + apiKey + "' is registered twice: give each app once");
         }
         if (jwks != null) {
             if (jwks.isEmpty()) {
-                throw new NhsClient.UsageException(option + " '" + value + "' has nothing after '=': give a "
+                throw new UsageException(option + " '" + value + "' has nothing after '=': give a "
                         + "JWKS file or URL, or drop the '=' to register the app without a public key");
             }
             if (MockJwks.isUrl(jwks)) {
                 checkJwksUrl(option, jwks);
             } else if (jwks.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
                 // Not a file either: Path.of would quietly turn ftp://host into ftp:/host.
-                throw new NhsClient.UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
+                throw new UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
                         + "https:// (or http:// for a local server)");
             } else {
                 checkJwksFile(jwks);
@@ -177,7 +177,7 @@ public class MockServer implements Callable<Integer> {
                 throw new URISyntaxException(url, "no host");
             }
         } catch (URISyntaxException e) {
-            throw new NhsClient.UsageException(option + ": '" + url + "' is not a valid JWKS URL: use "
+            throw new UsageException(option + ": '" + url + "' is not a valid JWKS URL: use "
                     + "https://host/path/jwks.json");
         }
     }
@@ -186,7 +186,7 @@ public class MockServer implements Callable<Integer> {
         try {
             NhsKeys.loadJwks(Path.of(file));
         } catch (InvalidPathException e) {
-            throw new NhsClient.UsageException("JWKS file '" + file + "' is not a valid path: check it");
+            throw new UsageException("JWKS file '" + file + "' is not a valid path: check it");
         }
     }
 }

@@ -92,7 +92,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             CommandLine root = spec.root().commandLine();
             String wanted = shell.trim().toLowerCase(Locale.ROOT);
             if (!new Shells().contains(wanted)) {
-                throw new NhsClient.UsageException("no completion for the shell '" + shell + "': use bash or zsh");
+                throw new UsageException("no completion for the shell '" + shell + "': use bash or zsh");
             }
             String script = AutoComplete.bash(root.getCommandName(), root);
             PrintWriter out = NhsCli.out(spec);
@@ -125,7 +125,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
 
             @Override
             public Integer call() throws IOException {
-                int removed = NhsClient.clearTokenCache(cache.dir());
+                int removed = NhsCommands.clearTokenCache(cache.dir());
                 NhsCli.err(spec).println("removed " + removed + " cached token" + (removed == 1 ? "" : "s")
                         + " from " + cache.dir());
                 return NhsClient.ExitCode.OK;
@@ -227,7 +227,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             out.println();
             out.flush();
             if (exit != 0) {
-                throw new NhsClient.NhsAuthException(exit, "step '" + name + "' failed with exit " + exit
+                throw new NhsAuthException(exit, "step '" + name + "' failed with exit " + exit
                         + " (its output is above)", null);
             }
         }

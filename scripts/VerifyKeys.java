@@ -48,10 +48,10 @@ public class VerifyKeys implements Callable<Integer> {
         Path privateKey = keyFile.privateKey;
         String givenKid = keyFile.kid();
         if (privateKey == null) {
-            throw new NhsClient.UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
+            throw new UsageException("no --private-key: give the private key PEM to check (or set NHS_PRIVATE_KEY)");
         }
         if (NhsCli.blankToNull(jwks) == null) {
-            throw new NhsClient.UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
+            throw new UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
         RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase);
         RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);

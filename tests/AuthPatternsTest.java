@@ -146,10 +146,10 @@ class AuthPatternsTest {
         assertNull(client.keyThumbprint());
         assertEquals(200, client.send(HttpRequest.newBuilder(URI.create(api.url("/lib")))).statusCode());
         assertEquals(KEY, api.requests.get(0).header("apikey"));
-        NhsClient.UsageException noToken = assertThrows(NhsClient.UsageException.class, client::accessToken);
+        UsageException noToken = assertThrows(UsageException.class, client::accessToken);
         assertTrue(noToken.getMessage().contains("NHS_AUTH") && noToken.getMessage().contains("auth(…)"),
                 noToken.getMessage());
-        assertThrows(NhsClient.UsageException.class, client::clientAssertion);
+        assertThrows(UsageException.class, client::clientAssertion);
     }
 
     @Test
@@ -167,11 +167,11 @@ class AuthPatternsTest {
 
     @Test
     void theLibraryNamesNhsAuthOnABadValueAndTheBuilderMethodOnAMissingKey() {
-        NhsClient.UsageException bad = assertThrows(NhsClient.UsageException.class,
+        UsageException bad = assertThrows(UsageException.class,
                 () -> NhsClient.builder().fromEnvironment(Map.of("NHS_AUTH", "oauth")));
         assertTrue(bad.getMessage().contains("NHS_AUTH") && bad.getMessage().contains("signed-jwt, api-key, none"),
                 bad.getMessage());
-        NhsClient.UsageException noKey = assertThrows(NhsClient.UsageException.class,
+        UsageException noKey = assertThrows(UsageException.class,
                 () -> NhsClient.builder().auth(NhsAuthPattern.API_KEY).build());
         assertTrue(noKey.getMessage().contains("NHS_API_KEY") && noKey.getMessage().contains("apiKey(…)"),
                 noKey.getMessage());

@@ -295,13 +295,13 @@ class CallApiTest {
 
     @Test
     void theTraceRuleMasksCredentialsByNameWhateverTheCase() {
-        assertEquals("Bearer ****", NhsClient.redactedHeader("AUTHORIZATION", "Bearer abc"));
-        assertEquals("Basic ****", NhsClient.redactedHeader("Proxy-Authorization", "Basic dXNlcjpwYXNz"));
-        assertEquals("****", NhsClient.redactedHeader("ApiKey", "k"));
-        assertEquals("****", NhsClient.redactedHeader("x-access-TOKEN-hint", "t"));
-        assertEquals("****", NhsClient.redactedHeader("Client-Secret", "s"));
-        assertEquals("application/json", NhsClient.redactedHeader("Content-Type", "application/json"));
-        assertEquals("abc-123", NhsClient.redactedHeader("X-Request-ID", "abc-123"));
+        assertEquals("Bearer ****", NhsCommands.redactedHeader("AUTHORIZATION", "Bearer abc"));
+        assertEquals("Basic ****", NhsCommands.redactedHeader("Proxy-Authorization", "Basic dXNlcjpwYXNz"));
+        assertEquals("****", NhsCommands.redactedHeader("ApiKey", "k"));
+        assertEquals("****", NhsCommands.redactedHeader("x-access-TOKEN-hint", "t"));
+        assertEquals("****", NhsCommands.redactedHeader("Client-Secret", "s"));
+        assertEquals("application/json", NhsCommands.redactedHeader("Content-Type", "application/json"));
+        assertEquals("abc-123", NhsCommands.redactedHeader("X-Request-ID", "abc-123"));
     }
 
     @Test

@@ -204,22 +204,22 @@ class DoctorTest {
     @Test
     void theProxyInEffectAndWhyAreReadThroughTheLibrarysRules() throws Exception {
         try (ForwardProxy proxy = new ForwardProxy()) {
-            List<NhsClient.Check> through = settings(Map.of("http_proxy", proxy.url())).diagnose(null, hello()).checks();
-            NhsClient.Check p = check(through, "proxy");
+            List<Diagnosis.Check> through = settings(Map.of("http_proxy", proxy.url())).diagnose(null, hello()).checks();
+            Diagnosis.Check p = check(through, "proxy");
             assertTrue(p.found().contains("through the proxy 127.0.0.1:" + proxy.port() + " (http_proxy)"), p.found());
             assertTrue(check(through, "connect").found().contains("(the proxy)"), check(through, "connect").found());
             assertEquals("passed", check(through, "token").status(), check(through, "token").found());
             assertTrue(proxy.forwarded() >= 2, "the probe and the token request went through the proxy");
 
             long before = proxy.forwarded();
-            List<NhsClient.Check> bypassed = settings(Map.of("HTTP_PROXY", proxy.url(),
+            List<Diagnosis.Check> bypassed = settings(Map.of("HTTP_PROXY", proxy.url(),
                     "NO_PROXY", "localhost,127.0.0.1")).diagnose(null, hello()).checks();
             assertTrue(check(bypassed, "proxy").found().contains("direct: NO_PROXY matches 127.0.0.1 (HTTP_PROXY is set)"),
                     check(bypassed, "proxy").found());
             assertEquals(before, proxy.forwarded(), "nothing went through the proxy");
         }
-        NhsClient.Diagnosis diagnosis = settings(Map.of()).diagnose(null, hello());
-        List<NhsClient.Check> none = diagnosis.checks();
+        Diagnosis diagnosis = settings(Map.of()).diagnose(null, hello());
+        List<Diagnosis.Check> none = diagnosis.checks();
         assertTrue(check(none, "proxy").found().endsWith("direct (no HTTP_PROXY set)"), check(none, "proxy").found());
         assertEquals(0, diagnosis.exitCode());
     }
@@ -269,7 +269,7 @@ class DoctorTest {
         return TestFixture.client().proxyVariables(proxyVariables);
     }
 
-    static NhsClient.Check check(List<NhsClient.Check> checks, String name) {
+    static Diagnosis.Check check(List<Diagnosis.Check> checks, String name) {
         return checks.stream().filter(c -> c.name().equals(name)).findFirst().orElseThrow();
     }
 

@@ -158,7 +158,7 @@ class FaultsTest {
                 .tokenUrl("https://127.0.0.1/oauth2/token")
                 .proxyVariables(Map.of("HTTPS_PROXY", "http://127.0.0.1:" + deadProxy, "HTTP_PROXY", "http://unused:1"))
                 .build();
-        NhsClient.NetworkException e = assertThrows(NhsClient.NetworkException.class, client::requestToken);
+        NetworkException e = assertThrows(NetworkException.class, client::requestToken);
         assertEquals(5, e.exitCode());
         assertTrue(e.getMessage().contains("cannot connect to the proxy") && e.getMessage().contains(":" + deadProxy),
                 e.getMessage());

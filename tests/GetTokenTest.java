@@ -341,7 +341,7 @@ class GetTokenTest {
             NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
                     .tokenUrl(target.url("/oauth2/token"))
                     .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
-            NhsClient.NetworkException e = org.junit.jupiter.api.Assertions.assertThrows(NhsClient.NetworkException.class,
+            NetworkException e = org.junit.jupiter.api.Assertions.assertThrows(NetworkException.class,
                     client::requestToken);
             assertTrue(e.getMessage().contains("cannot connect to the proxy"), e.getMessage());
             assertTrue(e.hint().contains("HTTPS_PROXY"), e.hint());

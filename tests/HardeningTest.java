@@ -185,11 +185,11 @@ class HardeningTest {
             assertTrue(tokens.requests.isEmpty(), "no token was even fetched");
         }
         for (String local : List.of("localhost", "127.0.0.1", "127.9.9.9", "[::1]")) {
-            NhsClient.checkApiUrl("http://" + local + "/x", "URL", NhsAuthPattern.SIGNED_JWT);
+            NhsCommands.checkApiUrl("http://" + local + "/x", "URL", NhsAuthPattern.SIGNED_JWT);
         }
         for (String remote : List.of("int.api.service.nhs.uk", "10.0.0.1", "[::2]", "localhost.example.org")) {
-            assertThrows(NhsClient.UsageException.class,
-                    () -> NhsClient.checkApiUrl("http://" + remote + "/x", "URL", NhsAuthPattern.SIGNED_JWT), remote);
+            assertThrows(UsageException.class,
+                    () -> NhsCommands.checkApiUrl("http://" + remote + "/x", "URL", NhsAuthPattern.SIGNED_JWT), remote);
         }
     }
 

@@ -150,7 +150,7 @@ class KillMidWriteTest {
                     } else {
                         fail("unexpected file " + context);
                     }
-                } catch (NhsClient.UsageException | java.text.ParseException | IOException | IllegalArgumentException e) {
+                } catch (UsageException | java.text.ParseException | IOException | IllegalArgumentException e) {
                     fail("half-written " + context + ": " + e.getMessage());
                 }
             }

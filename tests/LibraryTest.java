@@ -79,18 +79,18 @@ class LibraryTest {
         assertEquals("from-env", client.kid(), "the first client is unchanged");
 
         vars.put("NHS_ENV", "bogus");
-        NhsClient.UsageException e = assertThrows(NhsClient.UsageException.class,
+        UsageException e = assertThrows(UsageException.class,
                 () -> NhsClient.builder().fromEnvironment(vars));
         assertTrue(e.getMessage().contains("NHS_ENV"), e.getMessage());
     }
 
     @Test
     void libraryMessagesNameVariablesAndBuilderMethodsNotFlags() {
-        NhsClient.UsageException e = assertThrows(NhsClient.UsageException.class,
+        UsageException e = assertThrows(UsageException.class,
                 () -> NhsClient.builder().fromEnvironment(Map.of()).build());
         assertEquals("no API key: set NHS_API_KEY or call apiKey(…) to your app's key from the developer portal", e.getMessage());
         assertFalse(e.getMessage().contains("--"), e.getMessage());
-        NhsClient.UsageException noKey = assertThrows(NhsClient.UsageException.class,
+        UsageException noKey = assertThrows(UsageException.class,
                 () -> NhsClient.builder().apiKey("k").build());
         assertTrue(noKey.getMessage().contains("NHS_PRIVATE_KEY"), noKey.getMessage());
         assertFalse(noKey.getMessage().contains("--"), noKey.getMessage());

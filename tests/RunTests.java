@@ -16,7 +16,7 @@
 //SOURCES VerifyKeysTest.java
 //SOURCES TokenCacheTest.java
 //SOURCES nhsauth/client/NhsTokenCacheTest.java
-//SOURCES nhsauth/client/NhsTokenAnswersTest.java
+//SOURCES nhsauth/client/NhsTokenEndpointTest.java
 //SOURCES nhsauth/client/NhsProxiesTest.java
 //SOURCES nhsauth/client/WindowsFilesTest.java
 //SOURCES ReadmeTest.java

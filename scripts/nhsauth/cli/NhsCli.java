@@ -68,7 +68,7 @@ public final class NhsCli {
         cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
         cl.setParameterExceptionHandler(NhsCli::onParameterException);
         cl.setDefaultValueProvider(NhsCli::variableValue);
-        cl.setExitCodeExceptionMapper(t -> t instanceof NhsClient.NhsAuthException known ? known.exitCode()
+        cl.setExitCodeExceptionMapper(t -> t instanceof NhsAuthException known ? known.exitCode()
                 : NhsClient.ExitCode.INTERNAL);
         // The library's own parsers read its enums, so a mistake is told the valid names in the library's words.
         cl.registerConverter(NhsEnvironment.class, parsedBy(NhsEnvironment::parse));
@@ -135,7 +135,7 @@ public final class NhsCli {
     }
 
     /** The result could not be written to stdout. */
-    static final class OutputLost extends NhsClient.NhsAuthException {
+    static final class OutputLost extends NhsAuthException {
         OutputLost(IOException e) {
             super(OUTPUT_FAILED, "cannot write the result to stdout (" + oneLine(e.getMessage())
                     + "): make room where stdout goes, or send it elsewhere", e);
@@ -189,7 +189,7 @@ public final class NhsCli {
         String message = oneLine(ex.getMessage());
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);
-            if (ex.getCause() instanceof NhsClient.UsageException refused) {
+            if (ex.getCause() instanceof UsageException refused) {
                 // One of our converters refused it, in words that start with the value ('soon' is not a number
                 // of seconds): the option, or the variable the value came from, goes in front.
                 message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
@@ -211,7 +211,7 @@ public final class NhsCli {
         if (ex instanceof OutputLost lost) {
             return reportLost(lost, err, name, verbose);
         }
-        if (ex instanceof NhsClient.NhsAuthException known) {
+        if (ex instanceof NhsAuthException known) {
             err.println(name + ": " + known.commandLineMessage());
             if (known.commandLineHint() != null) {
                 err.println("hint: " + known.commandLineHint());
@@ -251,15 +251,15 @@ public final class NhsCli {
     /**
      * The default-value provider of every command: an option's {@code NHS_*} variable, when set
      * and not blank (an empty variable counts as unset); otherwise the option's own default.
-     * Which variable goes with which option is the library's one table ({@link NhsClient#variableFor}).
+     * Which variable goes with which option is the library's one table ({@link NhsCommands#variableFor}).
      */
     private static String variableValue(ArgSpec arg) {
-        return arg instanceof OptionSpec option ? NhsClient.optionDefault(option.longestName(), System.getenv()) : null;
+        return arg instanceof OptionSpec option ? NhsCommands.optionDefault(option.longestName(), System.getenv()) : null;
     }
 
     /** The variable that gave an option its value, when that variable is set; null otherwise. */
     private static String variableOf(OptionSpec option) {
-        return variableValue(option) == null ? null : NhsClient.variableFor(option.longestName());
+        return variableValue(option) == null ? null : NhsCommands.variableFor(option.longestName());
     }
 
     static String oneLine(String s) {
@@ -309,7 +309,7 @@ public final class NhsCli {
         return value -> {
             try {
                 return parse.apply(value);
-            } catch (NhsClient.UsageException e) {
+            } catch (UsageException e) {
                 throw new TypeConversionException(e.getMessage());
             }
         };
@@ -321,7 +321,7 @@ public final class NhsCli {
     static final class TimeoutConverter implements ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
-            return NhsClient.timeoutOf(value);
+            return NhsCommands.timeoutOf(value);
         }
     }
 
@@ -351,7 +351,7 @@ public final class NhsCli {
         } catch (NumberFormatException e) {
             // refused below
         }
-        throw new NhsClient.UsageException("'" + value + "' " + problem);
+        throw new UsageException("'" + value + "' " + problem);
     }
 
     // ------------------------------------------------------------------ shared options
@@ -402,7 +402,7 @@ public final class NhsCli {
          */
         public String kid() {
             if (kid != null && kid.isBlank()) {
-                throw new NhsClient.UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
+                throw new UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
                         + "or leave --kid out to use the key file's name");
             }
             return blankToNull(kid);
@@ -428,7 +428,7 @@ public final class NhsCli {
         Path dir;
 
         public Path dir() {
-            return dir != null ? dir : NhsClient.defaultTokenCacheDir();
+            return dir != null ? dir : NhsCommands.defaultTokenCacheDir();
         }
     }
 

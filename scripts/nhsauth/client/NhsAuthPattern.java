@@ -49,19 +49,19 @@ public enum NhsAuthPattern {
     static NhsAuthPattern resolve(NhsAuthPattern chosen, NhsEnvironment env, boolean tokenUrlGiven, boolean apiKeyGiven) {
         NhsAuthPattern pattern = chosen != null ? chosen : defaultFor(env, tokenUrlGiven);
         if (pattern == API_KEY && !apiKeyGiven) {
-            throw new NhsClient.UsageException("no API key: " + NhsSetting.API_KEY.action()
+            throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
                     + " to your app's key from the developer portal (the api-key pattern sends it as apikey)");
         }
         return pattern;
     }
 
     /** Why a client of this pattern has no token or client assertion to give. */
-    NhsClient.UsageException noToken() {
-        return new NhsClient.UsageException("this client uses the " + id + " pattern, which needs no token: "
+    UsageException noToken() {
+        return new UsageException("this client uses the " + id + " pattern, which needs no token: "
                 + NhsSetting.AUTH.action() + " to signed-jwt for tokens");
     }
 
-    /** @throws NhsClient.UsageException naming the valid patterns */
+    /** @throws UsageException naming the valid patterns */
     public static NhsAuthPattern parse(String name) {
         return parse(name, null);
     }
@@ -74,7 +74,7 @@ public enum NhsAuthPattern {
                 return p;
             }
         }
-        throw new NhsClient.UsageException("unknown auth pattern '" + name + "'" + (source == null ? "" : " in " + source)
+        throw new UsageException("unknown auth pattern '" + name + "'" + (source == null ? "" : " in " + source)
                 + ": use one of " + validNames());
     }
 

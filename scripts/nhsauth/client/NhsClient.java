@@ -1,4 +1,11 @@
 //JAVA 17+
+//SOURCES AccessToken.java
+//SOURCES Diagnosis.java
+//SOURCES NhsAuthException.java
+//SOURCES UsageException.java
+//SOURCES TokenRequestException.java
+//SOURCES NetworkException.java
+//SOURCES NhsCommands.java
 //SOURCES NhsEnvironment.java
 //SOURCES NhsAuthPattern.java
 //SOURCES NhsSetting.java
@@ -8,7 +15,7 @@
 //SOURCES NhsProxies.java
 //SOURCES NhsTls.java
 //SOURCES NhsKeys.java
-//SOURCES NhsTokenAnswers.java
+//SOURCES NhsTokenEndpoint.java
 //SOURCES NhsTokenCache.java
 //SOURCES NhsFiles.java
 //SOURCES NhsJson.java
@@ -18,13 +25,11 @@ package nhsauth.client;
 
 import java.io.PrintWriter;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
 import java.util.function.Consumer;
@@ -36,7 +41,7 @@ import java.util.function.Consumer;
  * {@code Authorization: Bearer}. The platform's other patterns, an {@code apikey} header and
  * open access, are one {@link Builder#auth(NhsAuthPattern)} away.
  *
- * <p>Pull it into a JBang script with one line, {@code //SOURCES path/or/url/of/lib/NhsClient.java};
+ * <p>Pull it into a JBang script with one line, {@code //SOURCES <path or URL>/nhsauth/client/NhsClient.java};
  * its helpers and {@code //DEPS} come along. Failures are {@link NhsAuthException}s whose message
  * is one line naming the problem and the fix, with an exit code.
  */
@@ -47,8 +52,6 @@ public final class NhsClient {
     public static final int ASSERTION_LIFETIME_SECONDS = 240;
     /** A token is not reused within this many seconds of its expiry. */
     public static final int TOKEN_REUSE_MARGIN_SECONDS = 60;
-    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
-    static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
     /** This toolkit's version, as {@code --version} shows it. */
     public static final String VERSION = "1.0";
@@ -56,13 +59,10 @@ public final class NhsClient {
     public static final String USER_AGENT = "nhs-auth/" + VERSION;
 
     private final Builder config;
-    private final NhsEnvironment env;
-    private final String apiKey;
+    private final NhsAuthPattern auth;
     private final NhsSigningKey signingKey;
     private final String kid;
     private final String tokenUrl;
-    private final NhsAuthPattern auth;
-    private final Duration timeout;
     private final NhsHttp http;
     private final NhsTokenCache tokenCache;
     private AccessToken cached;
@@ -70,13 +70,10 @@ public final class NhsClient {
 
     private NhsClient(Builder b, NhsAuthPattern auth, NhsSigningKey signingKey, String kid, String tokenUrl, NhsHttp http) {
         this.config = b.copy();
-        this.env = b.env;
-        this.apiKey = b.apiKey;
+        this.auth = auth;
         this.signingKey = signingKey;
         this.kid = kid;
         this.tokenUrl = tokenUrl;
-        this.auth = auth;
-        this.timeout = b.timeout;
         this.http = http;
         this.tokenCache = b.tokenCacheDir == null ? null : new NhsTokenCache(b.tokenCacheDir, b.notices);
     }
@@ -103,7 +100,7 @@ public final class NhsClient {
 
     /** The NHS environment this client talks to. */
     public NhsEnvironment environment() {
-        return env;
+        return config.env;
     }
 
     /** How requests prove which app sends them: a bearer token, the API key, or nothing. */
@@ -133,7 +130,7 @@ public final class NhsClient {
 
     /** A freshly signed client assertion (new jti, exp = now + 240 s), a secret; signed-jwt only (else UsageException). */
     public String clientAssertion() {
-        return signingKey().clientAssertion(apiKey, kid, tokenUrl, ASSERTION_LIFETIME_SECONDS);
+        return signingKey().clientAssertion(config.apiKey, kid, tokenUrl, ASSERTION_LIFETIME_SECONDS);
     }
 
     private NhsSigningKey signingKey() {
@@ -154,17 +151,12 @@ public final class NhsClient {
         return token().value();
     }
 
-    /**
-     * Like {@link #accessToken()}, with the token's type and lifetime.
-     *
-     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
-     */
+    /** Like {@link #accessToken()}, with the token's type and lifetime; fails as it does. */
     public synchronized AccessToken token() {
         signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
-            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, apiKey, kid);
+            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid);
             if (stored != null && !stored.expiresWithin(margin)) {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
@@ -180,7 +172,7 @@ public final class NhsClient {
         renewals++;
         cached = requestToken();
         if (tokenCache != null) {
-            tokenCache.write(tokenUrl, apiKey, kid, cached);
+            tokenCache.write(tokenUrl, config.apiKey, kid, cached);
         }
         return cached;
     }
@@ -195,49 +187,15 @@ public final class NhsClient {
      */
     public AccessToken requestToken() {
         signingKey();
-        for (int attempt = 0; ; attempt++) {
-            boolean last = attempt >= TOKEN_RETRIES;
-            HttpRequest request = HttpRequest.newBuilder(URI.create(tokenUrl))
-                    .timeout(timeout)
-                    .header("Content-Type", FORM_CONTENT_TYPE)
-                    .header("Accept", "application/json")
-                    .header("User-Agent", USER_AGENT)
-                    .POST(HttpRequest.BodyPublishers.ofString(tokenForm(clientAssertion())))
-                    .build();
-            HttpResponse<byte[]> response;
-            try {
-                response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
-            } catch (NetworkException e) {
-                if (last || !e.retryable()) {
-                    throw e;
-                }
-                http.trace("retrying the token request after: " + e.getMessage());
-                NhsHttp.pauseBeforeRetry(attempt, null);
-                continue;
-            }
-            int status = response.statusCode();
-            if (!last && NhsHttp.isTransient(status)) {
-                http.trace("retrying the token request after HTTP " + status);
-                NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
-                continue;
-            }
-            return NhsTokenAnswers.read(response, new NhsTokenAnswers.Asked(tokenUrl, env, kid, signingKey.thumbprint()));
-        }
-    }
-
-    /** Form body of the token request, exactly as the NHS token endpoint expects it. */
-    static String tokenForm(String assertion) {
-        return "grant_type=client_credentials"
-                + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
-                + "&client_assertion=" + URLEncoder.encode(assertion, StandardCharsets.UTF_8);
+        return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion,
+                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint()));
     }
 
     /**
      * Sends an API request with the pattern's credentials ({@code Authorization: Bearer} for
      * signed-jwt, {@code apikey} for api-key, nothing for none), an {@code X-Request-ID} (a fresh
      * UUID unless the request has one) and {@code User-Agent: nhs-auth/<version>} (unless it has
-     * one). With
-     * {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
+     * one). With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
      * The caller's builder is left as it was.
      *
      * @throws TokenRequestException getting the token failed (exit 3)
@@ -269,7 +227,7 @@ public final class NhsClient {
             ours.header("User-Agent", USER_AGENT);
         }
         if (probe.timeout().isEmpty()) {
-            ours.timeout(timeout);
+            ours.timeout(config.timeout);
         }
         boolean addToken = auth == NhsAuthPattern.SIGNED_JWT && probe.headers().firstValue("Authorization").isEmpty();
         boolean addApiKey = auth == NhsAuthPattern.API_KEY && probe.headers().firstValue("apikey").isEmpty();
@@ -277,7 +235,7 @@ public final class NhsClient {
             NhsSetting.checkNotInClear(probe.uri(), "the API URL", addToken ? "bearer token" : "API key");
         }
         if (addApiKey) {
-            ours.header("apikey", apiKey);
+            ours.header("apikey", config.apiKey);
         }
         int renewedBefore = renewals;
         AccessToken token = addToken ? token() : null;
@@ -310,24 +268,12 @@ public final class NhsClient {
     /** An answer's body as UTF-8 text, whatever charset it names, for get and post. */
     private static final HttpResponse.BodyHandler<String> TEXT = HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8);
 
-    /**
-     * GET a URL with the client's token; the body as text.
-     *
-     * @throws UsageException the URL is not http(s) (exit 2)
-     * @throws TokenRequestException getting the token failed (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
-     */
+    /** GET a URL with the pattern's credentials; the answer as text. Fails as {@link #send} does. */
     public HttpResponse<String> get(String url) {
         return send(HttpRequest.newBuilder(NhsSetting.checkUrl(url, "URL")).GET(), 0, TEXT);
     }
 
-    /**
-     * POST a body of the given content type with the client's token; the answer as text.
-     *
-     * @throws UsageException the URL is not http(s) (exit 2)
-     * @throws TokenRequestException getting the token failed (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
-     */
+    /** POST a body of the given content type with the pattern's credentials; the answer as text. */
     public HttpResponse<String> post(String url, String body, String contentType) {
         return send(post(url, body).header("Content-Type", contentType), 0, TEXT);
     }
@@ -343,10 +289,8 @@ public final class NhsClient {
                 .POST(HttpRequest.BodyPublishers.ofString(body == null ? "" : body, StandardCharsets.UTF_8));
     }
 
-    // ------------------------------------------------------------------ configuration
-
     /** Configures a client; every setter accepts null to mean "the default". */
-    public static final class Builder {
+    public static final class Builder implements Cloneable {
         NhsEnvironment env = NhsEnvironment.INT;
         NhsAuthPattern auth;
         String apiKey;
@@ -365,30 +309,20 @@ public final class NhsClient {
         private Builder() {
         }
 
+        /** A copy that shares nothing mutable: a field added to the builder is copied without a word here. */
         Builder copy() {
-            Builder b = new Builder();
-            b.env = env;
-            b.auth = auth;
-            b.apiKey = apiKey;
-            b.privateKeyFile = privateKeyFile;
-            b.passphrase = passphrase == null ? null : passphrase.clone();
-            b.kid = kid;
-            b.tokenUrl = tokenUrl;
-            b.timeout = timeout;
-            b.caCertificates = caCertificates;
-            b.proxyVariables = proxyVariables;
-            b.notices = notices;
-            b.trace = trace;
-            b.tokenCacheDir = tokenCacheDir;
-            b.settingNames = settingNames;
-            return b;
+            try {
+                Builder b = (Builder) super.clone();
+                b.passphrase = passphrase == null ? null : passphrase.clone();
+                return b;
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
         }
 
         /**
-         * Takes every setting the environment gives, as the commands read it: NHS_AUTH, NHS_API_KEY,
-         * NHS_PRIVATE_KEY, NHS_PRIVATE_KEY_PASSPHRASE, NHS_ENV, NHS_KID, NHS_TOKEN_URL, NHS_TIMEOUT,
-         * NHS_CA_CERT, NHS_TOKEN_CACHE ({@code 1}, {@code true}, {@code yes}, {@code on}) with
-         * NHS_TOKEN_CACHE_DIR, and the proxy variables. Setters called after it win.
+         * Takes every setting the {@code NHS_*} variables give, as the commands read them (the
+         * README's table), and the proxy variables. Setters called after it win.
          *
          * @throws UsageException a variable's value is unusable, naming the variable
          */
@@ -508,7 +442,7 @@ public final class NhsClient {
         public NhsClient build() {
             NhsAuthPattern pattern = NhsAuthPattern.resolve(auth, env, tokenUrl != null, apiKey != null);
             if (pattern != NhsAuthPattern.SIGNED_JWT) {
-                return new NhsClient(this, pattern, null, null, null, new NhsHttp(timeout, caCertificates, proxyVariables, trace));
+                return new NhsClient(this, pattern, null, null, null, http());
             }
             if (apiKey == null) {
                 throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
@@ -525,7 +459,7 @@ public final class NhsClient {
             String kidNote = keyId.given() ? null : "using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
                     ? "from the private key's file name" : "the " + env.id() + " default") + "; "
                     + NhsSetting.KID.named() + " to change)";
-            NhsHttp http = new NhsHttp(timeout, caCertificates, proxyVariables, trace);
+            NhsHttp http = http();
             // Notes only once everything is known good, so a failure stays a single line.
             if (signingKey.bits() < 4096) {
                 notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for 4096");
@@ -534,6 +468,10 @@ public final class NhsClient {
                 notices.accept(NhsSetting.render(kidNote, settingNames));
             }
             return new NhsClient(this, pattern, signingKey, keyId.value(), url, http);
+        }
+
+        private NhsHttp http() {
+            return new NhsHttp(timeout, caCertificates, proxyVariables, trace);
         }
 
         /** The kid sent: the one given, else the private key file's name without .pem, else the environment's default. */
@@ -547,158 +485,6 @@ public final class NhsClient {
     record KeyId(String value, boolean given, boolean fromFileName) {
     }
 
-    /** Where the commands keep tokens with --token-cache; see the README for each platform. */
-    public static Path defaultTokenCacheDir() {
-        return NhsTokenCache.defaultDir(System.getenv());
-    }
-
-    /**
-     * The {@code NHS_*} variable that gives a command-line option's value when the option is not
-     * typed ({@code --api-key}: {@code NHS_API_KEY}); null for an option no variable gives.
-     */
-    public static String variableFor(String option) {
-        NhsSetting setting = NhsSetting.ofOption(option);
-        return setting == null ? null : setting.variable();
-    }
-
-    /**
-     * A small file a user named (a request body, say), as bytes, with the client's own wording for
-     * what went wrong: a missing file, a folder, no permission.
-     *
-     * @throws UsageException naming {@code what} and the file
-     */
-    public static byte[] readFile(Path file, String what) {
-        return NhsFiles.readBytes(file, what);
-    }
-
-    /**
-     * A header's value as this client's traces show it: credentials masked ({@code Authorization}
-     * and {@code Proxy-Authorization} keep their scheme), anything else as it is.
-     */
-    public static String redactedHeader(String name, String value) {
-        return NhsHttp.traced(name, value);
-    }
-
-    /**
-     * Checks an API URL as {@link #send} will, before anything is sent: http or https with a host,
-     * and plain http only to this machine when the pattern sends a credential. {@code what} names
-     * the URL in the message (an option, a variable).
-     *
-     * @throws UsageException naming the URL and the fix
-     */
-    public static URI checkApiUrl(String url, String what, NhsAuthPattern auth) {
-        URI uri = NhsSetting.checkUrl(url, what);
-        return auth == NhsAuthPattern.NONE ? uri
-                : NhsSetting.checkNotInClear(uri, what, auth == NhsAuthPattern.API_KEY ? "API key" : "bearer token");
-    }
-
-    /**
-     * The value {@code vars} give a command-line option through its {@code NHS_*} variable, as
-     * the option takes it: null when the variable is unset or blank; for a switch
-     * ({@code --token-cache}), {@code true} when the variable is 1, true, yes or on.
-     */
-    public static String optionDefault(String option, Map<String, String> vars) {
-        NhsSetting setting = NhsSetting.ofOption(option);
-        String value = setting == null ? null : NhsSetting.blankToNull(vars.get(setting.variable()));
-        if (value == null) {
-            return null;
-        }
-        return setting == NhsSetting.TOKEN_CACHE ? String.valueOf(NhsSetting.isOn(value)) : value;
-    }
-
-    /**
-     * A timeout as the commands and {@code NHS_TIMEOUT} take it: seconds, fractions allowed, more
-     * than 0 and at most 3600.
-     *
-     * @throws UsageException naming the value and the fix, e.g. {@code 'soon' is not a number of seconds: e.g. 30}
-     */
-    public static Duration timeoutOf(String seconds) {
-        return NhsSetting.parseTimeout(seconds, null);
-    }
-
-    /** Deletes every cached token in {@code dir}; returns how many. */
-    public static int clearTokenCache(Path dir) throws java.io.IOException {
-        return NhsTokenCache.clear(dir);
-    }
-
-    /** An access token as the token endpoint issued it. */
-    public record AccessToken(String value, String tokenType, long expiresInSeconds, long issuedAtMillis) {
-        /** When the token stops working. */
-        public Instant expiresAt() {
-            return Instant.ofEpochMilli(issuedAtMillis).plusSeconds(expiresInSeconds);
-        }
-
-        /** Whether it expires within {@code margin} from now. */
-        public boolean expiresWithin(Duration margin) {
-            return !Instant.now().plus(margin).isBefore(expiresAt());
-        }
-
-        /**
-         * The token as one line of JSON, the secret included: access_token, token_type, expires_in,
-         * issued_at and expires_at (ISO 8601, whole seconds).
-         */
-        public String toJson() {
-            Map<String, Object> json = new java.util.LinkedHashMap<>();
-            json.put("access_token", value);
-            json.put("token_type", tokenType);
-            json.put("expires_in", expiresInSeconds);
-            json.put("issued_at", issuedAtMillis);
-            json.put("expires_at", expiresAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
-            return NhsJson.compact(json);
-        }
-
-        /** Never shows the token itself. */
-        @Override
-        public String toString() {
-            return "AccessToken[****, expires " + expiresAt() + "]";
-        }
-    }
-
-    /**
-     * One link of {@link Builder#diagnose}: what was checked, its status ({@code passed},
-     * {@code failed} or {@code skipped}), what was found, and for a failure the fix and exit code.
-     */
-    public record Check(String name, String status, String found, String fix, int exitCode) {
-        static Check passed(String name, String found) {
-            return new Check(name, "passed", found, null, ExitCode.OK);
-        }
-
-        static Check skipped(String name, String why) {
-            return new Check(name, "skipped", why, null, ExitCode.OK);
-        }
-
-        static Check failed(String name, int exitCode, String found, String fix) {
-            return new Check(name, "failed", found, fix, exitCode);
-        }
-
-        public boolean isFailed() {
-            return status.equals("failed");
-        }
-    }
-
-    /** Every check of {@link Builder#diagnose}, in order. */
-    public record Diagnosis(java.util.List<Check> checks) {
-        /** The exit code of the first failed check; 0 when none failed. */
-        public int exitCode() {
-            return checks.stream().filter(Check::isFailed).map(Check::exitCode).findFirst().orElse(ExitCode.OK);
-        }
-
-        /** The checks as an indented JSON array of {check, status, found, fix, exit_code}. */
-        public String toJson() {
-            return NhsJson.pretty(checks.stream().map(c -> {
-                Map<String, Object> m = new java.util.LinkedHashMap<>();
-                m.put("check", c.name());
-                m.put("status", c.status());
-                m.put("found", c.found());
-                m.put("fix", c.fix());
-                m.put("exit_code", c.exitCode());
-                return m;
-            }).toList());
-        }
-    }
-
-    // ------------------------------------------------------------------ errors and exit codes
-
     /** The toolkit's exit codes, one meaning each, the same for every command. */
     public static final class ExitCode {
         public static final int OK = 0;
@@ -709,119 +495,6 @@ public final class NhsClient {
         public static final int NETWORK = 5;
 
         private ExitCode() {
-        }
-    }
-
-    /** A failure the user can act on; its message is one line that names the problem and the fix. */
-    public static class NhsAuthException extends RuntimeException {
-        private final int exitCode;
-        private final String hint;
-
-        public NhsAuthException(int exitCode, String message, Throwable cause) {
-            this(exitCode, message, null, cause);
-        }
-
-        public NhsAuthException(int exitCode, String message, String hint, Throwable cause) {
-            super(message, cause);
-            this.exitCode = exitCode;
-            this.hint = hint;
-        }
-
-        /** The process exit code this failure maps to. */
-        public int exitCode() {
-            return exitCode;
-        }
-
-        /** The message, with settings named as a library user sets them. */
-        @Override
-        public String getMessage() {
-            return message(NhsSetting.LIBRARY);
-        }
-
-        /** The message, with settings named as a command user sets them: options and variables. */
-        public String commandLineMessage() {
-            return message(NhsSetting.COMMAND_LINE);
-        }
-
-        String message(NhsSetting.Words names) {
-            return NhsSetting.render(super.getMessage(), names);
-        }
-
-        /** What to do about it, when there is more to say than the message; null otherwise. */
-        public String hint() {
-            return hint(NhsSetting.LIBRARY);
-        }
-
-        /** The hint, with settings named as a command user sets them. */
-        public String commandLineHint() {
-            return hint(NhsSetting.COMMAND_LINE);
-        }
-
-        String hint(NhsSetting.Words names) {
-            return NhsSetting.render(hint, names);
-        }
-    }
-
-    /** Bad settings, files or formats (exit 2). */
-    public static class UsageException extends NhsAuthException {
-        public UsageException(String message) {
-            this(message, null);
-        }
-
-        public UsageException(String message, Throwable cause) {
-            super(ExitCode.USAGE, message, null, cause);
-        }
-    }
-
-    /** The token endpoint refused the client assertion or did not answer with a token (exit 3). */
-    public static class TokenRequestException extends NhsAuthException {
-        private final int status;
-        private final String error;
-        private final String errorDescription;
-        private final String messageId;
-
-        public TokenRequestException(int status, String error, String errorDescription, String messageId,
-                String summary, String hint) {
-            super(ExitCode.TOKEN_REFUSED, summary, hint, null);
-            this.status = status;
-            this.error = error;
-            this.errorDescription = errorDescription;
-            this.messageId = messageId;
-        }
-
-        /** HTTP status of the token endpoint's answer. */
-        public int status() {
-            return status;
-        }
-
-        /** The NHS {@code error} member, e.g. {@code invalid_request}; null if the answer was not NHS JSON. */
-        public String error() {
-            return error;
-        }
-
-        /** The NHS {@code error_description}, e.g. {@code Invalid 'kid' header in client_assertion JWT - no matching public key}. */
-        public String errorDescription() {
-            return errorDescription;
-        }
-
-        /** The NHS {@code message_id} that NHS support asks for. */
-        public String messageId() {
-            return messageId;
-        }
-    }
-
-    /** DNS, connect, TLS or timeout failure talking to the token endpoint or the API (exit 5). */
-    public static class NetworkException extends NhsAuthException {
-        private final boolean retryable;
-
-        public NetworkException(String message, String hint, boolean retryable, Throwable cause) {
-            super(ExitCode.NETWORK, message, hint, cause);
-            this.retryable = retryable;
-        }
-
-        /** Whether resending could help: a refused or reset connection. */
-        public boolean retryable() {
-            return retryable;
         }
     }
 }

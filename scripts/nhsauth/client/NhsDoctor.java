@@ -47,7 +47,7 @@ final class NhsDoctor {
     private final String apiUrl;
     private final NhsSetting.Words names;
     private final NhsAuthPattern auth;
-    private final List<NhsClient.Check> checks = new ArrayList<>();
+    private final List<Diagnosis.Check> checks = new ArrayList<>();
 
     // What earlier checks learnt, for the later ones.
     private RSAPrivateCrtKey key;
@@ -69,7 +69,7 @@ final class NhsDoctor {
     }
 
     /** Runs every check in order. */
-    static List<NhsClient.Check> run(NhsClient.Builder settings, String jwks, String apiUrl) {
+    static List<Diagnosis.Check> run(NhsClient.Builder settings, String jwks, String apiUrl) {
         NhsDoctor doctor = new NhsDoctor(settings, jwks, apiUrl);
         doctor.check("java", doctor::java);
         doctor.check("api key", doctor::apiKey);
@@ -86,18 +86,18 @@ final class NhsDoctor {
     }
 
     private interface Step {
-        NhsClient.Check run(String name) throws Exception;
+        Diagnosis.Check run(String name) throws Exception;
     }
 
     /** A check that throws becomes a failure with its message: one check's fault never stops the rest. */
     private void check(String name, Step step) {
-        NhsClient.Check result;
+        Diagnosis.Check result;
         try {
             result = step.run(name);
-        } catch (NhsClient.NhsAuthException e) {
-            result = NhsClient.Check.failed(name, e.exitCode(), e.message(names), e.hint(names));
+        } catch (NhsAuthException e) {
+            result = Diagnosis.Check.failed(name, e.exitCode(), e.message(names), e.hint(names));
         } catch (Exception e) {
-            result = NhsClient.Check.failed(name, NhsClient.ExitCode.INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
+            result = Diagnosis.Check.failed(name, NhsClient.ExitCode.INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
                     "please report this with the output of " + said(NhsSetting.TRACE.named()));
         }
         checks.add(result);
@@ -109,32 +109,32 @@ final class NhsDoctor {
 
     // ------------------------------------------------------------------ the checks
 
-    private NhsClient.Check java(String name) {
+    private Diagnosis.Check java(String name) {
         Runtime.Version v = Runtime.version();
         String found = "Java " + v + " (" + System.getProperty("java.vendor", "unknown vendor") + "), nhs-auth "
                 + NhsClient.VERSION;
-        return v.feature() >= 17 ? NhsClient.Check.passed(name, found)
-                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, found, "install a JDK 17 or newer");
+        return v.feature() >= 17 ? Diagnosis.Check.passed(name, found)
+                : Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, found, "install a JDK 17 or newer");
     }
 
-    private NhsClient.Check apiKey(String name) {
+    private Diagnosis.Check apiKey(String name) {
         if (auth == NhsAuthPattern.NONE) {
-            return NhsClient.Check.skipped(name, "not needed with auth none");
+            return Diagnosis.Check.skipped(name, "not needed with auth none");
         }
         if (s.apiKey == null) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no API key",
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, "no API key",
                     said(NhsSetting.API_KEY.action() + " to your app's key from the developer portal"));
         }
-        return NhsClient.Check.passed(name, masked(s.apiKey) + ", sent as " + (auth == NhsAuthPattern.API_KEY
+        return Diagnosis.Check.passed(name, masked(s.apiKey) + ", sent as " + (auth == NhsAuthPattern.API_KEY
                 ? "the apikey header" : "iss and sub of the client assertion"));
     }
 
-    private NhsClient.Check key(String name) {
+    private Diagnosis.Check key(String name) {
         if (auth != NhsAuthPattern.SIGNED_JWT) {
-            return NhsClient.Check.skipped(name, "not needed with auth " + auth.id());
+            return Diagnosis.Check.skipped(name, "not needed with auth " + auth.id());
         }
         if (s.privateKeyFile == null) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
                     said(NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file (generate-keys makes one)"));
         }
         RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase);
@@ -144,25 +144,25 @@ final class NhsDoctor {
         String from = keyId.given() ? "given" : keyId.fromFileName() ? "from the file name" : "the " + s.env.id() + " default";
         key = loaded;
         int bits = loaded.getModulus().bitLength();
-        return NhsClient.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
+        return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
                 + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)));
     }
 
-    private NhsClient.Check jwks(String name) {
+    private Diagnosis.Check jwks(String name) {
         if (jwks == null) {
-            return NhsClient.Check.skipped(name, "no JWKS given to compare the key with");
+            return Diagnosis.Check.skipped(name, "no JWKS given to compare the key with");
         }
         if (key == null) {
-            return NhsClient.Check.skipped(name, "no usable private key to compare");
+            return Diagnosis.Check.skipped(name, "no usable private key to compare");
         }
         JWKSet set = NhsKeys.loadJwks(jwks, s.timeout, s.caCertificates);
         NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, jwks);
-        return mismatch == null ? NhsClient.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
-                : NhsClient.Check.failed(name, NhsClient.ExitCode.USAGE, said(mismatch.problem()), said(mismatch.fix()));
+        return mismatch == null ? Diagnosis.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
+                : Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, said(mismatch.problem()), said(mismatch.fix()));
     }
 
     /** The proxy the library will use for the first URL of the chain, and why: read through its own rules. */
-    private NhsClient.Check proxy(String name) {
+    private Diagnosis.Check proxy(String name) {
         String url = auth == NhsAuthPattern.SIGNED_JWT
                 ? (s.tokenUrl != null ? NhsSetting.checkUrl(s.tokenUrl, said(NhsSetting.TOKEN_URL.named())).toString()
                         : s.env.tokenUrl())
@@ -174,14 +174,14 @@ final class NhsDoctor {
         String variable = https ? setVariable("https_proxy", "HTTPS_PROXY") : setVariable("http_proxy", "HTTP_PROXY");
         String what = (auth == NhsAuthPattern.SIGNED_JWT ? "token endpoint " : "") + target;
         if (proxy.type() != Proxy.Type.DIRECT) {
-            return NhsClient.Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
+            return Diagnosis.Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
                     + variable + (proxies.endpointFor(target).hasCredentials() ? ", with credentials" : "") + ")");
         }
         if (variable != null && proxies.bypassed(target)) {
-            return NhsClient.Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
+            return Diagnosis.Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
                     + target.getHost() + " (" + variable + " is set)");
         }
-        return NhsClient.Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
+        return Diagnosis.Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
     }
 
     private String setVariable(String lower, String upper) {
@@ -202,25 +202,25 @@ final class NhsDoctor {
         return target.getPort() > 0 ? target.getPort() : "https".equalsIgnoreCase(target.getScheme()) ? 443 : 80;
     }
 
-    private NhsClient.Check dns(String name) {
+    private Diagnosis.Check dns(String name) {
         if (target == null) {
-            return NhsClient.Check.skipped(name, "no URL to look up");
+            return Diagnosis.Check.skipped(name, "no URL to look up");
         }
         String host = firstHop();
         try {
             InetAddress[] all = InetAddress.getAllByName(host);
             address = all[0];
-            return NhsClient.Check.passed(name, host + " is " + address.getHostAddress()
+            return Diagnosis.Check.passed(name, host + " is " + address.getHostAddress()
                     + (all.length > 1 ? " (and " + (all.length - 1) + " more)" : ""));
         } catch (UnknownHostException e) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot resolve " + host,
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot resolve " + host,
                     "check the host name, your DNS, or HTTPS_PROXY / NO_PROXY");
         }
     }
 
-    private NhsClient.Check connect(String name) throws Exception {
+    private Diagnosis.Check connect(String name) throws Exception {
         if (address == null) {
-            return NhsClient.Check.skipped(name, "no address to connect to");
+            return Diagnosis.Check.skipped(name, "no address to connect to");
         }
         InetSocketAddress to = new InetSocketAddress(address, firstHopPort());
         String shown = firstHop() + ":" + to.getPort() + (proxy.type() == Proxy.Type.DIRECT ? "" : " (the proxy)");
@@ -228,17 +228,17 @@ final class NhsDoctor {
         try (Socket socket = new Socket()) {
             socket.connect(to, (int) Math.min(Integer.MAX_VALUE, s.timeout.toMillis()));
         } catch (java.net.SocketTimeoutException e) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "connecting to " + shown + " timed out after "
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.NETWORK, "connecting to " + shown + " timed out after "
                     + s.timeout.toSeconds() + " s", "check the network or proxy, or a firewall; "
                     + said(NhsSetting.TIMEOUT.named()) + " sets the limit");
         } catch (java.io.IOException e) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot connect to " + shown + " ("
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.NETWORK, "cannot connect to " + shown + " ("
                     + NhsSetting.oneLine(e.getMessage()) + ")", proxy.type() == Proxy.Type.DIRECT
                     ? "check the URL and that the server is running (for the local environment: mock-server)"
                     : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY");
         }
         connected = true;
-        return NhsClient.Check.passed(name, shown + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+        return Diagnosis.Check.passed(name, shown + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
     }
 
     /**
@@ -253,17 +253,17 @@ final class NhsDoctor {
         return probe;
     }
 
-    private NhsClient.Check tls(String name) throws Exception {
+    private Diagnosis.Check tls(String name) throws Exception {
         if (!connected) {
-            return NhsClient.Check.skipped(name, "no connection to shake hands over");
+            return Diagnosis.Check.skipped(name, "no connection to shake hands over");
         }
         if (!"https".equalsIgnoreCase(target.getScheme())) {
             probe();
-            return NhsClient.Check.skipped(name, target.getScheme() + "://" + target.getAuthority() + " is plain HTTP");
+            return Diagnosis.Check.skipped(name, target.getScheme() + "://" + target.getAuthority() + " is plain HTTP");
         }
         SSLSession session = probe().sslSession().orElse(null);
         if (session == null) {
-            return NhsClient.Check.passed(name, "handshake done (no session details)");
+            return Diagnosis.Check.passed(name, "handshake done (no session details)");
         }
         Certificate[] chain = session.getPeerCertificates();
         X509Certificate leaf = (X509Certificate) chain[0];
@@ -275,7 +275,7 @@ final class NhsDoctor {
             trust = jdkTrusts(x509) ? "trusted by the JDK's CAs (" + said(NhsSetting.CA_CERT.named()) + " not needed)"
                     : "trusted through " + said(NhsSetting.CA_CERT.named()) + " (the JDK's CAs alone do not)";
         }
-        return NhsClient.Check.passed(name, session.getProtocol() + " with " + leaf.getSubjectX500Principal().getName()
+        return Diagnosis.Check.passed(name, session.getProtocol() + " with " + leaf.getSubjectX500Principal().getName()
                 + ", issued by " + leaf.getIssuerX500Principal().getName() + "; " + trust);
     }
 
@@ -289,51 +289,51 @@ final class NhsDoctor {
         }
     }
 
-    private NhsClient.Check clock(String name) {
+    private Diagnosis.Check clock(String name) {
         if (!connected || probe == null) {
-            return NhsClient.Check.skipped(name, "no answer to read the server's time from");
+            return Diagnosis.Check.skipped(name, "no answer to read the server's time from");
         }
         Instant now = Instant.now();
         String date = probe.headers().firstValue("Date").orElse(null);
         if (date == null) {
-            return NhsClient.Check.skipped(name, "the server sent no Date header to compare with");
+            return Diagnosis.Check.skipped(name, "the server sent no Date header to compare with");
         }
         Instant theirs = NhsHttp.parseDate(date);
         if (theirs == null) {
-            return NhsClient.Check.skipped(name, "the server's Date header cannot be read (" + date + ")");
+            return Diagnosis.Check.skipped(name, "the server's Date header cannot be read (" + date + ")");
         }
         long skew = now.getEpochSecond() - theirs.getEpochSecond();
         String found = skew == 0 ? "the same as the server's (within a second)"
                 : Math.abs(skew) + " s " + (skew > 0 ? "ahead of" : "behind") + " the server's";
         boolean tooFar = skew > MAX_CLOCK_AHEAD_SECONDS || skew < -MAX_CLOCK_BEHIND_SECONDS;
         if (tooFar && auth != NhsAuthPattern.SIGNED_JWT) {
-            return NhsClient.Check.passed(name, "this machine's clock is " + found + "; only a signed-jwt assertion would mind");
+            return Diagnosis.Check.passed(name, "this machine's clock is " + found + "; only a signed-jwt assertion would mind");
         }
         if (tooFar) {
-            return NhsClient.Check.failed(name, NhsClient.ExitCode.TOKEN_REFUSED, "this machine's clock is " + found
+            return Diagnosis.Check.failed(name, NhsClient.ExitCode.TOKEN_REFUSED, "this machine's clock is " + found
                     + " (its Date: " + date + "): the token endpoint would refuse the assertion's exp",
                     "sync the clock (e.g. timedatectl set-ntp true)");
         }
-        return NhsClient.Check.passed(name, "this machine's clock is " + found);
+        return Diagnosis.Check.passed(name, "this machine's clock is " + found);
     }
 
-    private NhsClient.Check token(String name) {
+    private Diagnosis.Check token(String name) {
         if (auth != NhsAuthPattern.SIGNED_JWT) {
-            return NhsClient.Check.skipped(name, "auth " + auth.id() + " needs no token");
+            return Diagnosis.Check.skipped(name, "auth " + auth.id() + " needs no token");
         }
         if (key == null || s.apiKey == null) {
-            return NhsClient.Check.skipped(name, "needs an API key and a usable private key (above)");
+            return Diagnosis.Check.skipped(name, "needs an API key and a usable private key (above)");
         }
         if (probe == null) {
-            return NhsClient.Check.skipped(name, "the token endpoint cannot be reached (above)");
+            return Diagnosis.Check.skipped(name, "the token endpoint cannot be reached (above)");
         }
         try {
-            NhsClient.AccessToken token = client().token();
+            AccessToken token = client().token();
             tokenGot = true;
-            return NhsClient.Check.passed(name, "a " + token.tokenType() + " token for " + token.expiresInSeconds()
+            return Diagnosis.Check.passed(name, "a " + token.tokenType() + " token for " + token.expiresInSeconds()
                     + " s from " + target + " (not shown)");
-        } catch (NhsClient.TokenRequestException e) {
-            return NhsClient.Check.failed(name, e.exitCode(), e.message(names) + "; API key " + masked(s.apiKey)
+        } catch (TokenRequestException e) {
+            return Diagnosis.Check.failed(name, e.exitCode(), e.message(names) + "; API key " + masked(s.apiKey)
                     + ", kid '" + kid + "'", e.hint(names));
         }
     }
@@ -347,19 +347,19 @@ final class NhsDoctor {
         return client;
     }
 
-    private NhsClient.Check api(String name) {
+    private Diagnosis.Check api(String name) {
         if (apiUrl == null) {
-            return NhsClient.Check.skipped(name, "no API URL given to call");
+            return Diagnosis.Check.skipped(name, "no API URL given to call");
         }
         URI url = NhsSetting.checkUrl(apiUrl, "URL");
         if (auth == NhsAuthPattern.SIGNED_JWT && !tokenGot) {
-            return NhsClient.Check.skipped(name, "no token to call " + url + " with");
+            return Diagnosis.Check.skipped(name, "no token to call " + url + " with");
         }
         if (auth == NhsAuthPattern.API_KEY && s.apiKey == null) {
-            return NhsClient.Check.skipped(name, "no API key to call " + url + " with");
+            return Diagnosis.Check.skipped(name, "no API key to call " + url + " with");
         }
         if (auth != NhsAuthPattern.SIGNED_JWT && probe == null) {
-            return NhsClient.Check.skipped(name, url.getHost() + " cannot be reached (above)");
+            return Diagnosis.Check.skipped(name, url.getHost() + " cannot be reached (above)");
         }
         long start = System.nanoTime();
         HttpResponse<byte[]> response = client().send(HttpRequest.newBuilder(url).GET());
@@ -367,10 +367,10 @@ final class NhsDoctor {
         int status = response.statusCode();
         String found = "GET " + url + ": HTTP " + status + " in " + ms + " ms";
         if (status / 100 == 2) {
-            return NhsClient.Check.passed(name, found);
+            return Diagnosis.Check.passed(name, found);
         }
-        String body = NhsTokenAnswers.firstLine(new String(response.body(), StandardCharsets.UTF_8));
-        return NhsClient.Check.failed(name, NhsClient.ExitCode.API_ERROR, found + (body.isEmpty() ? "" : " (" + body + ")"),
+        String body = NhsTokenEndpoint.firstLine(new String(response.body(), StandardCharsets.UTF_8));
+        return Diagnosis.Check.failed(name, NhsClient.ExitCode.API_ERROR, found + (body.isEmpty() ? "" : " (" + body + ")"),
                 status == 401 || status == 403
                         ? "check that the app is subscribed to this API and that it takes auth " + auth.id()
                                 + " (" + said(NhsSetting.AUTH.named()) + "; see 'Which pattern?' in the README)"

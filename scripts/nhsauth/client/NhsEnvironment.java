@@ -64,7 +64,7 @@ public enum NhsEnvironment {
                 return e;
             }
         }
-        throw new NhsClient.UsageException("unknown environment '" + name + "'" + (source == null ? "" : " in " + source)
+        throw new UsageException("unknown environment '" + name + "'" + (source == null ? "" : " in " + source)
                 + ": use one of " + validNames());
     }
 

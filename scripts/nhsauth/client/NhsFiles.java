@@ -41,7 +41,7 @@ final class NhsFiles {
         try {
             return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
-            throw new NhsClient.UsageException(what + " '" + file + "' is not text: check you gave the right file");
+            throw new UsageException(what + " '" + file + "' is not text: check you gave the right file");
         }
     }
 
@@ -49,15 +49,15 @@ final class NhsFiles {
     static byte[] readBytes(Path file, String what) {
         try {
             if (Files.isDirectory(file)) {
-                throw new NhsClient.UsageException(what + " '" + file + "' is a directory: give the path of a file");
+                throw new UsageException(what + " '" + file + "' is a directory: give the path of a file");
             }
             return Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw new NhsClient.UsageException(what + " '" + file + "' does not exist: check the path");
+            throw new UsageException(what + " '" + file + "' does not exist: check the path");
         } catch (AccessDeniedException e) {
-            throw new NhsClient.UsageException(what + " '" + file + "' cannot be read: check its permissions");
+            throw new UsageException(what + " '" + file + "' cannot be read: check its permissions");
         } catch (IOException e) {
-            throw new NhsClient.UsageException("cannot read " + what + " '" + file + "': " + NhsSetting.oneLine(e.getMessage()));
+            throw new UsageException("cannot read " + what + " '" + file + "': " + NhsSetting.oneLine(e.getMessage()));
         }
     }
 
@@ -104,7 +104,7 @@ final class NhsFiles {
                 }
                 return created;
             default:
-                throw new NhsClient.UsageException("cannot keep '" + named + "' private: its drive keeps no file "
+                throw new UsageException("cannot keep '" + named + "' private: its drive keeps no file "
                         + "permissions or ACLs (FAT or exFAT?): choose a folder on another drive");
         }
     }

@@ -132,7 +132,7 @@ final class NhsHttp {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
     }
 
@@ -175,7 +175,7 @@ final class NhsHttp {
      * request's timeout (else the client's): the JDK's own request timeout ends with the headers,
      * so a server that trickles its body would otherwise hold a run forever.
      *
-     * @throws NhsClient.NetworkException DNS, connect, TLS, proxy authentication, timeout, an over-long answer
+     * @throws NetworkException DNS, connect, TLS, proxy authentication, timeout, an over-long answer
      */
     <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
@@ -190,7 +190,7 @@ final class NhsHttp {
             call = client().sendAsync(sent, info -> info.statusCode() == 407 && proxy != null
                     ? HttpResponse.BodySubscribers.replacing(null) : handler.apply(info));
         } catch (IllegalArgumentException e) {
-            throw new NhsClient.UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
+            throw new UsageException("cannot send the request: " + NhsSetting.oneLine(e.getMessage()), e);
         }
         HttpResponse<T> response;
         try {
@@ -203,7 +203,7 @@ final class NhsHttp {
         } catch (InterruptedException e) {
             call.cancel(true);
             Thread.currentThread().interrupt();
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted", e);
         }
         trace("<", "HTTP " + response.statusCode(), response.headers());
         if (response.statusCode() == 407 && proxy != null) {
@@ -217,17 +217,17 @@ final class NhsHttp {
         return BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString() + " s";
     }
 
-    private static NhsClient.NetworkException proxyAuthenticationFailed(NhsProxies.Endpoint proxy, URI uri) {
+    private static NetworkException proxyAuthenticationFailed(NhsProxies.Endpoint proxy, URI uri) {
         String encoding = "percent-encode special characters in the password (@ as %40, : as %3A, % as %25)";
         if (!proxy.hasCredentials()) {
-            return new NhsClient.NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
+            return new NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
                     + ") wants a user name and password (HTTP 407 Proxy Authentication Required)",
                     "put them in " + proxy.variable() + ": http://USER:PASSWORD@" + proxy.address() + ", and " + encoding,
                     false, null);
         }
         boolean tunnel = "https".equalsIgnoreCase(uri.getScheme());
         String property = System.getProperty(NhsProxies.TUNNELING_PROPERTY);
-        return new NhsClient.NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
+        return new NetworkException("the proxy " + proxy.address() + " (" + proxy.variable()
                 + ") refused the user name and password given in " + proxy.variable()
                 + " (HTTP 407 Proxy Authentication Required)",
                 tunnel && (property == null || !property.isBlank())
@@ -238,42 +238,42 @@ final class NhsHttp {
     }
 
     /** {@code e}, what the exchange failed with (a TimeoutException: no whole answer within {@code limit}), named for users. */
-    private NhsClient.NhsAuthException failure(URI uri, String what, NhsProxies.Endpoint proxy, Throwable e, Duration limit) {
+    private NhsAuthException failure(URI uri, String what, NhsProxies.Endpoint proxy, Throwable e, Duration limit) {
         if (e instanceof UncheckedIOException output) {
             // Writing the body out failed (stdout gone or full): the caller's failure, not the network's.
             throw output;
         }
-        if (e instanceof NhsClient.NhsAuthException known) {
+        if (e instanceof NhsAuthException known) {
             return known;
         }
         String target = (uri.getHost() == null ? "?" : uri.getHost()) + ":" + NhsProxies.port(uri);
         String via = proxy == null ? "" : " through the proxy " + proxy.address();
         String at = what + " at " + target + via;
         if (e instanceof AnswerTooLarge large) {
-            return new NhsClient.NetworkException("the " + at + " sent more than " + large.limit / 1024
+            return new NetworkException("the " + at + " sent more than " + large.limit / 1024
                     + " KiB; stopped reading", "check the URL: a proxy or gateway may be answering "
                     + "instead, or the server is misbehaving", false, e);
         }
         Throwable named = cause(e, SSLException.class, UnknownHostException.class, UnresolvedAddressException.class);
         if (named instanceof SSLException) {
-            return new NhsClient.NetworkException("TLS handshake with " + target + via + " failed ("
+            return new NetworkException("TLS handshake with " + target + via + " failed ("
                     + NhsSetting.oneLine(named.getMessage()) + ")",
                     "if a corporate proxy inspects TLS, give its CA certificate with " + NhsSetting.CA_CERT.named(), false, e);
         }
         if (named != null) {
-            return new NhsClient.NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
+            return new NetworkException("cannot resolve " + (proxy == null ? uri.getHost() : "the proxy "
                     + proxy.address()), "check the URL, your DNS, or HTTPS_PROXY / NO_PROXY", false, e);
         }
         if (cause(e, HttpConnectTimeoutException.class) != null) {
-            return new NhsClient.NetworkException("connecting to the " + at + " timed out after " + seconds(timeout),
+            return new NetworkException("connecting to the " + at + " timed out after " + seconds(timeout),
                     "check the network or proxy; " + NhsSetting.TIMEOUT.named() + " sets the limit", false, e);
         }
         if (cause(e, HttpTimeoutException.class, TimeoutException.class) != null) {
-            return new NhsClient.NetworkException("the " + at + " did not answer within " + seconds(limit),
+            return new NetworkException("the " + at + " did not answer within " + seconds(limit),
                     "try again, or raise " + NhsSetting.TIMEOUT.named(), false, e);
         }
         if (cause(e, ConnectException.class) != null) {
-            return new NhsClient.NetworkException(proxy == null ? "cannot connect to the " + at + " (connection refused)"
+            return new NetworkException(proxy == null ? "cannot connect to the " + at + " (connection refused)"
                     : "cannot connect to the proxy " + proxy.address() + " (" + proxy.variable() + ") for " + target,
                     proxy == null ? "check the URL and that the server is running (for the local environment: mock-server)"
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY", true, e);
@@ -281,12 +281,12 @@ final class NhsHttp {
         String detail = NhsSetting.oneLine(String.valueOf(e.getMessage()));
         // The JDK words a hang-up as parser state ("fixed content-length: 400, bytes received: 28").
         if (detail.contains("received no bytes") || detail.contains("bytes received") || cause(e, EOFException.class) != null) {
-            return new NhsClient.NetworkException("the " + at + " closed the connection "
+            return new NetworkException("the " + at + " closed the connection "
                     + (detail.contains("received no bytes") ? "without answering" : "before its answer was complete")
                     + " (" + detail + ")", "try again; if it keeps happening, a proxy or firewall may be cutting "
                     + "connections (" + NhsSetting.TRACE.named() + " shows the exchange)", true, e);
         }
-        return new NhsClient.NetworkException("the connection to the " + at + " failed (" + detail + ")",
+        return new NetworkException("the connection to the " + at + " failed (" + detail + ")",
                 "try again; " + NhsSetting.TRACE.named() + " shows the exchange", true, e);
     }
 

@@ -53,7 +53,7 @@ import com.nimbusds.jose.util.JSONObjectUtils;
  *     against it as the token endpoint will.
  * </ul>
  *
- * Problems the user can fix are {@link NhsClient.UsageException}s with a one-line message.
+ * Problems the user can fix are {@link UsageException}s with a one-line message.
  */
 public final class NhsKeys {
     private NhsKeys() {
@@ -90,9 +90,9 @@ public final class NhsKeys {
             return first.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
         } catch (ExecutionException e) {
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(),
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(),
                     e.getCause());
         }
     }
@@ -128,7 +128,7 @@ public final class NhsKeys {
      * JWKS with no key under {@code kid}.
      *
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
-     * @throws NhsClient.UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
+     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
      */
     public static void checkKeyFiles(Path dir, String kid, Path addTo, boolean force) throws FileAlreadyExistsException {
         if (!force) {
@@ -154,7 +154,7 @@ public final class NhsKeys {
      *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
-     * @throws NhsClient.UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid};
+     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid};
      *         the drive keeps no permissions or ACLs to keep the private key private
      * @throws IOException a file cannot be written
      */
@@ -187,7 +187,7 @@ public final class NhsKeys {
      * as the Python tool and this toolkit write it), PKCS#8 ({@code BEGIN PRIVATE KEY}, as
      * {@code openssl genpkey} writes it), and both encrypted.
      *
-     * @throws NhsClient.UsageException the file is missing or unreadable, is not an RSA private key (a public
+     * @throws UsageException the file is missing or unreadable, is not an RSA private key (a public
      *         key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
@@ -227,7 +227,7 @@ public final class NhsKeys {
     /**
      * Reads a JWKS file.
      *
-     * @throws NhsClient.UsageException it is missing, unreadable or not a JWKS
+     * @throws UsageException it is missing, unreadable or not a JWKS
      */
     public static JWKSet loadJwks(Path file) {
         return parseJwks(NhsFiles.readText(file, "JWKS file"), file);
@@ -238,8 +238,8 @@ public final class NhsKeys {
      * {@code User-Agent: APIM}, through the environment's proxy, trusting {@code caCertificates}
      * (null for none) besides the JDK's CAs.
      *
-     * @throws NhsClient.UsageException missing file, bad URL, a non-200 answer or not a JWKS
-     * @throws NhsClient.NetworkException the URL cannot be reached
+     * @throws UsageException missing file, bad URL, a non-200 answer or not a JWKS
+     * @throws NetworkException the URL cannot be reached
      */
     public static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
         String source = fileOrUrl.trim();
@@ -252,13 +252,13 @@ public final class NhsKeys {
                 .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
                 NhsHttp.MAX_JWKS_BYTES);
         if (response.statusCode() != 200) {
-            throw new NhsClient.UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
+            throw new UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
                     + ": the token endpoint could not fetch it either; publish the JWKS there");
         }
         try {
             return JWKSet.parse(new String(response.body(), StandardCharsets.UTF_8));
         } catch (ParseException e) {
-            throw new NhsClient.UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
+            throw new UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
                     + "): publish the JSON from generate-keys");
         }
     }
@@ -271,8 +271,8 @@ public final class NhsKeys {
         }
     }
 
-    private static NhsClient.UsageException notAJwks(Path file, ParseException e) {
-        return new NhsClient.UsageException("'" + file + "' is not a valid JWKS (" + e.getMessage()
+    private static UsageException notAJwks(Path file, ParseException e) {
+        return new UsageException("'" + file + "' is not a valid JWKS (" + e.getMessage()
                 + "): expected {\"keys\": [ ... ]}");
     }
 
@@ -283,13 +283,13 @@ public final class NhsKeys {
      *
      * @param kid the kid the key signs with; null for the JWKS's only key
      * @return the kid checked
-     * @throws NhsClient.UsageException the first mismatch, and what to do about it; no kid and not exactly one key
+     * @throws UsageException the first mismatch, and what to do about it; no kid and not exactly one key
      */
     public static String checkRegistered(RSAPublicKey key, String kid, JWKSet jwks, String source) {
         String checked = kid != null ? kid : onlyKid(jwks, source);
         Mismatch mismatch = mismatch(key, checked, jwks, source);
         if (mismatch != null) {
-            throw new NhsClient.UsageException(mismatch.problem() + ": " + mismatch.fix());
+            throw new UsageException(mismatch.problem() + ": " + mismatch.fix());
         }
         return checked;
     }
@@ -299,7 +299,7 @@ public final class NhsKeys {
         if (keys.size() == 1 && keys.get(0).getKeyID() != null) {
             return keys.get(0).getKeyID();
         }
-        throw new NhsClient.UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
+        throw new UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
                 + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
                 : " keys") + "; give " + NhsSetting.KID.named());
     }
@@ -392,7 +392,7 @@ public final class NhsKeys {
             throw notAJwks(file, e);
         }
         if (keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
-            throw new NhsClient.UsageException("'" + file + "' already has a key with kid '" + kid
+            throw new UsageException("'" + file + "' already has a key with kid '" + kid
                     + "': choose a new " + NhsSetting.KID.shortName() + " for the new key");
         }
         return document;

@@ -36,25 +36,25 @@ final class NhsPemBouncyCastle {
         try (PEMParser parser = new PEMParser(new StringReader(text))) {
             pem = parser.readObject();
         } catch (IOException | RuntimeException e) {
-            throw new NhsClient.UsageException(where + " is not valid PEM (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " is not valid PEM (" + NhsSetting.oneLine(e.getMessage())
                     + "): give the private key PEM from generate-keys or openssl");
         }
         if (pem == null) {
-            throw new NhsClient.UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
+            throw new UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
                     + ": give a private key PEM (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)");
         }
         PrivateKeyInfo info;
         try {
             info = privateKeyInfo(pem, passphrase, where);
-        } catch (NhsClient.UsageException e) {
+        } catch (UsageException e) {
             throw e;
         } catch (Exception e) {
-            throw new NhsClient.UsageException(where + " cannot be decrypted (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " cannot be decrypted (" + NhsSetting.oneLine(e.getMessage())
                     + "): check " + NhsSetting.PASSPHRASE.named(), e);
         }
         String algorithm = info.getPrivateKeyAlgorithm().getAlgorithm().getId();
         if (!algorithm.equals(PKCSObjectIdentifiers.rsaEncryption.getId())) {
-            throw new NhsClient.UsageException(where + " holds " + keyKind(algorithm)
+            throw new UsageException(where + " holds " + keyKind(algorithm)
                     + " private key: NHS signed JWTs need an RSA key (RS512); make one with generate-keys");
         }
         try {
@@ -63,10 +63,10 @@ final class NhsPemBouncyCastle {
                 return (RSAPrivateCrtKey) key;
             }
         } catch (PEMException | RuntimeException e) {
-            throw new NhsClient.UsageException(where + " holds a damaged RSA key (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " holds a damaged RSA key (" + NhsSetting.oneLine(e.getMessage())
                     + "): make a new one with generate-keys", e);
         }
-        throw new NhsClient.UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
+        throw new UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
     }
 
     private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) throws Exception {
@@ -78,7 +78,7 @@ final class NhsPemBouncyCastle {
         }
         if (pem instanceof PKCS8EncryptedPrivateKeyInfo || pem instanceof PEMEncryptedKeyPair) {
             if (passphrase == null || passphrase.length == 0) {
-                throw new NhsClient.UsageException(where + " is encrypted: give its passphrase with "
+                throw new UsageException(where + " is encrypted: give its passphrase with "
                         + NhsSetting.PASSPHRASE.named());
             }
             try {
@@ -92,17 +92,17 @@ final class NhsPemBouncyCastle {
                                 .setProvider(new BouncyCastleProvider())
                                 .build(passphrase));
             } catch (Exception e) {
-                throw new NhsClient.UsageException(where + " cannot be decrypted with the passphrase given: check "
+                throw new UsageException(where + " cannot be decrypted with the passphrase given: check "
                         + NhsSetting.PASSPHRASE.named(), e);
             }
         }
         if (pem instanceof SubjectPublicKeyInfo) {
-            throw new NhsClient.UsageException(where + " holds a public key: give the private key (the .pem, not the .pem.pub)");
+            throw new UsageException(where + " holds a public key: give the private key (the .pem, not the .pem.pub)");
         }
         if (pem instanceof X509CertificateHolder) {
-            throw new NhsClient.UsageException(where + " holds a certificate: give the RSA private key it was made from");
+            throw new UsageException(where + " holds a certificate: give the RSA private key it was made from");
         }
-        throw new NhsClient.UsageException(where + " holds a " + pem.getClass().getSimpleName()
+        throw new UsageException(where + " holds a " + pem.getClass().getSimpleName()
                 + ", not a private key: give the RSA private key PEM");
     }
 

@@ -96,13 +96,13 @@ final class NhsProxies extends ProxySelector {
                 throw new URISyntaxException(url, "no host");
             }
         } catch (URISyntaxException e) {
-            throw new NhsClient.UsageException(variable + " '" + masked(value) + "' is not a proxy URL: use "
+            throw new UsageException(variable + " '" + masked(value) + "' is not a proxy URL: use "
                     + "http://host:port, or http://user:password@host:port with the password percent-encoded "
                     + "(% as %25, @ as %40, : as %3A, space as %20)");
         }
         String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("http") && !scheme.equals("https")) {
-            throw new NhsClient.UsageException(variable + " '" + masked(value) + "' is a " + scheme
+            throw new UsageException(variable + " '" + masked(value) + "' is a " + scheme
                     + " proxy: only HTTP proxies are supported (http://host:port)");
         }
         return new Endpoint(unbracketed(uri.getHost()), port(uri), variable, basicAuthorization(uri.getRawUserInfo()));

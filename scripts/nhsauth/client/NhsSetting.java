@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
  * Every setting of the toolkit, each once with all its names: the {@code NHS_*} variable that
  * gives it, the command-line option, and the builder method. {@link NhsClient.Builder#fromEnvironment}
  * reads the variables from here, and the commands' default-value provider finds an option's
- * variable here ({@link NhsClient#variableFor}). Messages name a setting with a placeholder
+ * variable here ({@link NhsCommands#variableFor}). Messages name a setting with a placeholder
  * ({@link #named()}, {@link #action()}) that each audience reads in its own terms ({@link #render}).
  * Also the small value checks that the library and the commands share.
  */
@@ -134,15 +134,15 @@ enum NhsSetting {
         try {
             uri = new URI(url == null ? "" : url.trim());
         } catch (java.net.URISyntaxException e) {
-            throw new NhsClient.UsageException(what + " '" + url + "' is not a valid URL (" + e.getReason()
+            throw new UsageException(what + " '" + url + "' is not a valid URL (" + e.getReason()
                     + "): give a full https:// URL");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         if (!scheme.equals("https") && !scheme.equals("http")) {
-            throw new NhsClient.UsageException(what + " '" + url + "' must start with https:// (or http:// for a local server)");
+            throw new UsageException(what + " '" + url + "' must start with https:// (or http:// for a local server)");
         }
         if (uri.getHost() == null || uri.getHost().isEmpty()) {
-            throw new NhsClient.UsageException(what + " '" + url + "' has no host: give a full URL like https://int.api.service.nhs.uk/...");
+            throw new UsageException(what + " '" + url + "' has no host: give a full URL like https://int.api.service.nhs.uk/...");
         }
         return uri;
     }
@@ -153,7 +153,7 @@ enum NhsSetting {
      */
     static URI checkNotInClear(URI uri, String what, String secret) {
         if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
-            throw new NhsClient.UsageException(what + " '" + uri + "' is plain http to another machine, so the "
+            throw new UsageException(what + " '" + uri + "' is plain http to another machine, so the "
                     + secret + " would cross the network unencrypted: use https:// (http is only for a local mock server)");
         }
         return uri;
@@ -180,10 +180,10 @@ enum NhsSetting {
             s = Double.NaN;
         }
         if (Double.isNaN(s)) {
-            throw new NhsClient.UsageException(named + " is not a number of seconds: e.g. 30");
+            throw new UsageException(named + " is not a number of seconds: e.g. 30");
         }
         if (s <= 0 || s > 3600) {
-            throw new NhsClient.UsageException(named + " must be more than 0 and at most 3600 seconds: e.g. 30");
+            throw new UsageException(named + " must be more than 0 and at most 3600 seconds: e.g. 30");
         }
         // At least a millisecond: the JDK refuses a zero timeout.
         return Duration.ofMillis(Math.max(1, Math.round(s * 1000)));

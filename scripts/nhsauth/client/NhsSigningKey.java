@@ -27,7 +27,7 @@ final class NhsSigningKey {
         this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
-            throw new NhsClient.UsageException("the private key has only " + bits()
+            throw new UsageException("the private key has only " + bits()
                     + " bits: RS512 needs at least 2048 and NHS guidance asks for 4096; make one with generate-keys");
         }
         this.signer = new RSASSASigner(privateKey);
@@ -55,7 +55,7 @@ final class NhsSigningKey {
         try {
             jwt.sign(signer);
         } catch (JOSEException e) {
-            throw new NhsClient.NhsAuthException(NhsClient.ExitCode.INTERNAL, "cannot sign the client assertion: " + e.getMessage(), null, e);
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "cannot sign the client assertion: " + e.getMessage(), null, e);
         }
         return jwt.serialize();
     }

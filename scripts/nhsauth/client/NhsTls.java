@@ -102,7 +102,7 @@ final class NhsTls {
             Collection<? extends Certificate> extra = CertificateFactory.getInstance("X.509")
                     .generateCertificates(new ByteArrayInputStream(pem));
             if (extra.isEmpty()) {
-                throw new NhsClient.UsageException(where + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----");
+                throw new UsageException(where + " holds no certificate: give a PEM file with -----BEGIN CERTIFICATE-----");
             }
             for (var c : extra) {
                 store.setCertificateEntry("user-" + n++, c);
@@ -111,10 +111,10 @@ final class NhsTls {
             tmf.init(store);
             return context(tmf.getTrustManagers());
         } catch (CertificateException e) {
-            throw new NhsClient.UsageException(where + " is not a PEM certificate (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " is not a PEM certificate (" + NhsSetting.oneLine(e.getMessage())
                     + "): give the CA certificate in PEM form", e);
         } catch (IOException | GeneralSecurityException e) {
-            throw new NhsClient.UsageException("cannot use " + where + ": " + NhsSetting.oneLine(e.getMessage()), e);
+            throw new UsageException("cannot use " + where + ": " + NhsSetting.oneLine(e.getMessage()), e);
         }
     }
 }

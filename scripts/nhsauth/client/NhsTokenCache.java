@@ -94,7 +94,7 @@ final class NhsTokenCache {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    NhsClient.AccessToken read(String tokenUrl, String apiKey, String kid) {
+    AccessToken read(String tokenUrl, String apiKey, String kid) {
         String key = keyOf(tokenUrl, apiKey, kid);
         try {
             byte[] bytes = NhsFiles.privacyProblem(dir, true) == null ? NhsFiles.readIfPrivate(fileFor(key), 16_384) : null;
@@ -103,7 +103,7 @@ final class NhsTokenCache {
             }
             Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
             String token = JSONObjectUtils.getString(json, "access_token");
-            return token == null || !key.equals(json.get("key")) ? null : new NhsClient.AccessToken(token,
+            return token == null || !key.equals(json.get("key")) ? null : new AccessToken(token,
                     String.valueOf(json.get("token_type")), JSONObjectUtils.getLong(json, "expires_in"),
                     JSONObjectUtils.getLong(json, "issued_at"));
         } catch (IOException | java.text.ParseException | RuntimeException e) {
@@ -111,7 +111,7 @@ final class NhsTokenCache {
         }
     }
 
-    void write(String tokenUrl, String apiKey, String kid, NhsClient.AccessToken token) {
+    void write(String tokenUrl, String apiKey, String kid, AccessToken token) {
         String key = keyOf(tokenUrl, apiKey, kid);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);

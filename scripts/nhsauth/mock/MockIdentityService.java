@@ -76,7 +76,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
         InetSocketAddress address = new InetSocketAddress(host, port);
         if (address.isUnresolved()) {
-            throw new NhsClient.UsageException("--host '" + host + "' cannot be resolved: use an IP address "
+            throw new UsageException("--host '" + host + "' cannot be resolved: use an IP address "
                     + "such as 127.0.0.1");
         }
         HttpServer http;
@@ -84,10 +84,10 @@ public final class MockIdentityService implements AutoCloseable {
             http = HttpServer.create(address, 1024);
         } catch (BindException e) {
             if (String.valueOf(e.getMessage()).contains("in use")) {
-                throw new NhsClient.UsageException("port " + port + " on " + host + " is already in use: stop "
+                throw new UsageException("port " + port + " on " + host + " is already in use: stop "
                         + "the other server or choose another with --port (0 picks a free one)", e);
             }
-            throw new NhsClient.UsageException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
+            throw new UsageException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
                     + "): use an address of this machine with --host, or another --port", e);
         }
         return new MockIdentityService(http, host, MockJwks.Registry.of(apps, jwksCacheSeconds), log, verbose);

@@ -79,7 +79,7 @@ public final class MockJwks {
                     jwks = new JwksFile(Path.of(app.jwks()));
                 }
                 if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
-                    throw new NhsClient.UsageException("API key '" + app.apiKey() + "' is registered twice: "
+                    throw new UsageException("API key '" + app.apiKey() + "' is registered twice: "
                             + "give each app once");
                 }
             }
@@ -229,7 +229,7 @@ public final class MockJwks {
                 try (java.io.InputStream in = response.body()) {
                     body = in.readNBytes(MAX_JWKS_BYTES + 1);
                 }
-            } catch (NhsClient.NhsAuthException | IOException e) {
+            } catch (NhsAuthException | IOException e) {
                 throw new JwksUnavailable(e.getMessage());
             }
             if (response.statusCode() != 200) {

@@ -35,8 +35,8 @@ class NhsTokenCacheTest {
         return new NhsTokenCache(dir, notices::add);
     }
 
-    static NhsClient.AccessToken token(String value) {
-        return new NhsClient.AccessToken(value, "Bearer", 599, System.currentTimeMillis());
+    static AccessToken token(String value) {
+        return new AccessToken(value, "Bearer", 599, System.currentTimeMillis());
     }
 
     /** A cache folder holding one good token, as a previous run left it. */

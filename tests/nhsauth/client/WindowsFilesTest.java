@@ -134,13 +134,13 @@ class WindowsFilesTest {
             Path dir = fs.getPath("C:\\Users\\me\\AppData\\Local\\nhs-auth");
             List<String> notices = new ArrayList<>();
             NhsTokenCache cache = new NhsTokenCache(dir, notices::add);
-            NhsClient.AccessToken token = new NhsClient.AccessToken("windows-token", "Bearer", 599, System.currentTimeMillis());
+            AccessToken token = new AccessToken("windows-token", "Bearer", 599, System.currentTimeMillis());
             cache.write(URL, "key", "win-1", token);
             assertEquals(List.of(), notices);
             assertOwnerOnly(dir);
             Path file = cache.fileFor(NhsTokenCache.keyOf(URL, "key", "win-1"));
             assertOwnerOnly(file);
-            NhsClient.AccessToken hit = cache.read(URL, "key", "win-1");
+            AccessToken hit = cache.read(URL, "key", "win-1");
             assertNotNull(hit, "written, then read back");
             assertEquals("windows-token", hit.value());
 
@@ -167,7 +167,7 @@ class WindowsFilesTest {
             setAcl(dir, List.of(acl(dir).get(0), theirs));
             byte[] before = Files.readAllBytes(file);
             assertNull(cache.read(URL, "key", "win-1"), "a folder another user can open is not trusted");
-            cache.write(URL, "key", "win-1", new NhsClient.AccessToken("other", "Bearer", 599, System.currentTimeMillis()));
+            cache.write(URL, "key", "win-1", new AccessToken("other", "Bearer", 599, System.currentTimeMillis()));
             assertEquals(1, notices.size(), () -> "one warning: " + notices);
             assertTrue(notices.get(0).startsWith("warning: ") && notices.get(0).contains(dir.toString()), notices.get(0));
             assertArrayEquals(before, Files.readAllBytes(file), "nothing written into an untrusted folder");
@@ -208,7 +208,7 @@ class WindowsFilesTest {
     void aPrivateKeyIsNotWrittenWhereNeitherPermissionsNorAclsExist() throws Exception {
         try (FileSystem fs = Jimfs.newFileSystem(Configuration.unix().toBuilder().setAttributeViews("basic").build())) {
             Path dir = Files.createDirectories(fs.getPath("/stick"));
-            NhsClient.UsageException refused = assertThrows(NhsClient.UsageException.class,
+            UsageException refused = assertThrows(UsageException.class,
                     () -> writeKeys(dir, first, false));
             assertTrue(refused.getMessage().contains("win-1.pem") && refused.getMessage().contains("private"),
                     refused.getMessage());

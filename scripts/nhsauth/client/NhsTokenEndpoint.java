@@ -1,26 +1,79 @@
 package nhsauth.client;
 
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 
-/** Turns the token endpoint's answer into a token, or a {@link NhsClient.TokenRequestException} with a hint. */
-final class NhsTokenAnswers {
+/**
+ * The token request: the form the endpoint expects, resending after transient failures, and its
+ * answer turned into a token or a {@link TokenRequestException} with a hint.
+ */
+final class NhsTokenEndpoint {
+    static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+    static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
 
     /** What was asked for, which the hints quote back. */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
     }
 
-    private NhsTokenAnswers() {
+    private NhsTokenEndpoint() {
     }
 
-    static NhsClient.AccessToken read(HttpResponse<byte[]> response, Asked asked) {
+    /**
+     * Exchanges a client assertion for a new access token, resending after a refused or reset
+     * connection or HTTP 429, 502, 503, 504, at most {@link NhsClient#TOKEN_RETRIES} times, each
+     * time with a newly signed assertion so no jti is ever reused.
+     */
+    static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, Asked asked) {
+        for (int attempt = 0; ; attempt++) {
+            boolean last = attempt >= NhsClient.TOKEN_RETRIES;
+            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl()))
+                    .timeout(timeout)
+                    .header("Content-Type", FORM_CONTENT_TYPE)
+                    .header("Accept", "application/json")
+                    .header("User-Agent", NhsClient.USER_AGENT)
+                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get())))
+                    .build();
+            HttpResponse<byte[]> response;
+            try {
+                response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+            } catch (NetworkException e) {
+                if (last || !e.retryable()) {
+                    throw e;
+                }
+                http.trace("retrying the token request after: " + e.getMessage());
+                NhsHttp.pauseBeforeRetry(attempt, null);
+                continue;
+            }
+            int status = response.statusCode();
+            if (!last && NhsHttp.isTransient(status)) {
+                http.trace("retrying the token request after HTTP " + status);
+                NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
+                continue;
+            }
+            return read(response, asked);
+        }
+    }
+
+    /** Form body of the token request, exactly as the NHS token endpoint expects it. */
+    static String form(String clientAssertion) {
+        return "grant_type=client_credentials"
+                + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
+                + "&client_assertion=" + URLEncoder.encode(clientAssertion, StandardCharsets.UTF_8);
+    }
+
+    static AccessToken read(HttpResponse<byte[]> response, Asked asked) {
         long receivedAt = System.currentTimeMillis();
         int status = response.statusCode();
         String body = new String(response.body(), StandardCharsets.UTF_8);
@@ -28,7 +81,7 @@ final class NhsTokenAnswers {
         if (status == 200) {
             Object token = json == null ? null : json.get("access_token");
             if (!(token instanceof String) || ((String) token).isEmpty()) {
-                throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 "
+                throw new TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 "
                         + (json == null ? "but not with JSON (" + firstLine(body) + ")" : "without an access_token"),
                         "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
                                 + "and that no proxy rewrites its answers");
@@ -37,26 +90,26 @@ final class NhsTokenAnswers {
             Object type = json.get("token_type");
             // Timed on this machine's clock from receipt: the endpoint's issued_at is on its own clock,
             // and a server minutes ahead would otherwise make a token look valid for longer than it is.
-            return new NhsClient.AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn,
+            return new AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn,
                     receivedAt);
         }
         if (status >= 300 && status < 400) {
             String location = response.headers().firstValue("Location").orElse("(no Location)");
-            throw new NhsClient.TokenRequestException(status, null, null, null, "the token endpoint redirected (HTTP "
+            throw new TokenRequestException(status, null, null, null, "the token endpoint redirected (HTTP "
                     + status + ") to " + location + "; not followed, so the client assertion stays with the "
                     + "endpoint it was signed for",
                     "give the final token URL with " + NhsSetting.TOKEN_URL.named() + ", or check " + NhsSetting.ENV.named());
         }
         Fault fault = Fault.of(json);
         if (fault != null) {
-            throw new NhsClient.TokenRequestException(status, fault.errorcode(), fault.faultstring(), null,
+            throw new TokenRequestException(status, fault.errorcode(), fault.faultstring(), null,
                     "token endpoint refused: HTTP " + status + " " + fault, fault.hint(asked.env()));
         }
         String error = member(json, "error");
         String description = member(json, "error_description");
         String messageId = member(json, "message_id");
         if (error == null && description == null) {
-            throw new NhsClient.TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
+            throw new TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
                     + (body.isBlank() ? " with no body" : json != null ? " without an error" : ", not NHS JSON (" + firstLine(body) + ")")
                     + (messageId == null ? "" : " (message_id " + messageId + ")"),
                     status == 405 || status == 404 ? hint(status, null, response, asked)
@@ -65,7 +118,7 @@ final class NhsTokenAnswers {
         }
         String summary = "token endpoint refused: HTTP " + status + (error == null ? "" : " " + error)
                 + (description == null ? "" : ": " + description) + (messageId == null ? "" : " (message_id " + messageId + ")");
-        throw new NhsClient.TokenRequestException(status, error, description, messageId, summary,
+        throw new TokenRequestException(status, error, description, messageId, summary,
                 hint(status, description, response, asked));
     }
 
