@@ -11,7 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -1036,6 +1039,29 @@ class LauncherTest {
         assertEquals(VERSION, run(tmp, env, HANG_SECONDS, jbang("version")).assertOk().out().trim(),
                 "the lock of a dead run is taken over");
         assertFalse(Files.exists(lock));
+    }
+
+    /**
+     * A lock whose pid now belongs to another, live process (the run that took it died and the pid
+     * was reused) is taken over once it is older than any build, instead of waiting for that process.
+     */
+    @Test
+    void aLockHeldByAReusedPidIsTakenOverOnceOld() throws Exception {
+        Path home = jbangHome(tmp.resolve("jbang-home"));
+        Path lock = home.resolve("nhs-auth-launcher.lock");
+        Map<String, String> env = sharedCacheEnv(home);
+        Process reused = new ProcessBuilder("sleep", "600").start();
+        try {
+            Files.createDirectories(lock);
+            Files.writeString(lock.resolve("pid"), reused.pid() + "\n");
+            Files.setLastModifiedTime(lock, FileTime.from(Instant.now().minus(Duration.ofMinutes(10))));
+            assertEquals(VERSION, run(tmp, env, HANG_SECONDS, jbang("version")).assertOk().out().trim(),
+                    "an old lock is taken over although its pid is alive");
+            assertFalse(Files.exists(lock), "and released after the run");
+        } finally {
+            reused.destroyForcibly();
+            reused.waitFor();
+        }
     }
 
     // --- the script itself ---------------------------------------------------------------------
