@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+
+import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The catalog aliases run through ./jbang in a scratch folder, exactly as a user runs them. */
@@ -86,6 +90,42 @@ class EndToEndTest {
         TestSupport.jbang(TestSupport.repoRoot(), Map.of(), "generate-keys", "--output-dir", scratch.toString(),
                 "--key-size", "2048", "--format", "json").assertOk();
         assertTrue(Files.exists(scratch.resolve("int-1.pem")));
+    }
+
+    /**
+     * The remote form users copy from a runbook, {@code nhs-auth@<catalog URL>}: JBang fetches the
+     * catalog, the umbrella and every packaged {@code //SOURCES} file (client, picocli glue, mock)
+     * relative to their URLs. The repository is served on loopback to a JBang home of its own.
+     */
+    @Test
+    void theUmbrellaRunsFromACatalogServedOverHttp() throws Exception {
+        Path root = TestSupport.repoRoot();
+        List<String> served = new java.util.concurrent.CopyOnWriteArrayList<>();
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            Path file = root.resolve(exchange.getRequestURI().getPath().substring(1)).normalize();
+            boolean ok = file.startsWith(root) && Files.isRegularFile(file);
+            byte[] body = ok ? Files.readAllBytes(file) : new byte[0];
+            served.add(exchange.getRequestURI().getPath());
+            exchange.sendResponseHeaders(ok ? 200 : 404, body.length == 0 ? -1 : body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        server.start();
+        try {
+            String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/";
+            Map<String, String> env = Map.of("JBANG_DIR", scratch.resolve("jbang home").toString());
+            TestSupport.jbang(scratch, env, "trust", "add", base).assertOk();
+            TestSupport.jbang(scratch, env, "nhs-auth@" + base + "jbang-catalog.json", "generate-keys",
+                    "--output-dir", "keys", "--key-size", "2048").assertOk();
+            assertTrue(Files.exists(scratch.resolve("keys/int-1.json")));
+            for (String source : List.of("/scripts/nhsauth/client/NhsClient.java", "/scripts/nhsauth/client/NhsKeys.java",
+                    "/scripts/nhsauth/cli/NhsCli.java", "/scripts/nhsauth/mock/MockIdentityService.java")) {
+                assertTrue(served.contains(source), source + " was fetched over http: " + served);
+            }
+        } finally {
+            server.stop(0);
+        }
     }
 
     private static String normalise(String stderr, String dir) {
