@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.MatchResult;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -183,5 +184,56 @@ class CompletionTest {
                 "nhs-auth get-token: unknown option '--api-kye': did you mean --api-key?");
         TestSupport.runInProcess(new GetToken(), "--tokne-cache").assertOneLineError(2,
                 "unknown option '--tokne-cache': did you mean one of", "--token-cache");
+    }
+
+    // ------------------------------------------------------------------ the README's library table
+
+    /** How a type reads in the table: simple names, nested ones by their outer type, generics dropped. */
+    static String typeName(String written) {
+        String raw = written.replaceAll("<.*>", "").trim();
+        return raw.substring(raw.lastIndexOf('.') + 1);
+    }
+
+    /** A method as {@code Type.name(ParamType, ...) -> ReturnType}, from a README row or from the class. */
+    static String signature(String type, String name, List<String> params, String returns) {
+        return type + "." + name + "(" + String.join(", ", params) + ") -> " + returns;
+    }
+
+    @Test
+    void theReadmesLibraryTableHasARowForEveryPublicMethodWithItsReturnType() throws Exception {
+        Set<String> api = new TreeSet<>();
+        try (var files = Files.list(TestSupport.repoRoot().resolve("scripts/nhsauth/client"))) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+                if (!Files.readString(file).contains("\npublic ")) {
+                    continue;
+                }
+                Class<?> top = Class.forName("nhsauth.client." + file.getFileName().toString().replace(".java", ""));
+                List<Class<?>> types = new java.util.ArrayList<>(List.of(top));
+                Arrays.stream(top.getDeclaredClasses()).filter(c -> java.lang.reflect.Modifier.isPublic(c.getModifiers()))
+                        .forEach(types::add);
+                for (Class<?> type : types) {
+                    String typeName = type == top ? top.getSimpleName() : top.getSimpleName() + "." + type.getSimpleName();
+                    for (java.lang.reflect.Method m : type.getDeclaredMethods()) {
+                        boolean objects = Set.of("toString", "equals", "hashCode").contains(m.getName())
+                                || type.isEnum() && Set.of("values", "valueOf").contains(m.getName());
+                        if (java.lang.reflect.Modifier.isPublic(m.getModifiers()) && !m.isSynthetic() && !objects) {
+                            api.add(signature(typeName, m.getName(), Arrays.stream(m.getParameterTypes())
+                                    .map(Class::getSimpleName).toList(), m.getReturnType().getSimpleName()));
+                        }
+                    }
+                }
+            }
+        }
+        String readme = Files.readString(TestSupport.repoRoot().resolve("README.md"));
+        String section = readme.substring(readme.indexOf("### Library API"), readme.indexOf("\n## ", readme.indexOf("### Library API")));
+        Set<String> rows = new TreeSet<>();
+        Matcher row = Pattern.compile("(?m)^\\| `([\\w.]+)\\.(\\w+)\\(([^)]*)\\)` \\| `([^`]+)` \\|").matcher(section);
+        while (row.find()) {
+            // Parameters are "Type name", split at the commas outside generics.
+            List<String> params = row.group(3).isBlank() ? List.of() : Arrays.stream(row.group(3).split(",(?![^<]*>)"))
+                    .map(p -> typeName(p.trim().substring(0, p.trim().lastIndexOf(' ')))).toList();
+            assertTrue(rows.add(signature(row.group(1), row.group(2), params, typeName(row.group(4)))), row.group());
+        }
+        assertEquals(api, rows, "the README's library table, one row per public method with its return type");
     }
 }
