@@ -27,10 +27,12 @@ import picocli.CommandLine.Model.CommandSpec;
                 "The response body goes to stdout exactly as received; the status line, the elapsed time and "
                         + "the X-Request-ID go to stderr. Exit 0 on 2xx, 4 otherwise."},
         footer = {"%nExamples:",
-                "  call-api --env int --url https://int.api.service.nhs.uk/hello-world/hello/application",
-                "  call-api --url URL --json @body.json          # POST with Content-Type and Accept: application/json",
+                "  call-api --env int \\",
+                "    --url https://int.api.service.nhs.uk/hello-world/hello/application",
+                "  call-api --url URL --json @body.json    # POST, Content-Type and Accept: JSON",
                 "  call-api --url URL --data @body.xml --header 'Content-Type: application/xml'",
-                "  call-api --auth api-key --api-key KEY --url https://int.api.service.nhs.uk/hello-world/hello/application"})
+                "  call-api --auth api-key --api-key KEY \\",
+                "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
 public class CallApi implements Callable<Integer> {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
@@ -41,6 +43,9 @@ public class CallApi implements Callable<Integer> {
 
     @Mixin
     NhsCli.ClientOptions options;
+
+    @Mixin
+    NhsCli.TokenCacheOptions cache;
 
     @Mixin
     NhsCli.AuthOption auth;
@@ -99,7 +104,7 @@ public class CallApi implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter err = NhsCli.err(spec);
         HttpRequest.Builder request = buildRequest(err);
-        NhsClient client = options.builder(err, auth.auth).build();
+        NhsClient client = options.builder(err, auth.auth).tokenCache(cache.dir()).build();
         if (auth.auth == null && client.auth() == NhsAuthPattern.NONE) {
             err.println("note: the " + client.environment().id() + " environment is open access: nothing but the "
                     + "request is sent (--auth signed-jwt or api-key to send credentials)");

@@ -25,8 +25,10 @@ import picocli.CommandLine.Model.CommandSpec;
                         + "else the exit code of the first that failed: 2 settings or key, 5 network, 3 token "
                         + "endpoint (or clock), 4 API."},
         footer = {"%nExamples:",
-                "  doctor --jwks .auth/int-1.json --url https://int.api.service.nhs.uk/hello-world/hello/application",
-                "  doctor --auth api-key --url https://int.api.service.nhs.uk/hello-world/hello/application --format json"})
+                "  doctor --jwks .auth/int-1.json \\",
+                "    --url https://int.api.service.nhs.uk/hello-world/hello/application",
+                "  doctor --auth api-key --format json \\",
+                "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
 public class Doctor implements Callable<Integer> {
 
     @Spec

@@ -27,8 +27,8 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
                 "Writes <kid>.pem (private key, PKCS#1, mode 600; on Windows an ACL for you alone), "
                         + "<kid>.pem.pub (public key) and <kid>.json (JWKS). Never overwrites a file unless --force is given."},
-        footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options of "
-                + "the same name."})
+        footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options",
+                "of the same name."})
 public class GenerateKeys implements Callable<Integer> {
 
     static final int RECOMMENDED_KEY_SIZE = 4096;

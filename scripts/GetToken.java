@@ -16,7 +16,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "get-token", mixinStandardHelpOptions = true, sortOptions = false,
         versionProvider = NhsCli.Version.class,
         description = {"Sign a client assertion (RS512 JWT) with your private key and exchange it at the "
-                + "NHS token endpoint for an access token."},
+                + "NHS token endpoint for an access token.",
+                "Needs --api-key and --private-key (or NHS_API_KEY and NHS_PRIVATE_KEY)."},
         footer = {"%nExamples:",
                 "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
                 "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set"})
@@ -27,6 +28,9 @@ public class GetToken implements Callable<Integer> {
 
     @Mixin
     NhsCli.ClientOptions options;
+
+    @Mixin
+    NhsCli.TokenCacheOptions cache;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: token and expiry; token: the token alone; json: access_token, token_type, "
@@ -46,7 +50,7 @@ public class GetToken implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        NhsClient client = options.builder(NhsCli.err(spec), NhsAuthPattern.SIGNED_JWT).build();
+        NhsClient client = options.builder(NhsCli.err(spec), NhsAuthPattern.SIGNED_JWT).tokenCache(cache.dir()).build();
         PrintWriter out = NhsCli.out(spec);
         if (assertionOnly) {
             out.println(client.clientAssertion());

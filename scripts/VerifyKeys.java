@@ -19,7 +19,8 @@ import picocli.CommandLine.Model.CommandSpec;
         versionProvider = NhsCli.Version.class,
         description = {"Check that a private key matches the JWKS registered for it: the key loads and is RSA, "
                 + "the kid is in the JWKS, modulus and exponent match, alg is absent or RS512, use is absent or sig.",
-                "Prints a one-line verdict on stdout (exit 0), or the first mismatch and what to do (exit 2)."},
+                "Needs --private-key and --jwks. Prints a one-line verdict on stdout (exit 0), or the first mismatch "
+                        + "and what to do (exit 2; exit 5 when a JWKS URL cannot be fetched: network, TLS, an answer too large)."},
         footer = {"%nExample:", "  verify-keys --private-key .auth/int-1.pem --jwks .auth/int-1.json"})
 public class VerifyKeys implements Callable<Integer> {
 
@@ -30,7 +31,7 @@ public class VerifyKeys implements Callable<Integer> {
     NhsCli.KeyOptions keyFile;
 
     @Option(names = "--jwks", paramLabel = "FILE|URL",
-            description = "The JWKS registered for the app: a file or an https URL (env NHS_JWKS). Required.")
+            description = "The JWKS registered for the app: a file or an https URL (env NHS_JWKS).")
     String jwks;
 
     @Mixin

@@ -317,4 +317,16 @@ class CallApiTest {
         assertTrue(api.requests.isEmpty());
         assertTrue(tokenEndpoint.requests.isEmpty());
     }
+
+    @Test
+    void helpCallsRequiredOnlyWhatEveryAuthPatternNeeds() {
+        TestSupport.runInProcess(new CallApi(), "--help").assertOk();
+        picocli.CommandLine.Model.CommandSpec spec = NhsCli.commandLine(new CallApi()).getCommandSpec();
+        for (String optional : List.of("--api-key", "--private-key")) {
+            assertFalse(String.join(" ", spec.findOption(optional).description()).contains("Required"), optional);
+        }
+        assertTrue(String.join(" ", spec.findOption("--url").description()).contains("Required."));
+        assertTrue(String.join(" ", spec.findOption("--auth").description()).contains(
+                "api-key (the apikey header: needs --api-key), none (open access: needs neither)"));
+    }
 }

@@ -319,4 +319,12 @@ class DoctorTest {
             socket.close();
         }
     }
+
+    @Test
+    void helpShowsOnlyTheOptionsDoctorUsesAndNoneAsRequired() {
+        String help = doctor("--help").assertOk().out();
+        assertFalse(help.contains("--token-cache") || help.contains("--no-token-cache"), help);
+        assertFalse(help.contains("Required"), help);
+        assertTrue(help.contains("--api-key=KEY") && help.contains("--private-key=PEM") && help.contains("--auth=PATTERN"), help);
+    }
 }

@@ -11,12 +11,16 @@ import java.io.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import picocli.CommandLine;
 import picocli.CommandLine.*;
@@ -33,22 +37,21 @@ public final class NhsCli {
     private NhsCli() {
     }
 
-    /**
-     * A result lost on its way to stdout. Not one of the library's codes, as only the commands write
-     * stdout; curl's "write error" number, which scripts that wrap curl already know.
-     */
+    /** A result lost on its way to stdout: not a library code (only commands write stdout); curl's "write error". */
     static final int OUTPUT_FAILED = 23;
 
-    /** Every command's exit codes, shown in its --help with two spaces after the code (picocli's own table pads to three). */
-    private static final String EXIT_CODES = String.format("%nExit codes:%n"
-            + "  0  success%n"
-            + "  1  unexpected internal error (run again with --verbose for a stack trace)%n"
-            + "  2  bad usage or bad input: options, files, formats, refusal to overwrite%n"
-            + "  3  the token endpoint refused the client assertion%n"
-            + "  4  the API answered with a non-2xx status%n"
-            + "  5  network failure: DNS, connect, TLS, timeout%n"
-            + "  " + OUTPUT_FAILED + "  the result could not be written to stdout (as curl's 23): a full disk, "
-            + "or a reader that closed the pipe early (then quietly)%n");
+    /** Every command's exit codes: picocli's exit-code list, one table for every --help. */
+    private static final Map<String, String> EXIT_CODES = """
+            0 success
+            1 unexpected internal error (run again with --verbose for a stack trace)
+            2 bad usage or bad input: options, files, formats, refusal to overwrite
+            3 the token endpoint refused the client assertion
+            4 the API answered with a non-2xx status
+            5 network failure: DNS, connect, TLS, timeout, an answer too large
+            %1$d the result could not be written to stdout (as curl's %1$d): a full disk, or a reader that closed the pipe early (then quietly)
+            130 interrupted (Ctrl-C)
+            """.formatted(OUTPUT_FAILED).lines().collect(Collectors.toMap(row -> row.substring(0, row.indexOf(' ')),
+            row -> row.substring(row.indexOf(' ') + 1), (a, b) -> a, LinkedHashMap::new));
 
     // ------------------------------------------------------------------ running a command
 
@@ -73,13 +76,16 @@ public final class NhsCli {
         // The library's own parsers read its enums, so a mistake is told the valid names in the library's words.
         cl.registerConverter(NhsEnvironment.class, parsedBy(NhsEnvironment::parse));
         cl.registerConverter(NhsAuthPattern.class, parsedBy(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
-        listExitCodes(cl);
+        layOutHelp(cl);
         return cl;
     }
 
-    private static void listExitCodes(CommandLine cl) {
-        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_EXIT_CODE_LIST, help -> EXIT_CODES);
-        cl.getSubcommands().values().forEach(NhsCli::listExitCodes);
+    /** The exit codes in every --help; footers (examples) line for line as written: picocli's wrapping splits URLs. */
+    private static void layOutHelp(CommandLine cl) {
+        cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
+        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_FOOTER, help -> Stream.of(help.commandSpec()
+                .usageMessage().footer()).map(line -> String.format(line + "%n")).collect(Collectors.joining()));
+        cl.getSubcommands().values().forEach(NhsCli::layOutHelp);
     }
 
     /** The process's stdout, failing loudly: see {@link ResultStream}. */
@@ -88,10 +94,7 @@ public final class NhsCli {
     /** stdout as UTF-8 text; {@link #resultBytes} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
-    /**
-     * The writer on the process's stderr that {@link #main} gave the command, where progress may be
-     * drawn if it is a terminal; null in tests and the demo's steps.
-     */
+    /** The process's stderr writer that {@link #main} gave the command, where progress may be drawn; else null. */
     static volatile PrintWriter processErr;
 
     /** For {@code main}: run and exit with the command's code. */
@@ -112,9 +115,8 @@ public final class NhsCli {
     }
 
     /**
-     * stdout for results. PrintStream and PrintWriter swallow write errors, so a token written to a
-     * full disk was lost while the command exited 0; this stream raises them, unchecked so that they
-     * pass through PrintWriter, and the command stops at the write that failed.
+     * stdout for results. PrintStream and PrintWriter swallow write errors (a token written to a full disk was lost
+     * with exit 0); this stream raises them unchecked, through PrintWriter, and the command stops at that write.
      */
     private static final class ResultStream extends OutputStream {
         private final OutputStream out = new FileOutputStream(FileDescriptor.out);
@@ -167,9 +169,8 @@ public final class NhsCli {
     }
 
     /**
-     * Where a command writes a result byte for byte: the process's stdout, whose failures still stop
-     * the command (PrintStream swallows only checked ones); or, when the command writes to a buffer
-     * (tests, the demo), bytes collected and printed as UTF-8 text on flush.
+     * Where a command writes a result byte for byte: the process's stdout, whose failures still stop the command
+     * (PrintStream swallows only checked ones); or, for a buffer (tests, the demo), bytes printed as UTF-8 on flush.
      */
     public static PrintStream resultBytes(CommandSpec spec) {
         PrintWriter out = out(spec);
@@ -187,6 +188,13 @@ public final class NhsCli {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
         String message = oneLine(ex.getMessage());
+        if (ex instanceof UnmatchedArgumentException unmatched && !unmatched.getSuggestions().isEmpty()) {
+            // picocli's guesses: commands most alike first, options that start alike.
+            List<String> likely = unmatched.getSuggestions();
+            boolean option = likely.get(0).startsWith("-");
+            message = "unknown " + (option ? "option '" : "command '") + unmatched.getUnmatched().get(0) + "': did you mean "
+                    + (option && likely.size() > 1 ? "one of " + String.join(", ", likely) : likely.get(0)) + "?";
+        }
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);
             if (ex.getCause() instanceof UsageException refused) {
@@ -249,9 +257,8 @@ public final class NhsCli {
     private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value for option '[^']+'");
 
     /**
-     * The default-value provider of every command: an option's {@code NHS_*} variable, when set
-     * and not blank (an empty variable counts as unset); otherwise the option's own default.
-     * Which variable goes with which option is the library's one table ({@link NhsCommands#variableFor}).
+     * The default-value provider of every command: an option's {@code NHS_*} variable (by the library's one table),
+     * when set and not blank (an empty variable counts as unset); otherwise the option's own default.
      */
     private static String variableValue(ArgSpec arg) {
         return arg instanceof OptionSpec option ? NhsCommands.optionDefault(option.longestName(), System.getenv()) : null;
@@ -272,14 +279,8 @@ public final class NhsCli {
 
     /** Whether the option is on the command line (for when picocli has no parse result yet). */
     private static boolean typedIn(String[] args, OptionSpec option) {
-        for (String arg : args) {
-            for (String name : option.names()) {
-                if (arg.equals(name) || arg.startsWith(name + "=") || (name.length() == 2 && arg.startsWith(name))) {
-                    return true;
-                }
-            }
-        }
-        return false;
+        return Stream.of(args).anyMatch(arg -> Stream.of(option.names()).anyMatch(name -> arg.equals(name)
+                || arg.startsWith(name + "=") || name.length() == 2 && arg.startsWith(name)));
     }
 
     /** Names the variable in picocli's message: the user did not type the value, so '--env' alone misleads. */
@@ -325,7 +326,7 @@ public final class NhsCli {
         }
     }
 
-    /** Converts a port number: 0 to 65535, where 0 asks for any free port. */
+    /** Converts a port number: 0 (any free port) to 65535. */
     public static final class PortConverter implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
@@ -348,8 +349,7 @@ public final class NhsCli {
             if (n >= min && n <= max) {
                 return n;
             }
-        } catch (NumberFormatException e) {
-            // refused below
+        } catch (NumberFormatException refusedBelow) {
         }
         throw new UsageException("'" + value + "' " + problem);
     }
@@ -373,33 +373,27 @@ public final class NhsCli {
     /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
     public static final class AuthOption {
         @Option(names = "--auth", paramLabel = "PATTERN",
-                description = "How the app is identified: signed-jwt (a bearer token), api-key (the apikey header, "
-                        + "no token or private key), none (open access) (env NHS_AUTH; default: signed-jwt, "
-                        + "none for --env sandbox unless --token-url is given).")
+                description = "How the app is identified: signed-jwt (a bearer token: needs --api-key and --private-key), "
+                        + "api-key (the apikey header: needs --api-key), none (open access: needs neither) (env NHS_AUTH; "
+                        + "default: signed-jwt, none for --env sandbox unless --token-url is given).")
         public NhsAuthPattern auth;
     }
 
     /** The private key and its passphrase. */
     public static final class KeyOptions {
-        @Option(names = "--private-key", paramLabel = "PEM",
-                showDefaultValue = Visibility.NEVER,
-                description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY). Required.")
+        @Option(names = "--private-key", paramLabel = "PEM", showDefaultValue = Visibility.NEVER,
+                description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY).")
         public Path privateKey;
 
-        @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE",
-                showDefaultValue = Visibility.NEVER,
+        @Option(names = "--private-key-passphrase", paramLabel = "PASSPHRASE", showDefaultValue = Visibility.NEVER,
                 description = "Passphrase of an encrypted key; prefer env NHS_PRIVATE_KEY_PASSPHRASE.")
         public char[] passphrase;
 
         @Option(names = "--kid", paramLabel = "KID",
-                description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, "
-                        + "else <env>-1).")
+                description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, else <env>-1).")
         public String kid;
 
-        /**
-         * The kid, null to derive it. A blank one was typed (an empty NHS_KID counts as unset, as
-         * every variable does), and is a mistake.
-         */
+        /** The kid, null to derive it; a blank one was typed (an empty NHS_KID counts as unset) and is a mistake. */
         public String kid() {
             if (kid != null && kid.isBlank()) {
                 throw new UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
@@ -422,9 +416,11 @@ public final class NhsCli {
 
     /** The token cache's folder, for the commands that keep tokens and for 'cache clear'. */
     public static final class TokenCacheDirOption {
+        // A line per path, so that help never breaks one.
         @Option(names = "--token-cache-dir", paramLabel = "DIR",
-                description = "Folder for the token cache (env NHS_TOKEN_CACHE_DIR; default %%LOCALAPPDATA%%\\nhs-auth on "
-                        + "Windows, ~/Library/Caches/nhs-auth on macOS, else $XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth).")
+                description = {"Folder for the token cache (env NHS_TOKEN_CACHE_DIR). Default:",
+                        "%%LOCALAPPDATA%%\\nhs-auth on Windows,", "~/Library/Caches/nhs-auth on macOS, else",
+                        "$XDG_CACHE_HOME/nhs-auth or ~/.cache/nhs-auth."})
         Path dir;
 
         public Path dir() {
@@ -432,28 +428,8 @@ public final class NhsCli {
         }
     }
 
-    /** The options get-token, call-api and doctor share, each also from an NHS_* environment variable. */
-    public static final class ClientOptions {
-        @Option(names = "--api-key", paramLabel = "KEY",
-                showDefaultValue = Visibility.NEVER,
-                description = "The app's API key from the developer portal: iss and sub of the client assertion "
-                        + "(env NHS_API_KEY). Required.")
-        public String apiKey;
-
-        @Mixin
-        public KeyOptions key;
-
-        @Mixin
-        public EnvOption env;
-
-        @Option(names = "--token-url", paramLabel = "URL",
-                description = "Token endpoint instead of the environment's; the assertion's aud follows it "
-                        + "(env NHS_TOKEN_URL).")
-        public String tokenUrl;
-
-        @Mixin
-        public ConnectionOptions connection;
-
+    /** Whether to keep tokens, and where: for the commands that use a token (doctor asks for a fresh one). */
+    public static final class TokenCacheOptions {
         @Option(names = "--token-cache",
                 description = "Reuse an access token across runs until a minute before it expires (env NHS_TOKEN_CACHE=1); "
                         + "kept owner-only in the user's cache folder (see --token-cache-dir).")
@@ -463,7 +439,33 @@ public final class NhsCli {
         boolean noTokenCache;
 
         @Mixin
-        TokenCacheDirOption tokenCacheDir;
+        TokenCacheDirOption folder;
+
+        /** The folder to keep tokens in, or null to keep none. */
+        public Path dir() {
+            return tokenCache && !noTokenCache ? folder.dir() : null;
+        }
+    }
+
+    /** The options get-token, call-api and doctor share, each also from an NHS_* environment variable. */
+    public static final class ClientOptions {
+        @Option(names = "--api-key", paramLabel = "KEY", showDefaultValue = Visibility.NEVER,
+                description = "The app's API key from the developer portal: iss and sub of the client assertion, "
+                        + "or the apikey header (env NHS_API_KEY).")
+        public String apiKey;
+
+        @Mixin
+        public KeyOptions key;
+
+        @Mixin
+        public EnvOption env;
+
+        @Option(names = "--token-url", paramLabel = "URL",
+                description = "Token endpoint instead of the environment's; the assertion's aud follows it (env NHS_TOKEN_URL).")
+        public String tokenUrl;
+
+        @Mixin
+        public ConnectionOptions connection;
 
         @Mixin
         public VerboseOption verbose;
@@ -471,10 +473,7 @@ public final class NhsCli {
         /** Where the proxy variables come from: the process, or a test's own. */
         public Map<String, String> variables = System.getenv();
 
-        /**
-         * The client these options describe, not yet built, for an auth pattern (null: the
-         * environment's default); notes and the trace go to {@code err}.
-         */
+        /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder()
                     .auth(auth)
@@ -487,12 +486,8 @@ public final class NhsCli {
                     .caCertificates(connection.caCert)
                     .proxyVariables(variables)
                     .commandLineNames()
-                    .notices(line -> {
-                        err.println(line);
-                        err.flush();
-                    })
-                    .trace(verbose.verbose ? err : null)
-                    .tokenCache(tokenCache && !noTokenCache ? tokenCacheDir.dir() : null);
+                    .notices(line -> { err.println(line); err.flush(); })
+                    .trace(verbose.verbose ? err : null);
         }
     }
 }
