@@ -109,8 +109,11 @@ class CallApiTest {
         api.close();
         try (FakeServer flaky = new FakeServer(r -> calls.incrementAndGet() < 3
                 ? new FakeServer.Reply(503, Map.of("Retry-After", "0"), "busy") : FakeServer.Reply.json(200, "{}"))) {
-            callApi("--url", flaky.url("/r"), "--retry", "2").assertOk();
+            TestSupport.Result r = callApi("--url", flaky.url("/r"), "--retry", "2").assertOk();
             assertEquals(3, flaky.requests.size());
+            assertEquals(List.of("warning: HTTP 503 from the API; will retry in 0 s, 1 retry left",
+                    "warning: HTTP 503 from the API; will retry in 0 s, 0 retries left"),
+                    r.err().lines().filter(l -> l.contains("retry")).toList(), "each resend is said on stderr");
             assertEquals(1, flaky.requests.stream().map(q -> q.header("X-Request-ID")).distinct().count());
             assertEquals(1, tokenEndpoint.requests.size(), "one token for all tries");
         } catch (java.io.IOException e) {

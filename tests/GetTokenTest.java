@@ -244,6 +244,46 @@ class GetTokenTest {
     }
 
     @Test
+    void anExpiresInOutOfRangeIsExit3WithNothingPrintedNorCached() throws Exception {
+        Path cache = keys.resolve("expiry-cache");
+        for (String expiresIn : List.of("9223372036854775807", "\"-1\"", "1e30")) {
+            try (FakeServer server = new FakeServer(r -> FakeServer.Reply.json(200,
+                    "{\"access_token\": \"never-shown\", \"expires_in\": " + expiresIn + ", \"token_type\": \"Bearer\"}"))) {
+                TestSupport.Result r = getToken(server, "--format", "text", "--token-cache", "--token-cache-dir", cache.toString());
+                r.assertOneLineErrorWithHint(3, "expires_in", "not 1 to 86400 s");
+                assertFalse(r.err().contains("never-shown"), r.err());
+            }
+        }
+        try (FakeServer good = new FakeServer(r -> FakeServer.Reply.token("good-one"))) {
+            assertEquals("good-one\n", getToken(good, "--format", "token", "--token-cache", "--token-cache-dir",
+                    cache.toString()).assertOk().out(), "nothing unusable was cached");
+        }
+    }
+
+    @Test
+    void anHtmlPageWithStatus200IsANetworkFailureNotARefusal() throws Exception {
+        try (FakeServer portal = new FakeServer(r -> new FakeServer.Reply(200, Map.of("Content-Type", "text/html"),
+                "<html><head><title>Sign in to guest Wi-Fi</title></head></html>\n"))) {
+            TestSupport.Result r = getToken(portal).assertOneLineErrorWithHint(5, "HTTP 200 but not with JSON (<html>");
+            assertTrue(r.err().contains("hint: something other than the NHS token endpoint answered"), r.err());
+        }
+    }
+
+    @Test
+    void tokenRequestResendsAreSaidOnStderr() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (FakeServer server = new FakeServer(r -> calls.incrementAndGet() == 1
+                ? new FakeServer.Reply(429, Map.of("Retry-After", "0"), "busy") : FakeServer.Reply.token("second"))) {
+            TestSupport.Result r = getToken(server, "--format", "token").assertOk();
+            assertTrue(r.err().contains("warning: HTTP 429 from the token endpoint; will retry in 0 s, 1 retry left\n"), r.err());
+        }
+        TestSupport.Result refused = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
+                pem.toString(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");
+        assertEquals(2, refused.err().lines().filter(l -> l.startsWith("warning: cannot connect to the token endpoint")
+                && l.contains("; will retry in ")).count(), refused.err());
+    }
+
+    @Test
     void networkFailuresAreExit5NamingTheCause() throws Exception {
         TestSupport.Result refused = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
                 pem.toString(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");

@@ -260,8 +260,7 @@ public final class NhsClient {
             if (last || !NhsHttp.isTransient(response.statusCode())) {
                 return response;
             }
-            http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
-            NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
+            http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the API", attempt, retries, response);
         }
     }
 
@@ -471,7 +470,7 @@ public final class NhsClient {
         }
 
         private NhsHttp http() {
-            return new NhsHttp(timeout, caCertificates, proxyVariables, trace);
+            return new NhsHttp(timeout, caCertificates, proxyVariables, trace, notices);
         }
 
         /** The kid sent: the one given, else the private key file's name without .pem, else the environment's default. */
