@@ -104,6 +104,21 @@ class CallApiTest {
     }
 
     @Test
+    void aNameUnderLocalhostGetsNoTokenInClearUnlessItResolvesToLoopbackOnly() throws Exception {
+        String host = "api.evil.localhost";
+        boolean loopbackOnly;
+        try {
+            loopbackOnly = java.util.Arrays.stream(java.net.InetAddress.getAllByName(host))
+                    .allMatch(java.net.InetAddress::isLoopbackAddress);
+        } catch (java.net.UnknownHostException e) {
+            loopbackOnly = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeFalse(loopbackOnly, "this machine's resolver takes " + host + " for loopback");
+        callApi("--url", "http://" + host + ":" + api.port() + "/x").assertOneLineError(2, "plain http", "bearer token");
+        assertTrue(tokenEndpoint.requests.isEmpty(), "no token was even fetched");
+    }
+
+    @Test
     void retriesResendWithTheSameRequestId() {
         AtomicInteger calls = new AtomicInteger();
         api.close();

@@ -352,26 +352,17 @@ class GetTokenTest {
     }
 
     @Test
-    void proxiesFromTheEnvironmentAreUsedAndNoProxyBypassesThem() throws Exception {
+    void loopbackGoesDirectWhateverTheProxyVariablesSay() throws Exception {
         try (FakeServer target = new FakeServer(r -> FakeServer.Reply.token("direct"));
              FakeServer proxy = new FakeServer(r -> FakeServer.Reply.token("via-proxy"))) {
-            Map<String, String> vars = Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port());
-            NhsClient proxied = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token")).proxyVariables(vars).build();
-            assertEquals("via-proxy", proxied.requestToken().value());
-            assertEquals(target.url("/oauth2/token"), proxy.requests.get(0).uri(), "absolute URI through the proxy");
-            assertTrue(target.requests.isEmpty());
-
-            for (String noProxy : List.of("127.0.0.1", "*", "localhost,127.0.0.1:" + target.port())) {
-                NhsClient bypass = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                        .tokenUrl(target.url("/oauth2/token"))
-                        .proxyVariables(Map.of("http_proxy", "127.0.0.1:" + proxy.port(), "NO_PROXY", noProxy)).build();
-                assertEquals("direct", bypass.requestToken().value(), noProxy);
+            for (Map<String, String> vars : List.of(Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port()),
+                    Map.of("http_proxy", "127.0.0.1:" + proxy.port(), "NO_PROXY", "localhost,127.0.0.1:" + target.port()),
+                    Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port(), "no_proxy", "127.0.0.1:1"))) {
+                NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
+                        .tokenUrl(target.url("/oauth2/token")).proxyVariables(vars).build();
+                assertEquals("direct", client.requestToken().value(), vars.toString());
             }
-            NhsClient otherPort = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token"))
-                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port(), "no_proxy", "127.0.0.1:1")).build();
-            assertEquals("via-proxy", otherPort.requestToken().value(), "a NO_PROXY entry with another port does not match");
+            assertTrue(proxy.requests.isEmpty(), "the client assertion never went in clear to a proxy");
         }
     }
 
@@ -379,8 +370,8 @@ class GetTokenTest {
     void aProxyThatIsDownIsExit5NamingTheProxy() throws Exception {
         try (FakeServer target = new FakeServer(r -> FakeServer.Reply.token("x"))) {
             NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token"))
-                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
+                    .tokenUrl("https://" + ForwardProxy.ORIGIN + ":" + target.port() + "/oauth2/token")
+                    .proxyVariables(Map.of("HTTPS_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
             NetworkException e = org.junit.jupiter.api.Assertions.assertThrows(NetworkException.class,
                     client::requestToken);
             assertTrue(e.getMessage().contains("cannot connect to the proxy"), e.getMessage());

@@ -177,9 +177,9 @@ final class NhsDoctor {
             return Diagnosis.Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
                     + variable + (proxies.endpointFor(target).hasCredentials() ? ", with credentials" : "") + ")");
         }
-        if (variable != null && proxies.bypassed(target)) {
-            return Diagnosis.Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
-                    + target.getHost() + " (" + variable + " is set)");
+        if (variable != null) {
+            return Diagnosis.Check.passed(name, what + " direct: " + (proxies.bypassed(target) ? setVariable("no_proxy",
+                    "NO_PROXY") + " matches " + target.getHost() : "loopback is never proxied") + " (" + variable + " is set)");
         }
         return Diagnosis.Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
     }

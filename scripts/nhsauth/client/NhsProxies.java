@@ -64,10 +64,10 @@ final class NhsProxies extends ProxySelector {
         return v != null ? v : NhsSetting.blankToNull(vars.get(upper));
     }
 
-    /** The proxy a request to {@code uri} goes through; null for a direct connection. */
+    /** The proxy a request to {@code uri} goes through; null for direct, as loopback always is (as the JDK and Go have it). */
     Endpoint endpointFor(URI uri) {
         Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
-        return proxy == null || bypassed(uri) ? null : proxy;
+        return proxy == null || bypassed(uri) || NhsSetting.isLoopback(uri.getHost()) ? null : proxy;
     }
 
     @Override
