@@ -24,7 +24,6 @@
 package nhsauth.client;
 
 import java.io.PrintWriter;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;

@@ -125,17 +125,12 @@ final class NhsHttp {
      * or an HTTP date; a minute at most), else 0.5 s, 1 s, ... with jitter.
      */
     void pauseBeforeRetry(String why, int attempt, int retries, HttpResponse<?> answer) {
+        String retryAfter = answer == null ? "" : answer.headers().firstValue("Retry-After").orElse("").trim();
+        Instant at = parseDate(retryAfter);
         long base = 500L << attempt;
-        long millis = base + ThreadLocalRandom.current().nextLong(base);
-        String retryAfter = answer == null ? null : answer.headers().firstValue("Retry-After").orElse(null);
-        if (retryAfter != null && !retryAfter.isBlank()) {
-            try {
-                millis = Math.max(0, Math.min(Long.parseLong(retryAfter.trim()), 60)) * 1000;
-            } catch (NumberFormatException e) {
-                Instant at = parseDate(retryAfter);
-                millis = at == null ? millis : Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000));
-            }
-        }
+        long millis = retryAfter.matches("\\d{1,18}") ? Math.min(Long.parseLong(retryAfter), 60) * 1000
+                : at != null ? Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000))
+                : base + ThreadLocalRandom.current().nextLong(base);
         int left = retries - attempt - 1;
         notices.accept("warning: " + why + "; will retry in " + seconds(Duration.ofMillis(millis)) + ", "
                 + left + (left == 1 ? " retry" : " retries") + " left");

@@ -163,9 +163,10 @@ enum NhsSetting {
 
     /** Whether a URL's host is this machine: a loopback address, or a name whose every address is loopback. */
     static boolean isLoopback(String host) {
-        String h = host == null ? "" : host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         try {
-            return !h.isEmpty() && Arrays.stream(InetAddress.getAllByName(h)).allMatch(InetAddress::isLoopbackAddress);
+            // An empty host would be taken for loopback; a bracketed IPv6 literal is read as one, without a lookup.
+            return host != null && !host.isEmpty()
+                    && Arrays.stream(InetAddress.getAllByName(host)).allMatch(InetAddress::isLoopbackAddress);
         } catch (UnknownHostException e) {
             return false;
         }

@@ -38,29 +38,23 @@ final class NhsTokenEndpoint {
     static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, Asked asked) {
         for (int attempt = 0; ; attempt++) {
             boolean last = attempt >= NhsClient.TOKEN_RETRIES;
-            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl()))
-                    .timeout(timeout)
-                    .header("Content-Type", FORM_CONTENT_TYPE)
-                    .header("Accept", "application/json")
+            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl())).timeout(timeout)
+                    .header("Content-Type", FORM_CONTENT_TYPE).header("Accept", "application/json")
                     .header("User-Agent", NhsClient.USER_AGENT)
-                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get())))
-                    .build();
-            HttpResponse<byte[]> response;
+                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get()))).build();
             try {
-                response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+                HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+                if (last || !NhsHttp.isTransient(response.statusCode())) {
+                    return read(response, asked);
+                }
+                http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the token endpoint", attempt,
+                        NhsClient.TOKEN_RETRIES, response);
             } catch (NetworkException e) {
                 if (last || !e.retryable()) {
                     throw e;
                 }
                 http.pauseBeforeRetry(e.getMessage(), attempt, NhsClient.TOKEN_RETRIES, null);
-                continue;
             }
-            int status = response.statusCode();
-            if (!last && NhsHttp.isTransient(status)) {
-                http.pauseBeforeRetry("HTTP " + status + " from the token endpoint", attempt, NhsClient.TOKEN_RETRIES, response);
-                continue;
-            }
-            return read(response, asked);
         }
     }
 
@@ -92,11 +86,10 @@ final class NhsTokenEndpoint {
                         "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
                                 + "and that no proxy rewrites its answers");
             }
-            Object type = json.get("token_type");
             // Timed on this machine's clock from receipt: the endpoint's issued_at is on its own clock,
             // and a server minutes ahead would otherwise make a token look valid for longer than it is.
-            return new AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn,
-                    receivedAt);
+            return new AccessToken((String) token, json.get("token_type") instanceof String type ? type : "Bearer",
+                    expiresIn, receivedAt);
         }
         if (status >= 300 && status < 400) {
             String location = response.headers().firstValue("Location").orElse("(no Location)");
