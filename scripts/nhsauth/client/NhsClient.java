@@ -182,7 +182,7 @@ public final class NhsClient {
      * signed assertion so no jti is ever reused.
      *
      * @throws TokenRequestException the token endpoint refused, or answered with something that is not a token (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     * @throws NetworkException DNS, connect, TLS or timeout failure, or a 200 that is not JSON (exit 5)
      */
     public AccessToken requestToken() {
         signingKey();
