@@ -80,7 +80,7 @@ final class NhsTokenEndpoint {
             long expiresIn = number(json.get("expires_in"), 599);
             // NHS tokens live 10 minutes: a day is generous, and a huge lifetime overflows every expiry sum.
             String problem = !(token instanceof String t) || t.isEmpty() ? "without an access_token"
-                    : expiresIn < 1 || expiresIn > 86_400 ? "with expires_in " + json.get("expires_in") + ", not 1 to 86400 s" : null;
+                    : expiresIn < 1 || expiresIn > 86_400 ? "with expires_in " + expiresIn + ", not 1 to 86400 s" : null;
             if (problem != null) {
                 throw new TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 " + problem,
                         "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
