@@ -104,13 +104,31 @@ class CallApiTest {
     }
 
     @Test
+    void aNameUnderLocalhostGetsNoTokenInClearUnlessItResolvesToLoopbackOnly() throws Exception {
+        String host = "api.evil.localhost";
+        boolean loopbackOnly;
+        try {
+            loopbackOnly = java.util.Arrays.stream(java.net.InetAddress.getAllByName(host))
+                    .allMatch(java.net.InetAddress::isLoopbackAddress);
+        } catch (java.net.UnknownHostException e) {
+            loopbackOnly = false;
+        }
+        org.junit.jupiter.api.Assumptions.assumeFalse(loopbackOnly, "this machine's resolver takes " + host + " for loopback");
+        callApi("--url", "http://" + host + ":" + api.port() + "/x").assertOneLineError(2, "plain http", "bearer token");
+        assertTrue(tokenEndpoint.requests.isEmpty(), "no token was even fetched");
+    }
+
+    @Test
     void retriesResendWithTheSameRequestId() {
         AtomicInteger calls = new AtomicInteger();
         api.close();
         try (FakeServer flaky = new FakeServer(r -> calls.incrementAndGet() < 3
                 ? new FakeServer.Reply(503, Map.of("Retry-After", "0"), "busy") : FakeServer.Reply.json(200, "{}"))) {
-            callApi("--url", flaky.url("/r"), "--retry", "2").assertOk();
+            TestSupport.Result r = callApi("--url", flaky.url("/r"), "--retry", "2").assertOk();
             assertEquals(3, flaky.requests.size());
+            assertEquals(List.of("warning: HTTP 503 from the API; will retry in 0 s, 1 retry left",
+                    "warning: HTTP 503 from the API; will retry in 0 s, 0 retries left"),
+                    r.err().lines().filter(l -> l.contains("retry")).toList(), "each resend is said on stderr");
             assertEquals(1, flaky.requests.stream().map(q -> q.header("X-Request-ID")).distinct().count());
             assertEquals(1, tokenEndpoint.requests.size(), "one token for all tries");
         } catch (java.io.IOException e) {

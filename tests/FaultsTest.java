@@ -155,7 +155,7 @@ class FaultsTest {
     void anHttpsProxyThatIsDownIsExit5NamingTheProxyAndItsVariable() throws Exception {
         int deadProxy = TestSupport.refusedPort();
         NhsClient client = NhsClient.builder().apiKey("faults-api-key").privateKey(pem, null).notices(null)
-                .tokenUrl("https://127.0.0.1/oauth2/token")
+                .tokenUrl("https://" + ForwardProxy.ORIGIN + "/oauth2/token")
                 .proxyVariables(Map.of("HTTPS_PROXY", "http://127.0.0.1:" + deadProxy, "HTTP_PROXY", "http://unused:1"))
                 .build();
         NetworkException e = assertThrows(NetworkException.class, client::requestToken);

@@ -39,8 +39,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * requests in absolute form are relayed to their origin, {@code CONNECT host:port} opens a tunnel,
  * and with a user and password every request must carry {@code Proxy-Authorization: Basic}.
  *
- * <p>It only reaches loopback origins ({@code localhost}, {@code 127.0.0.0/8}, {@code ::1}); any
- * other target gets {@code 502} without a name lookup, so a test never leaves the machine.
+ * <p>It only reaches loopback origins ({@code localhost}, {@code 127.0.0.0/8}, {@code ::1}, and any
+ * name under the reserved {@code .test} domain, such as {@link #ORIGIN}, which it alone takes for
+ * 127.0.0.1: clients never proxy loopback, so an origin a test reaches through the proxy has such a
+ * name); any other target gets {@code 502} without a name lookup, so a test never leaves the machine.
  * Towards an origin it always asks {@code Connection: close} and relays the answer's bytes until
  * the origin hangs up, so bodies of any length or chunking pass unchanged; the client connection
  * is closed after a relayed answer. A {@code 407} leaves the client connection open for the retry
@@ -88,6 +90,9 @@ final class ForwardProxy implements AutoCloseable {
             return "CONNECT".equalsIgnoreCase(method);
         }
     }
+
+    /** A name that only this proxy resolves (to 127.0.0.1), for origins that must be reached through it. */
+    static final String ORIGIN = "origin.test";
 
     /** Every request received, in the order the proxy decided what to do with it. */
     final List<Seen> requests = new CopyOnWriteArrayList<>();
@@ -154,6 +159,11 @@ final class ForwardProxy implements AutoCloseable {
             throw new IllegalStateException("this proxy has no credentials");
         }
         return "http://" + percentEncode(user) + ":" + percentEncode(password) + "@127.0.0.1:" + port();
+    }
+
+    /** A loopback origin's URL ({@code http[s]://127.0.0.1:PORT/...}) with the host {@link #ORIGIN}: reachable only through a proxy. */
+    static String viaProxy(String url) {
+        return url.replace("://127.0.0.1:", "://" + ORIGIN + ":");
     }
 
     /** A selector that sends every request through this proxy, for {@code HttpClient.Builder.proxy}. */
@@ -436,10 +446,10 @@ final class ForwardProxy implements AutoCloseable {
         }
     }
 
-    /** {@code localhost} and loopback IP literals only, resolved without any name lookup. */
+    /** {@code localhost}, names under {@code .test}, and loopback IP literals only, resolved without any name lookup. */
     private static InetAddress loopback(String host) throws IOException {
         String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-        if (h.equalsIgnoreCase("localhost")) {
+        if (h.equalsIgnoreCase("localhost") || h.toLowerCase(Locale.ROOT).endsWith(".test")) {
             return InetAddress.getByName("127.0.0.1");
         }
         boolean literal = h.matches("\\d{1,3}(\\.\\d{1,3}){3}") || h.matches("[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");

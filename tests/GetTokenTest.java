@@ -244,6 +244,46 @@ class GetTokenTest {
     }
 
     @Test
+    void anExpiresInOutOfRangeIsExit3WithNothingPrintedNorCached() throws Exception {
+        Path cache = keys.resolve("expiry-cache");
+        for (String expiresIn : List.of("9223372036854775807", "\"-1\"", "1e30")) {
+            try (FakeServer server = new FakeServer(r -> FakeServer.Reply.json(200,
+                    "{\"access_token\": \"never-shown\", \"expires_in\": " + expiresIn + ", \"token_type\": \"Bearer\"}"))) {
+                TestSupport.Result r = getToken(server, "--format", "text", "--token-cache", "--token-cache-dir", cache.toString());
+                r.assertOneLineErrorWithHint(3, "expires_in", "not 1 to 86400 s");
+                assertFalse(r.err().contains("never-shown"), r.err());
+            }
+        }
+        try (FakeServer good = new FakeServer(r -> FakeServer.Reply.token("good-one"))) {
+            assertEquals("good-one\n", getToken(good, "--format", "token", "--token-cache", "--token-cache-dir",
+                    cache.toString()).assertOk().out(), "nothing unusable was cached");
+        }
+    }
+
+    @Test
+    void anHtmlPageWithStatus200IsANetworkFailureNotARefusal() throws Exception {
+        try (FakeServer portal = new FakeServer(r -> new FakeServer.Reply(200, Map.of("Content-Type", "text/html"),
+                "<html><head><title>Sign in to guest Wi-Fi</title></head></html>\n"))) {
+            TestSupport.Result r = getToken(portal).assertOneLineErrorWithHint(5, "HTTP 200 but not with JSON (<html>");
+            assertTrue(r.err().contains("hint: something other than the NHS token endpoint answered"), r.err());
+        }
+    }
+
+    @Test
+    void tokenRequestResendsAreSaidOnStderr() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        try (FakeServer server = new FakeServer(r -> calls.incrementAndGet() == 1
+                ? new FakeServer.Reply(429, Map.of("Retry-After", "0"), "busy") : FakeServer.Reply.token("second"))) {
+            TestSupport.Result r = getToken(server, "--format", "token").assertOk();
+            assertTrue(r.err().contains("warning: HTTP 429 from the token endpoint; will retry in 0 s, 1 retry left\n"), r.err());
+        }
+        TestSupport.Result refused = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
+                pem.toString(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");
+        assertEquals(2, refused.err().lines().filter(l -> l.startsWith("warning: cannot connect to the token endpoint")
+                && l.contains("; will retry in ")).count(), refused.err());
+    }
+
+    @Test
     void networkFailuresAreExit5NamingTheCause() throws Exception {
         TestSupport.Result refused = TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key",
                 pem.toString(), "--token-url", "http://127.0.0.1:" + TestSupport.refusedPort() + "/oauth2/token");
@@ -312,26 +352,17 @@ class GetTokenTest {
     }
 
     @Test
-    void proxiesFromTheEnvironmentAreUsedAndNoProxyBypassesThem() throws Exception {
+    void loopbackGoesDirectWhateverTheProxyVariablesSay() throws Exception {
         try (FakeServer target = new FakeServer(r -> FakeServer.Reply.token("direct"));
              FakeServer proxy = new FakeServer(r -> FakeServer.Reply.token("via-proxy"))) {
-            Map<String, String> vars = Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port());
-            NhsClient proxied = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token")).proxyVariables(vars).build();
-            assertEquals("via-proxy", proxied.requestToken().value());
-            assertEquals(target.url("/oauth2/token"), proxy.requests.get(0).uri(), "absolute URI through the proxy");
-            assertTrue(target.requests.isEmpty());
-
-            for (String noProxy : List.of("127.0.0.1", "*", "localhost,127.0.0.1:" + target.port())) {
-                NhsClient bypass = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                        .tokenUrl(target.url("/oauth2/token"))
-                        .proxyVariables(Map.of("http_proxy", "127.0.0.1:" + proxy.port(), "NO_PROXY", noProxy)).build();
-                assertEquals("direct", bypass.requestToken().value(), noProxy);
+            for (Map<String, String> vars : List.of(Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port()),
+                    Map.of("http_proxy", "127.0.0.1:" + proxy.port(), "NO_PROXY", "localhost,127.0.0.1:" + target.port()),
+                    Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port(), "no_proxy", "127.0.0.1:1"))) {
+                NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
+                        .tokenUrl(target.url("/oauth2/token")).proxyVariables(vars).build();
+                assertEquals("direct", client.requestToken().value(), vars.toString());
             }
-            NhsClient otherPort = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token"))
-                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + proxy.port(), "no_proxy", "127.0.0.1:1")).build();
-            assertEquals("via-proxy", otherPort.requestToken().value(), "a NO_PROXY entry with another port does not match");
+            assertTrue(proxy.requests.isEmpty(), "the client assertion never went in clear to a proxy");
         }
     }
 
@@ -339,8 +370,8 @@ class GetTokenTest {
     void aProxyThatIsDownIsExit5NamingTheProxy() throws Exception {
         try (FakeServer target = new FakeServer(r -> FakeServer.Reply.token("x"))) {
             NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).notices(null)
-                    .tokenUrl(target.url("/oauth2/token"))
-                    .proxyVariables(Map.of("HTTP_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
+                    .tokenUrl("https://" + ForwardProxy.ORIGIN + ":" + target.port() + "/oauth2/token")
+                    .proxyVariables(Map.of("HTTPS_PROXY", "http://127.0.0.1:" + TestSupport.refusedPort())).build();
             NetworkException e = org.junit.jupiter.api.Assertions.assertThrows(NetworkException.class,
                     client::requestToken);
             assertTrue(e.getMessage().contains("cannot connect to the proxy"), e.getMessage());

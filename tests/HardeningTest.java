@@ -282,7 +282,7 @@ class HardeningTest {
              })) {
             ProcessBuilder pb = new ProcessBuilder(TestSupport.repoRoot().resolve("jbang").toString(),
                     "mock-server@" + TestSupport.repoRoot(), "--port", "0", "--app",
-                    "hard-api-key=" + jwksHost.url("/jwks.json"))
+                    "hard-api-key=" + ForwardProxy.viaProxy(jwksHost.url("/jwks.json")))
                     .directory(dir.toFile()).redirectErrorStream(false);
             pb.environment().put("HTTP_PROXY", proxy.url());
             pb.environment().remove("NO_PROXY");

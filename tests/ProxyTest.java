@@ -94,7 +94,8 @@ class ProxyTest {
              TestTls.Server api = tls.serve(tls.good(), origin::handle)) {
             assertEquals("", System.getProperty("jdk.http.auth.tunneling.disabledSchemes"),
                     "the scripts' runtime option lets Basic credentials into CONNECT");
-            TestSupport.Result r = callApi(Map.of("HTTPS_PROXY", proxyUrl(proxy, USER, PASSWORD)), api.url("")).assertOk();
+            TestSupport.Result r = callApi(Map.of("HTTPS_PROXY", proxyUrl(proxy, USER, PASSWORD)),
+                    ForwardProxy.viaProxy(api.url(""))).assertOk();
             assertTrue(r.out().contains("Hello Application!"), r.out());
             assertTrue(proxy.requests.stream().allMatch(ForwardProxy.Seen::isConnect), "https goes through CONNECT");
             assertEquals(proxy.basicAuthorization(), proxy.requests.get(proxy.requests.size() - 1).header("Proxy-Authorization"));
@@ -106,20 +107,39 @@ class ProxyTest {
     }
 
     @Test
-    void overPlainHttpTheRequestIsAuthenticatedAndTheBearerTokenArrives() throws Exception {
+    void overPlainHttpTheRequestIsAuthenticatedAndNoSecretGoesInClear() throws Exception {
         try (ForwardProxy proxy = new ForwardProxy(USER, PASSWORD);
              FakeServer api = new FakeServer(req -> req.uri().startsWith("/oauth2/token") ? FakeServer.Reply.token(TOKEN)
-                     : FakeServer.Reply.json(("Bearer " + TOKEN).equals(req.header("Authorization")) ? 200 : 401, "{}"))) {
-            String base = api.url("");
-            TestSupport.Result r = TestSupport.runInProcess(withVariables(new CallApi(),
-                    Map.of("HTTP_PROXY", proxyUrl(proxy, USER, PASSWORD))), "--api-key", "k", "--private-key", pem.toString(),
-                    "--token-url", base + "/oauth2/token", "--url", base + "/api", "--verbose").assertOk();
-            assertEquals(2, proxy.forwarded());
+                     : FakeServer.Reply.json(req.header("Authorization") == null ? 200 : 400, "{}"))) {
+            String base = ForwardProxy.viaProxy(api.url(""));
+            Map<String, String> vars = Map.of("HTTP_PROXY", proxyUrl(proxy, USER, PASSWORD));
+            TestSupport.runInProcess(withVariables(new CallApi(), vars), "--api-key", "k", "--private-key", pem.toString(),
+                    "--token-url", base + "/oauth2/token", "--url", base + "/api")
+                    .assertOneLineError(2, "plain http to another machine");
+            assertTrue(api.requests.isEmpty() && proxy.requests.isEmpty(), "no secret went anywhere");
+            TestSupport.Result r = TestSupport.runInProcess(withVariables(new CallApi(), vars), "--auth", "none",
+                    "--url", base + "/api", "--verbose").assertOk();
+            assertEquals(1, proxy.forwarded());
             assertTrue(proxy.requests.stream().allMatch(s -> proxy.basicAuthorization().equals(s.header("Proxy-Authorization"))));
-            assertEquals("Bearer " + TOKEN, api.requests.get(1).header("Authorization"));
-            assertNull(api.requests.get(1).header("Proxy-Authorization"));
+            assertNull(api.requests.get(0).header("Authorization"));
+            assertNull(api.requests.get(0).header("Proxy-Authorization"));
             assertTrue(r.err().contains("> Proxy-Authorization: Basic ****"), r.err());
             assertSecretsKept(r);
+        }
+    }
+
+    @Test
+    void loopbackIsNeverProxiedSoNoSecretInClearReachesAProxy() throws Exception {
+        try (ForwardProxy proxy = new ForwardProxy();
+             FakeServer api = new FakeServer(req -> req.uri().startsWith("/oauth2/token") ? FakeServer.Reply.token(TOKEN)
+                     : FakeServer.Reply.json(("Bearer " + TOKEN).equals(req.header("Authorization")) ? 200 : 401, "{}"))) {
+            for (String host : List.of("127.0.0.1", "localhost")) {
+                String base = api.url("").replace("127.0.0.1", host);
+                TestSupport.runInProcess(withVariables(new CallApi(), Map.of("HTTP_PROXY", proxy.url())), "--api-key", "k",
+                        "--private-key", pem.toString(), "--token-url", base + "/oauth2/token", "--url", base + "/api").assertOk();
+            }
+            assertEquals(4, api.requests.size());
+            assertTrue(proxy.requests.isEmpty(), "neither the client assertion nor the token went through the proxy");
         }
     }
 
@@ -128,11 +148,13 @@ class ProxyTest {
         Origin origin = new Origin();
         try (ForwardProxy proxy = new ForwardProxy(USER, PASSWORD);
              TestTls.Server api = tls.serve(tls.good(), origin::handle)) {
-            NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).tokenUrl(api.url("/oauth2/token"))
+            String base = ForwardProxy.viaProxy(api.url(""));
+            NhsClient client = NhsClient.builder().apiKey("k").privateKey(pem, null).tokenUrl(base + "/oauth2/token")
                     .caCertificates(tls.caPem()).proxyVariables(Map.of("https_proxy", proxyUrl(proxy, USER, PASSWORD)))
                     .notices(null).build();
-            assertEquals(200, client.get(api.url("/hello-world/hello/application")).statusCode());
+            assertEquals(200, client.get(base + "/hello-world/hello/application").statusCode());
             assertEquals("Bearer " + TOKEN, origin.seen.get(1)[1]);
+            assertTrue(proxy.tunnels() >= 1, "through the proxy's tunnel");
         }
     }
 
@@ -147,8 +169,10 @@ class ProxyTest {
             String url = credentials.startsWith("no") ? "http://127.0.0.1:" + proxy.port()
                     : proxyUrl(proxy, USER, "wrong" + PASSWORD);
             String variable = scheme.equals("https") ? "HTTPS_PROXY" : "HTTP_PROXY";
-            String base = scheme.equals("https") ? tlsApi.url("") : plainApi.url("");
-            TestSupport.Result r = callApi(Map.of(variable, url), base);
+            String base = ForwardProxy.viaProxy(scheme.equals("https") ? tlsApi.url("") : plainApi.url(""));
+            TestSupport.Result r = scheme.equals("https") ? callApi(Map.of(variable, url), base)
+                    : TestSupport.runInProcess(withVariables(new CallApi(), Map.of(variable, url)), "--auth", "none",
+                            "--url", base + "/hello-world/hello/application");
             r.assertOneLineErrorWithHint(5, "proxy 127.0.0.1:" + proxy.port(), variable, "407");
             assertTrue(r.err().contains(credentials.startsWith("no") ? "USER:PASSWORD@" : "refused the user name and password"),
                     r.err());
@@ -162,13 +186,14 @@ class ProxyTest {
     void proxyPasswordsArePercentDecodedExactlyOnce(String password) throws Exception {
         String raw = password.equals("p%2Bss") ? "p+ss" : password.equals("%25") ? "%" : password;
         try (ForwardProxy proxy = new ForwardProxy("u", raw);
-             FakeServer api = new FakeServer(req -> FakeServer.Reply.token(TOKEN))) {
+             TestTls.Server api = tls.serve(tls.good(), new Origin()::handle)) {
             // As users write them: '+' literally, the rest percent-encoded.
             String encoded = password.equals("p%2Bss") || password.equals("p+ss") ? password
                     : ForwardProxy.percentEncode(raw);
-            Map<String, String> vars = Map.of("HTTP_PROXY", "http://u:" + encoded + "@127.0.0.1:" + proxy.port());
+            Map<String, String> vars = Map.of("HTTPS_PROXY", "http://u:" + encoded + "@127.0.0.1:" + proxy.port());
             TestSupport.runInProcess(withVariables(new GetToken(), vars), "--api-key", "k", "--private-key",
-                    pem.toString(), "--token-url", api.url("/oauth2/token"), "--format", "token").assertOk();
+                    pem.toString(), "--token-url", ForwardProxy.viaProxy(api.url("/oauth2/token")), "--cacert",
+                    tls.caPem().toString(), "--format", "token").assertOk();
             assertEquals("Basic " + Base64.getEncoder().encodeToString(("u:" + raw).getBytes(StandardCharsets.UTF_8)),
                     proxy.requests.get(proxy.requests.size() - 1).header("Proxy-Authorization"));
         }
@@ -197,10 +222,10 @@ class ProxyTest {
             }
             api.requests.forEach(req -> assertNull(req.header("Proxy-Authorization"),
                     "a host that goes direct never sees the proxy's credentials"));
-            Map<String, String> vars = Map.of("HTTP_PROXY", "http://127.0.0.1:" + deadPort, "NO_PROXY", "10.0.0.0/8");
+            Map<String, String> vars = Map.of("HTTPS_PROXY", "http://127.0.0.1:" + deadPort, "NO_PROXY", "10.0.0.0/8");
             TestSupport.Result r = TestSupport.runInProcess(withVariables(new GetToken(), vars), "--api-key", "k",
-                    "--private-key", pem.toString(), "--token-url", api.url("/oauth2/token"));
-            r.assertOneLineErrorWithHint(5, "cannot connect to the proxy 127.0.0.1:" + deadPort + " (HTTP_PROXY)");
+                    "--private-key", pem.toString(), "--token-url", "https://" + ForwardProxy.ORIGIN + "/oauth2/token");
+            r.assertOneLineErrorWithHint(5, "cannot connect to the proxy 127.0.0.1:" + deadPort + " (HTTPS_PROXY)");
             assertFalse(r.err().contains("unresolved"), r.err());
         }
     }
@@ -212,9 +237,9 @@ class ProxyTest {
              TestTls.Server api = tls.serve(tls.good(), origin::handle)) {
             Map<String, String> env = new HashMap<>(Map.of("HTTPS_PROXY", proxyUrl(proxy, USER, PASSWORD),
                     "NHS_API_KEY", "k", "NHS_PRIVATE_KEY", pem.toString(), "NHS_CA_CERT", tls.caPem().toString(),
-                    "NHS_TOKEN_URL", api.url("/oauth2/token")));
+                    "NHS_TOKEN_URL", ForwardProxy.viaProxy(api.url("/oauth2/token"))));
             TestSupport.Result r = TestSupport.jbang(dir, env, "call-api@" + TestSupport.repoRoot(), "--url",
-                    api.url("/hello-world/hello/application"), "--verbose").assertOk();
+                    ForwardProxy.viaProxy(api.url("/hello-world/hello/application")), "--verbose").assertOk();
             assertTrue(r.out().contains("Hello Application!"), r.out() + r.err());
             assertEquals("Bearer " + TOKEN, origin.seen.get(origin.seen.size() - 1)[1]);
             assertSecretsKept(r);

@@ -156,11 +156,12 @@ final class TestTls {
         return caPem;
     }
 
-    /** Valid now, for DNS {@code localhost} and IP {@code 127.0.0.1}, signed by the test CA. */
+    /** Valid now, for DNS {@code localhost} and IP {@code 127.0.0.1} (and the name only a test proxy reaches), signed by the test CA. */
     synchronized Identity good() throws GeneralSecurityException {
         if (good == null) {
             Instant now = Instant.now();
-            good = issue("CN=localhost", now.minus(Duration.ofHours(1)), now.plus(DAY), "localhost", "127.0.0.1");
+            good = issue("CN=localhost", now.minus(Duration.ofHours(1)), now.plus(DAY), "localhost", "127.0.0.1",
+                    ForwardProxy.ORIGIN);
         }
         return good;
     }

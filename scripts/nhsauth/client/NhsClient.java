@@ -24,7 +24,6 @@
 package nhsauth.client;
 
 import java.io.PrintWriter;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -183,7 +182,7 @@ public final class NhsClient {
      * signed assertion so no jti is ever reused.
      *
      * @throws TokenRequestException the token endpoint refused, or answered with something that is not a token (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     * @throws NetworkException DNS, connect, TLS or timeout failure, or a 200 that is not JSON (exit 5)
      */
     public AccessToken requestToken() {
         signingKey();
@@ -260,8 +259,7 @@ public final class NhsClient {
             if (last || !NhsHttp.isTransient(response.statusCode())) {
                 return response;
             }
-            http.trace("resending after HTTP " + response.statusCode() + " with the same X-Request-ID");
-            NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
+            http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the API", attempt, retries, response);
         }
     }
 
@@ -471,7 +469,7 @@ public final class NhsClient {
         }
 
         private NhsHttp http() {
-            return new NhsHttp(timeout, caCertificates, proxyVariables, trace);
+            return new NhsHttp(timeout, caCertificates, proxyVariables, trace, notices);
         }
 
         /** The kid sent: the one given, else the private key file's name without .pem, else the environment's default. */

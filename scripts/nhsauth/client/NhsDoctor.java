@@ -2,7 +2,6 @@
 
 package nhsauth.client;
 
-import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Proxy;
@@ -12,11 +11,9 @@ import java.net.UnknownHostException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAPrivateCrtKey;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -177,9 +174,9 @@ final class NhsDoctor {
             return Diagnosis.Check.passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
                     + variable + (proxies.endpointFor(target).hasCredentials() ? ", with credentials" : "") + ")");
         }
-        if (variable != null && proxies.bypassed(target)) {
-            return Diagnosis.Check.passed(name, what + " direct: " + setVariable("no_proxy", "NO_PROXY") + " matches "
-                    + target.getHost() + " (" + variable + " is set)");
+        if (variable != null) {
+            return Diagnosis.Check.passed(name, what + " direct: " + (proxies.bypassed(target) ? setVariable("no_proxy",
+                    "NO_PROXY") + " matches " + target.getHost() : "loopback is never proxied") + " (" + variable + " is set)");
         }
         return Diagnosis.Check.passed(name, what + " direct (no " + (https ? "HTTPS_PROXY" : "HTTP_PROXY") + " set)");
     }

@@ -33,6 +33,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -51,12 +52,15 @@ final class NhsHttp {
     private final NhsProxies proxies;
     private final Duration timeout;
     private final PrintWriter trace;
+    private final Consumer<String> notices;
     private final SSLContext extraTrust;
     private HttpClient http;
 
-    NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace) {
+    NhsHttp(Duration timeout, Path caCertificates, Map<String, String> proxyVariables, PrintWriter trace,
+            Consumer<String> notices) {
         this.timeout = timeout;
         this.trace = trace;
+        this.notices = notices;
         this.proxies = new NhsProxies(proxyVariables);
         // Read now, so a bad --cacert is reported before anything else happens.
         this.extraTrust = caCertificates != null ? NhsTls.sslContext(caCertificates) : null;
@@ -116,18 +120,20 @@ final class NhsHttp {
         }
     }
 
-    /** Waits before resending: as Retry-After asks (seconds or an HTTP date; a minute at most), else 0.5 s, 1 s, ... with jitter. */
-    static void pauseBeforeRetry(int attempt, String retryAfter) {
+    /**
+     * Says why a request is resent, as curl's --retry does, and waits: as Retry-After asks (seconds
+     * or an HTTP date; a minute at most), else 0.5 s, 1 s, ... with jitter.
+     */
+    void pauseBeforeRetry(String why, int attempt, int retries, HttpResponse<?> answer) {
+        String retryAfter = answer == null ? "" : answer.headers().firstValue("Retry-After").orElse("").trim();
+        Instant at = parseDate(retryAfter);
         long base = 500L << attempt;
-        long millis = base + ThreadLocalRandom.current().nextLong(base);
-        if (retryAfter != null && !retryAfter.isBlank()) {
-            try {
-                millis = Math.max(0, Math.min(Long.parseLong(retryAfter.trim()), 60)) * 1000;
-            } catch (NumberFormatException e) {
-                Instant at = parseDate(retryAfter);
-                millis = at == null ? millis : Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000));
-            }
-        }
+        long millis = retryAfter.matches("\\d{1,18}") ? Math.min(Long.parseLong(retryAfter), 60) * 1000
+                : at != null ? Math.max(0, Math.min(at.toEpochMilli() - System.currentTimeMillis(), 60_000))
+                : base + ThreadLocalRandom.current().nextLong(base);
+        int left = retries - attempt - 1;
+        notices.accept("warning: " + why + "; will retry in " + seconds(Duration.ofMillis(millis)) + ", "
+                + left + (left == 1 ? " retry" : " retries") + " left");
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {

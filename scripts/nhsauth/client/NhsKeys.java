@@ -247,7 +247,7 @@ public final class NhsKeys {
             return loadJwks(Path.of(source));
         }
         URI uri = NhsSetting.checkUrl(source, "JWKS URL");
-        NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null);
+        NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null, line -> { });
         HttpResponse<byte[]> response = http.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
                 .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
                 NhsHttp.MAX_JWKS_BYTES);

@@ -64,10 +64,10 @@ final class NhsProxies extends ProxySelector {
         return v != null ? v : NhsSetting.blankToNull(vars.get(upper));
     }
 
-    /** The proxy a request to {@code uri} goes through; null for a direct connection. */
+    /** The proxy a request to {@code uri} goes through; null for direct, as loopback always is (as in the JDK and Go). */
     Endpoint endpointFor(URI uri) {
         Endpoint proxy = "https".equalsIgnoreCase(uri.getScheme()) ? httpsProxy : httpProxy;
-        return proxy == null || bypassed(uri) ? null : proxy;
+        return proxy == null || bypassed(uri) || NhsSetting.isLoopback(uri.getHost()) ? null : proxy;
     }
 
     @Override
@@ -198,10 +198,8 @@ final class NhsProxies extends ProxySelector {
 
     /** The bytes of an IPv4 or IPv6 literal, without any DNS lookup; null for a host name. */
     static byte[] literalAddress(String host) {
-        boolean v4 = IPV4.matcher(host).matches();
-        if (v4 && Arrays.stream(host.split("\\.")).anyMatch(octet -> Integer.parseInt(octet) > 255)) {
-            return null;
-        }
+        boolean v4 = IPV4.matcher(host).matches()
+                && Arrays.stream(host.split("\\.")).allMatch(octet -> Integer.parseInt(octet) <= 255);
         if (!v4 && !(host.contains(":") && host.matches("[0-9a-f:.]+"))) {
             return null;
         }

@@ -1,6 +1,8 @@
 package nhsauth.client;
 
+import java.net.InetAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.util.Arrays;
 import java.time.Duration;
 import java.util.Locale;
@@ -149,7 +151,7 @@ enum NhsSetting {
 
     /**
      * Refuses plain http to any host but this machine when a secret would ride on it: a mock on
-     * loopback is the one place where http is harmless.
+     * loopback is the one place where http is harmless (and loopback is never proxied).
      */
     static URI checkNotInClear(URI uri, String what, String secret) {
         if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
@@ -159,15 +161,15 @@ enum NhsSetting {
         return uri;
     }
 
+    /** Whether a URL's host is this machine: a loopback address, or a name whose every address is loopback. */
     static boolean isLoopback(String host) {
-        String h = host == null ? "" : host.toLowerCase(Locale.ROOT);
-        h = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
-        if (h.equals("localhost") || h.endsWith(".localhost")) {
-            return true;
+        try {
+            // An empty host would be taken for loopback; a bracketed IPv6 literal is read as one, without a lookup.
+            return host != null && !host.isEmpty()
+                    && Arrays.stream(InetAddress.getAllByName(host)).allMatch(InetAddress::isLoopbackAddress);
+        } catch (UnknownHostException e) {
+            return false;
         }
-        byte[] address = NhsProxies.literalAddress(h);
-        return address != null && (address.length == 4 ? address[0] == 127
-                : java.util.Arrays.equals(address, new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
     }
 
     /** Seconds as a timeout; a mistake is named by {@code what} (a variable or option), or by the value alone for null. */

@@ -38,31 +38,23 @@ final class NhsTokenEndpoint {
     static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, Asked asked) {
         for (int attempt = 0; ; attempt++) {
             boolean last = attempt >= NhsClient.TOKEN_RETRIES;
-            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl()))
-                    .timeout(timeout)
-                    .header("Content-Type", FORM_CONTENT_TYPE)
-                    .header("Accept", "application/json")
+            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl())).timeout(timeout)
+                    .header("Content-Type", FORM_CONTENT_TYPE).header("Accept", "application/json")
                     .header("User-Agent", NhsClient.USER_AGENT)
-                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get())))
-                    .build();
-            HttpResponse<byte[]> response;
+                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get()))).build();
             try {
-                response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+                HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
+                if (last || !NhsHttp.isTransient(response.statusCode())) {
+                    return read(response, asked);
+                }
+                http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the token endpoint", attempt,
+                        NhsClient.TOKEN_RETRIES, response);
             } catch (NetworkException e) {
                 if (last || !e.retryable()) {
                     throw e;
                 }
-                http.trace("retrying the token request after: " + e.getMessage());
-                NhsHttp.pauseBeforeRetry(attempt, null);
-                continue;
+                http.pauseBeforeRetry(e.getMessage(), attempt, NhsClient.TOKEN_RETRIES, null);
             }
-            int status = response.statusCode();
-            if (!last && NhsHttp.isTransient(status)) {
-                http.trace("retrying the token request after HTTP " + status);
-                NhsHttp.pauseBeforeRetry(attempt, response.headers().firstValue("Retry-After").orElse(null));
-                continue;
-            }
-            return read(response, asked);
         }
     }
 
@@ -78,20 +70,26 @@ final class NhsTokenEndpoint {
         int status = response.statusCode();
         String body = new String(response.body(), StandardCharsets.UTF_8);
         Map<String, Object> json = parseObject(body);
+        if (status == 200 && json == null) {
+            throw new NetworkException("the token endpoint answered HTTP 200 but not with JSON (" + firstLine(body) + ")",
+                    "something other than the NHS token endpoint answered (a captive portal or a proxy's sign-in page?): "
+                            + "check the network, HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named(), false, null);
+        }
         if (status == 200) {
-            Object token = json == null ? null : json.get("access_token");
-            if (!(token instanceof String) || ((String) token).isEmpty()) {
-                throw new TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 "
-                        + (json == null ? "but not with JSON (" + firstLine(body) + ")" : "without an access_token"),
+            Object token = json.get("access_token");
+            long expiresIn = number(json.get("expires_in"), 599);
+            // NHS tokens live 10 minutes: a day is generous, and a huge lifetime overflows every expiry sum.
+            String problem = !(token instanceof String t) || t.isEmpty() ? "without an access_token"
+                    : expiresIn < 1 || expiresIn > 86_400 ? "with expires_in " + expiresIn + ", not 1 to 86400 s" : null;
+            if (problem != null) {
+                throw new TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 " + problem,
                         "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
                                 + "and that no proxy rewrites its answers");
             }
-            long expiresIn = number(json.get("expires_in"), 599);
-            Object type = json.get("token_type");
             // Timed on this machine's clock from receipt: the endpoint's issued_at is on its own clock,
             // and a server minutes ahead would otherwise make a token look valid for longer than it is.
-            return new AccessToken((String) token, type instanceof String ? (String) type : "Bearer", expiresIn,
-                    receivedAt);
+            return new AccessToken((String) token, json.get("token_type") instanceof String type ? type : "Bearer",
+                    expiresIn, receivedAt);
         }
         if (status >= 300 && status < 400) {
             String location = response.headers().firstValue("Location").orElse("(no Location)");

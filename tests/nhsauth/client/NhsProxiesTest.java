@@ -35,4 +35,14 @@ class NhsProxiesTest {
         assertEquals(bypassed ? null : "127.0.0.1:3128",
                 proxies.endpointFor(URI.create(url)) == null ? null : proxies.endpointFor(URI.create(url)).address());
     }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @CsvSource({"http://127.0.0.1:8080/x, direct", "http://127.9.9.9/x, direct", "http://[::1]/x, direct",
+        "http://localhost:8080/x, direct", "https://localhost/x, direct", "http://10.0.0.1/x, proxied",
+        "http://[::2]/x, proxied", "https://api.service.nhs.example/x, proxied", "http://origin.test/x, proxied"})
+    void loopbackIsNeverProxiedAndIsTheOneHostPlainHttpMayCarryASecretTo(String url, String way) {
+        NhsProxies proxies = new NhsProxies(Map.of("HTTP_PROXY", "http://127.0.0.1:3128", "HTTPS_PROXY", "http://127.0.0.1:3128"));
+        assertEquals(way.equals("direct"), proxies.endpointFor(URI.create(url)) == null);
+        assertEquals(way.equals("direct"), NhsSetting.isLoopback(URI.create(url).getHost()));
+    }
 }
