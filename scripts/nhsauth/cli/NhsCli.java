@@ -34,8 +34,7 @@ import picocli.CommandLine.Model.*;
  * spares picocli a search for Groovy closures in every annotation at start-up.)
  */
 public final class NhsCli {
-    private NhsCli() {
-    }
+    private NhsCli() { }
 
     /** A result lost on its way to stdout: not a library code (only commands write stdout); curl's "write error". */
     static final int OUTPUT_FAILED = 23;
@@ -349,8 +348,7 @@ public final class NhsCli {
             if (n >= min && n <= max) {
                 return n;
             }
-        } catch (NumberFormatException refusedBelow) {
-        }
+        } catch (NumberFormatException refusedBelow) { }
         throw new UsageException("'" + value + "' " + problem);
     }
 
@@ -464,6 +462,11 @@ public final class NhsCli {
                 description = "Token endpoint instead of the environment's; the assertion's aud follows it (env NHS_TOKEN_URL).")
         public String tokenUrl;
 
+        @Option(names = "--subject-token", paramLabel = "FILE", showDefaultValue = Visibility.NEVER,
+                description = "Exchange the user's ID token from NHS CIS2 or NHS login, read from FILE (- for stdin), "
+                        + "for a user-restricted access token (env NHS_SUBJECT_TOKEN: the token itself).")
+        public String subjectToken;
+
         @Mixin
         public ConnectionOptions connection;
 
@@ -475,19 +478,23 @@ public final class NhsCli {
 
         /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
-            return NhsClient.builder()
-                    .auth(auth)
-                    .environment(env.env)
-                    .apiKey(apiKey)
-                    .privateKey(key.privateKey, key.passphrase)
-                    .kid(key.kid())
-                    .tokenUrl(tokenUrl)
-                    .timeout(connection.timeout)
-                    .caCertificates(connection.caCert)
-                    .proxyVariables(variables)
-                    .commandLineNames()
-                    .notices(line -> { err.println(line); err.flush(); })
-                    .trace(verbose.verbose ? err : null);
+            return NhsClient.builder().commandLineNames()
+                    .auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl).subjectToken(subjectToken())
+                    .privateKey(key.privateKey, key.passphrase).kid(key.kid())
+                    .timeout(connection.timeout).caCertificates(connection.caCert).proxyVariables(variables)
+                    .notices(line -> { err.println(line); err.flush(); }).trace(verbose.verbose ? err : null);
+        }
+
+        /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
+        String subjectToken() {
+            String read = subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
+                    : subjectToken.equals("-") ? new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))
+                            .lines().collect(Collectors.joining())
+                    : new String(NhsCommands.readFile(Path.of(subjectToken), "--subject-token"), StandardCharsets.UTF_8);
+            if (subjectToken != null && read.isBlank()) {
+                throw new UsageException("--subject-token '" + subjectToken + "' is empty: give the ID token's file (- for stdin)");
+            }
+            return read;
         }
     }
 }

@@ -30,7 +30,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
@@ -85,8 +84,7 @@ public final class NhsClient {
     /**
      * A client configured from the {@code NHS_*} environment variables, as the commands read them.
      *
-     * @throws UsageException a variable is missing or its value is unusable
-     * @see Builder#fromEnvironment()
+     * @throws UsageException a variable is missing or its value is unusable ({@link Builder#fromEnvironment()})
      */
     public static NhsClient fromEnvironment() {
         return builder().fromEnvironment().build();
@@ -155,7 +153,7 @@ public final class NhsClient {
         signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
-            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid);
+            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid, config.subjectToken);
             if (stored != null && !stored.expiresWithin(margin)) {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
@@ -171,13 +169,13 @@ public final class NhsClient {
         renewals++;
         cached = requestToken();
         if (tokenCache != null) {
-            tokenCache.write(tokenUrl, config.apiKey, kid, cached);
+            tokenCache.write(tokenUrl, config.apiKey, kid, config.subjectToken, cached);
         }
         return cached;
     }
 
     /**
-     * Exchanges a fresh client assertion for a new access token, retrying transient failures
+     * Exchanges a fresh client assertion (and the subject token, if given) for a new access token, retrying transient failures
      * (connection refused or reset, HTTP 429, 502, 503, 504) up to twice, each time with a newly
      * signed assertion so no jti is ever reused.
      *
@@ -186,8 +184,8 @@ public final class NhsClient {
      */
     public AccessToken requestToken() {
         signingKey();
-        return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion,
-                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint()));
+        return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion, config.subjectToken,
+                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint(), config.subjectToken != null));
     }
 
     /**
@@ -220,7 +218,7 @@ public final class NhsClient {
         HttpRequest.Builder ours = request.copy();
         HttpRequest probe = ours.copy().build();
         if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
-            ours.header("X-Request-ID", UUID.randomUUID().toString());
+            ours.header("X-Request-ID", java.util.UUID.randomUUID().toString());
         }
         if (probe.headers().firstValue("User-Agent").isEmpty()) {
             ours.header("User-Agent", USER_AGENT);
@@ -296,6 +294,7 @@ public final class NhsClient {
         char[] passphrase;
         String kid;
         String tokenUrl;
+        String subjectToken;
         Duration timeout = DEFAULT_TIMEOUT;
         Path caCertificates;
         Map<String, String> proxyVariables = System.getenv();
@@ -304,8 +303,7 @@ public final class NhsClient {
         Path tokenCacheDir;
         NhsSetting.Words settingNames = NhsSetting.LIBRARY;
 
-        private Builder() {
-        }
+        private Builder() { }
 
         /** A copy that shares nothing mutable: a field added to the builder is copied without a word here. */
         Builder copy() {
@@ -373,6 +371,12 @@ public final class NhsClient {
         /** Overrides the environment's token endpoint; the assertion's aud follows it. */
         public Builder tokenUrl(String url) {
             this.tokenUrl = NhsSetting.blankToNull(url);
+            return this;
+        }
+
+        /** An ID token from NHS CIS2 or NHS login (a secret) to exchange for a user-restricted access token. */
+        public Builder subjectToken(String idToken) {
+            this.subjectToken = NhsTokenEndpoint.subjectToken(idToken);
             return this;
         }
 
@@ -480,8 +484,7 @@ public final class NhsClient {
     }
 
     /** A kid and where it came from. */
-    record KeyId(String value, boolean given, boolean fromFileName) {
-    }
+    record KeyId(String value, boolean given, boolean fromFileName) { }
 
     /** The toolkit's exit codes, one meaning each, the same for every command. */
     public static final class ExitCode {
@@ -492,7 +495,6 @@ public final class NhsClient {
         public static final int API_ERROR = 4;
         public static final int NETWORK = 5;
 
-        private ExitCode() {
-        }
+        private ExitCode() { }
     }
 }

@@ -25,6 +25,7 @@ enum NhsSetting {
     ENV("NHS_ENV", "--env", "environment(…)"),
     KID("NHS_KID", "--kid", "kid(…)"),
     TOKEN_URL("NHS_TOKEN_URL", "--token-url", "tokenUrl(…)"),
+    SUBJECT_TOKEN("NHS_SUBJECT_TOKEN", "--subject-token", "subjectToken(…)"),
     TIMEOUT("NHS_TIMEOUT", "--timeout", "timeout(…)"),
     CA_CERT("NHS_CA_CERT", "--cacert", "caCertificates(…)"),
     TOKEN_CACHE("NHS_TOKEN_CACHE", "--token-cache", "tokenCache(…)"),
