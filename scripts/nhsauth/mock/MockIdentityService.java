@@ -52,6 +52,7 @@ public final class MockIdentityService implements AutoCloseable {
     static final long MAX_EXP_AHEAD_MS = 310_000;
     static final long IAT_NBF_ALLOWANCE_MS = 10_000;
     static final long TOKEN_LIFETIME_MS = 600_000;
+    static final int READ_TIMEOUT_SECONDS = 10;
 
     /** An app as the NHS developer portal knows it: API key, registered JWKS, access level. */
     public record App(String apiKey, String jwks /* path or URL, null = no key registered */, boolean level3) {
@@ -68,12 +69,12 @@ public final class MockIdentityService implements AutoCloseable {
         if (jwksCacheSeconds < 0) {
             throw new IllegalArgumentException("JWKS cache of " + jwksCacheSeconds + " s: use 0 or more");
         }
-        // The JDK server sends a reply's headers and body as two TCP segments; with Nagle's algorithm
-        // on, the client's delayed ACK then adds ~40 ms to every reply (10x fewer token exchanges/s).
-        // Read once, when the JVM's first HttpServer is created, so it must be set before that.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
+        // The JDK server reads these once, when the JVM's first HttpServer is made. It sends a reply's
+        // headers and body as two TCP segments; with Nagle's algorithm on, the client's delayed ACK
+        // then adds ~40 ms to every reply (10x fewer token exchanges/s). And a client that is slow to
+        // send a request's headers and body has its connection closed: it may hold a worker, not forever.
+        System.getProperties().putIfAbsent("sun.net.httpserver.nodelay", "true");
+        System.getProperties().putIfAbsent("sun.net.httpserver.maxReqTime", String.valueOf(READ_TIMEOUT_SECONDS));
         InetSocketAddress address = new InetSocketAddress(host, port);
         if (address.isUnresolved()) {
             throw new UsageException("--host '" + host + "' cannot be resolved: use an IP address "
@@ -113,8 +114,8 @@ public final class MockIdentityService implements AutoCloseable {
         this.baseUrl = "http://" + shownHost + ":" + http.getAddress().getPort();
         this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens);
         this.sampleApi = new SampleApi(tokens, registry);
-        int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
-        this.workers = Executors.newFixedThreadPool(threads, daemonThreads("mock-server-http"));
+        // A worker per request under way: one waiting on a slow client or a JWKS URL holds no one else up.
+        this.workers = Executors.newCachedThreadPool(daemonThreads("mock-server-http"));
         this.sweeper = Executors.newSingleThreadScheduledExecutor(daemonThreads("mock-server-sweeper"));
         http.setExecutor(workers);
         http.createContext("/", this::handle);
@@ -190,10 +191,9 @@ public final class MockIdentityService implements AutoCloseable {
         send(exchange, body, reply);
         if (log != null) {
             String path = exchange.getRequestURI().getRawPath();
-            String line = exchange.getRequestMethod() + " " + (path == null ? "" : abbreviate(path, 200)) + " "
+            log.println(loggable(exchange.getRequestMethod(), 20) + " " + loggable(path == null ? "" : path, 200) + " "
                     + reply.status() + " " + (System.nanoTime() - started) / 1_000_000 + " ms"
-                    + (verbose && reply.note() != null ? " (" + reply.note() + ")" : "");
-            log.println(line);
+                    + (verbose && reply.note() != null ? " (" + loggable(reply.note(), 500) + ")" : ""));
             log.flush();
         }
     }
@@ -254,8 +254,11 @@ public final class MockIdentityService implements AutoCloseable {
         };
     }
 
-    private static String abbreviate(String s, int max) {
-        return s.length() <= max ? s : s.substring(0, max) + "...";
+    /** What a client sent, as one log line shows it: cut to {@code max} characters, control characters escaped. */
+    static String loggable(String s, int max) {
+        StringBuilder out = new StringBuilder();
+        s.chars().limit(max).forEach(c -> out.append(Character.isISOControl(c) ? String.format("\\x%02x", c) : (char) c));
+        return s.length() > max ? out + "..." : out.toString();
     }
 
     // ------------------------------------------------------------------ replies and refusals
@@ -490,9 +493,9 @@ public final class MockIdentityService implements AutoCloseable {
                 return Reply.refusal(Refusal.BODY_TOO_LARGE, null);
             }
             Map<String, String> headers = new TreeMap<>();
-            exchange.getRequestHeaders().forEach((name, values) -> headers.put(name,
-                    name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("apikey") ? redact(values)
-                            : String.join(", ", values)));
+            // Masked as the client's traces mask them, so an echo can be pasted where a trace can.
+            exchange.getRequestHeaders().forEach((name, values) -> headers.put(name, String.join(", ",
+                    values.stream().map(value -> NhsCommands.redactedHeader(name, value)).toList())));
             URI uri = exchange.getRequestURI();
             Map<String, Object> echoed = new LinkedHashMap<>();
             echoed.put("method", exchange.getRequestMethod());
@@ -501,10 +504,6 @@ public final class MockIdentityService implements AutoCloseable {
             echoed.put("headers", headers);
             echoed.put("body", new String(body, StandardCharsets.UTF_8));
             return Reply.json(200, echoed, null);
-        }
-
-        private static String redact(List<String> values) {
-            return values.stream().anyMatch(v -> v.regionMatches(true, 0, "Bearer ", 0, 7)) ? "Bearer ****" : "****";
         }
 
         /** Null when the bearer token is live; else the 401 to send. */
