@@ -5,6 +5,7 @@
 package nhsauth.mock;
 
 import nhsauth.client.*;
+import nhsauth.mock.MockTokenEndpoint.Refusal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -199,20 +200,14 @@ public final class MockIdentityService implements AutoCloseable {
     }
 
     private Reply route(HttpExchange exchange, RequestBody body) throws IOException, GeneralSecurityException {
-        String path = exchange.getRequestURI().getRawPath();
-        if (TOKEN_PATH.equals(path)) {
-            return tokenEndpoint.handle(exchange, body, baseUrl);
-        }
-        if (HELLO_PATH.equals(path)) {
-            return sampleApi.hello(exchange);
-        }
-        if (HELLO_WORLD_PATH.equals(path)) {
-            return sampleApi.helloWorld(exchange);
-        }
-        if (path != null && (path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/"))) {
-            return sampleApi.echo(exchange, body);
-        }
-        return Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
+        String path = String.valueOf(exchange.getRequestURI().getRawPath());
+        return switch (path) {
+            case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
+            case HELLO_PATH -> sampleApi.hello(exchange);
+            case HELLO_WORLD_PATH -> sampleApi.helloWorld(exchange);
+            default -> path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/") ? sampleApi.echo(exchange, body)
+                    : Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
+        };
     }
 
     private static void send(HttpExchange exchange, RequestBody requestBody, Reply reply) {
@@ -262,77 +257,6 @@ public final class MockIdentityService implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ replies and refusals
-
-    /** The token endpoint's refusals, in its order of checking: first failure wins. */
-    enum Refusal {
-        UNKNOWN_ROUTE(1, 404, "invalid_request", "Not Found"),
-        WRONG_CONTENT_TYPE(3, 415, "invalid_request",
-                "Content-Type header must be application/x-www-form-urlencoded"),
-        GRANT_TYPE_MISSING(4, 400, "invalid_request", "grant_type is missing"),
-        GRANT_TYPE_INVALID(5, 400, "unsupported_grant_type", "grant_type is invalid"),
-        ASSERTION_TYPE_INVALID(6, 400, "invalid_request", "Missing or invalid client_assertion_type - must be "
-                + "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'"),
-        ASSERTION_MISSING(7, 400, "invalid_request", "Missing client_assertion"),
-        MALFORMED_JWT(8, 400, "invalid_request", "Malformed JWT in client_assertion"),
-        ALG_NOT_RS512(9, 400, "invalid_request",
-                "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
-        EXP_PASSED(10, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
-        KID_MISSING(11, 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
-        TYP_INVALID(12, 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
-        EXP_MISSING(13, 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
-        EXP_NOT_NUMBER(14, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
-        ISS_SUB_INVALID(15, 400, "invalid_request",
-                "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
-        JTI_MISSING(16, 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
-        JTI_NOT_STRING(17, 400, "invalid_request",
-                "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID"),
-        JTI_REUSED(18, 400, "invalid_request", "Non-unique 'jti' claim in client_assertion JWT"),
-        EXP_TOO_FAR(19, 400, "invalid_request",
-                "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
-        UNKNOWN_APP(20, 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
-        NO_PUBLIC_KEY(21, 403, "public_key error", "You need to register a public key to use this "
-                + "authentication method - please contact support to configure"),
-        JWKS_UNREACHABLE(22, 403, "public_key error", "The JWKS endpoint, for your client_assertion can't be reached"),
-        NO_MATCHING_KID(23, 401, "invalid_request",
-                "Invalid 'kid' header in client_assertion JWT - no matching public key"),
-        SIGNATURE_INVALID(24, 401, "public_key error", "JWT signature verification failed"),
-        AUD_INVALID(25, 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
-        NOT_LEVEL_3(26, 401, "unauthorized_client", "you have tried to request authorization but your "
-                + "application is not configured to use this authorization grant type"),
-        UNKNOWN_ERROR(27, 500, "unknown_error", "An unknown error occurred processing this request. Contact us "
-                + "for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support "
-                + "quoting Message ID"),
-        /** Not in the reference table: our own guard, in the same shape. */
-        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large");
-
-        final int row;
-        final int status;
-        final String error;
-        final String description;
-
-        Refusal(int row, int status, String error, String description) {
-            this.row = row;
-            this.status = status;
-            this.error = error;
-            this.description = description;
-        }
-    }
-
-    /** Validation stops at the first failed check; no stack trace, it is not a fault. */
-    static final class Refused extends Exception {
-        final Refusal refusal;
-        final String detail;
-
-        Refused(Refusal refusal, String detail) {
-            super(refusal.description, null, false, false);
-            this.refusal = refusal;
-            this.detail = detail;
-        }
-
-        Refused(Refusal refusal) {
-            this(refusal, null);
-        }
-    }
 
     /** One whole answer, built before anything is sent so that a late fault can still become row 27. */
     record Reply(int status, Map<String, String> headers, byte[] body, String note) {
@@ -449,8 +373,7 @@ public final class MockIdentityService implements AutoCloseable {
 
         /** Application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern). */
         Reply hello(HttpExchange exchange) {
-            String method = exchange.getRequestMethod();
-            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
                 return Reply.empty(405, "Allow", "GET");
             }
             Reply denied = authorise(exchange);
@@ -468,8 +391,7 @@ public final class MockIdentityService implements AutoCloseable {
 
         /** Open access: answers anyone. */
         Reply helloWorld(HttpExchange exchange) {
-            String method = exchange.getRequestMethod();
-            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
                 return Reply.empty(405, "Allow", "GET");
             }
             return Reply.json(200, Map.of("message", "Hello World!"), null);
