@@ -47,7 +47,7 @@ public final class NhsCommands {
         return NhsHttp.traced(name, value);
     }
 
-    /** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1): where plain http is harmless. */
+    /** Whether a URL's host is this machine (a loopback address, or a name whose every address is): where plain http is harmless. */
     public static boolean isLoopback(String host) {
         return NhsSetting.isLoopback(host);
     }
