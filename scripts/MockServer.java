@@ -11,6 +11,7 @@ import nhsauth.mock.*;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Help;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,19 +39,21 @@ import picocli.CommandLine.Spec;
                         + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",
                 "  mock-server --app MY_API_KEY=https://example.org/jwks.json --port 9001",
-                "%nEnvironment: NHS_MOCK_PORT supplies --port."})
+                "  mock-server --app @apps.txt       (one API_KEY=JWKS a line: no API key in the process list)",
+                "%nEnvironment: NHS_MOCK_APP supplies --app (API_KEY=JWKS or @FILE), NHS_MOCK_PORT --port."})
 public class MockServer implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--app", paramLabel = "API_KEY[=JWKS]",
+    @Option(names = "--app", paramLabel = "API_KEY[=JWKS]", showDefaultValue = Help.Visibility.NEVER,
             description = "Register an app with application-restricted access. JWKS is a file or an "
-                    + "http(s) URL; without '=JWKS' the app has no public key. Repeat for more apps.")
+                    + "https URL (http only to this machine); without '=JWKS' the app has no public key. "
+                    + "Repeat for more apps, or give @FILE: one app a line ('#' starts a comment).")
     List<String> apps = new ArrayList<>();
 
     @Option(names = "--app-without-level-3", paramLabel = "API_KEY[=JWKS]",
-            description = "Register an app that lacks application-restricted (level 3) access.")
+            description = "Register an app that lacks application-restricted (level 3) access; @FILE as for --app.")
     List<String> appsWithoutLevel3 = new ArrayList<>();
 
     @Option(names = "--port", paramLabel = "PORT", converter = NhsCli.PortConverter.class,
@@ -129,16 +133,31 @@ public class MockServer implements Callable<Integer> {
         List<MockIdentityService.App> all = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (String value : apps) {
-            all.add(parseApp("--app", value, true, seen));
+            lines(value).forEach(app -> all.add(parseApp("--app", app, true, seen)));
         }
         for (String value : appsWithoutLevel3) {
-            all.add(parseApp("--app-without-level-3", value, false, seen));
+            lines(value).forEach(app -> all.add(parseApp("--app-without-level-3", app, false, seen)));
         }
         if (all.isEmpty()) {
             throw new UsageException("no app registered: give --app API_KEY=JWKS (a JWKS file or "
                     + "URL), once per app");
         }
         return all;
+    }
+
+    /** An option's value, or for {@code @FILE} the file's lines, blank ones and '#' comments left out. */
+    private static List<String> lines(String value) {
+        if (!value.startsWith("@")) {
+            return List.of(value);
+        }
+        Path file;
+        try {
+            file = Path.of(value.substring(1));
+        } catch (InvalidPathException e) {
+            throw new UsageException("apps file '" + value.substring(1) + "' is not a valid path: check it");
+        }
+        return new String(NhsCommands.readFile(file, "apps file"), StandardCharsets.UTF_8).lines().map(String::trim)
+                .filter(line -> !line.isEmpty() && !line.startsWith("#")).toList();
     }
 
     static MockIdentityService.App parseApp(String option, String value, boolean level3, Set<String> seen) {
@@ -175,6 +194,11 @@ public class MockServer implements Callable<Integer> {
             URI uri = new URI(url);
             if (uri.getHost() == null) {
                 throw new URISyntaxException(url, "no host");
+            }
+            // As the mock tells users: plain http is for a JWKS served on this machine, and nowhere else.
+            if (uri.getScheme().equalsIgnoreCase("http") && !NhsCommands.isLoopback(uri.getHost())) {
+                throw new UsageException(option + ": the JWKS URL '" + url + "' is plain http to another "
+                        + "machine: use https:// (http only for a JWKS served on this machine)");
             }
         } catch (URISyntaxException e) {
             throw new UsageException(option + ": '" + url + "' is not a valid JWKS URL: use "

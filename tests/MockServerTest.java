@@ -741,6 +741,11 @@ class MockServerTest {
         cli("--app", "k=" + missing).assertOneLineError(2, missing.toString(), "does not exist");
         cli("--app", "k=" + notJwks).assertOneLineError(2, notJwks.toString(), "not a valid JWKS");
         cli("--app", "k=https://").assertOneLineError(2, "https://", "not a valid JWKS URL");
+        cli("--app", "k=http://169.254.169.254/latest/meta-data").assertOneLineError(2, "169.254.169.254", "plain http",
+                "https://");
+        cli("--app", "@" + missing).assertOneLineError(2, "apps file", missing.toString(), "does not exist");
+        Path badLine = Files.writeString(dir.resolve("apps.txt"), "# ok\nhas space=" + jwks + "\n");
+        cli("--app-without-level-3", "@" + badLine).assertOneLineError(2, "has space", "API key");
         cli("--app", "k", "--app-without-level-3", "k=" + jwks).assertOneLineError(2, "'k'", "twice");
         cli("--app", "k", "--port", "70000").assertOneLineError(2, "--port '70000'", "0-65535");
         cli("--app", "k", "--port", "nine").assertOneLineError(2, "--port 'nine'");
@@ -792,6 +797,149 @@ class MockServerTest {
         assertTrue(err.toString().contains("POST /oauth2/token 400 ") && err.toString().contains(
                 "(row 8: Malformed JWT in client_assertion"), "--verbose says why: " + err);
         assertTrue(err.toString().contains("mock-server stopped"), err.toString());
+    }
+
+    // ------------------------------------------------------------------ slow clients, the log, the echo
+
+    /** Only a hung request meets this: a guard, never a measure of speed. */
+    static final Duration HANG_GUARD = Duration.ofSeconds(60);
+
+    @Test
+    void slowClientsHoldNoOneElseUp() throws Exception {
+        // More than the workers of any machine's old fixed pool: half stall in their headers, half in a token POST's body.
+        for (int i = 0; i < 40; i++) {
+            Socket slow = new Socket("127.0.0.1", server.port());
+            toClose.add(slow);
+            slow.getOutputStream().write((i % 2 == 0 ? "GET /hello-world/hello/world HTTP/1.1\r\nHost: x\r\n"
+                    : "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM
+                            + "\r\nContent-Length: 1000\r\n\r\ngrant_type=").getBytes(StandardCharsets.US_ASCII));
+            slow.getOutputStream().flush();
+        }
+        HttpResponse<String> world = HTTP.send(HttpRequest.newBuilder(URI.create(server.baseUrl()
+                + "/hello-world/hello/world")).timeout(HANG_GUARD).build(), utf8());
+        assertEquals(200, world.statusCode(), world.body());
+        assertEquals(200, HTTP.send(tokenRequest(form(assertion(header(), claims())), HANG_GUARD), utf8()).statusCode());
+    }
+
+    @Test
+    void aClientTooSlowToSendItsRequestIsCutOffAndAppsComeFromAFileNamedByTheVariable() throws Exception {
+        // A process of its own: the JDK server reads its timeout once per JVM, and this one may have started others.
+        Path apps = Files.writeString(dir.resolve("apps.txt"), "# API key = JWKS, one app a line\n\n" + APP + "=" + jwksFile
+                + "\n  local=http://localhost:1/jwks.json  \n");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "MockServer", "--port", "0");
+        pb.environment().keySet().removeIf(k -> k.startsWith("NHS_"));
+        pb.environment().put("NHS_MOCK_APP", "@" + apps);
+        Process mock = pb.redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        toClose.add(() -> mock.destroyForcibly().waitFor());
+        var stdout = new java.io.BufferedReader(new java.io.InputStreamReader(mock.getInputStream(), StandardCharsets.UTF_8));
+        String baseUrl = stdout.readLine().replace("mock-server listening on ", "");
+        assertTrue(baseUrl.matches("http://127\\.0\\.0\\.1:\\d+"), baseUrl);
+        stdout.readLine();
+        assertEquals("app " + APP + ": JWKS " + jwksFile, stdout.readLine(), "registered from the file");
+        assertEquals("app local: JWKS http://localhost:1/jwks.json", stdout.readLine(), "plain http to this machine");
+        assertFalse(mock.info().commandLine().orElse("").contains(APP), "no API key in the process list");
+
+        URI uri = URI.create(baseUrl);
+        try (Socket slow = new Socket(uri.getHost(), uri.getPort())) {
+            slow.getOutputStream().write("GET /hello-world/hello/world HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+            slow.getOutputStream().flush();
+            slow.setSoTimeout((int) Duration.ofMinutes(2).toMillis());
+            assertEquals(-1, slow.getInputStream().read(), "the server closes a connection whose request never ends");
+        }
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/oauth2/token")).timeout(HANG_GUARD)
+                .header("Content-Type", FORM).POST(HttpRequest.BodyPublishers.ofString(form(assertion(header(),
+                        claimsWithAud(baseUrl + "/oauth2/token"))))).build(), utf8());
+        assertEquals(200, r.statusCode(), r.body());
+    }
+
+    @Test
+    void aSlowJwksUrlHoldsOnlyItsOwnAppsRequestsAndTheyShareOneFetch() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        AtomicInteger fetches = new AtomicInteger();
+        HttpServer jwksHost = HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        jwksHost.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        jwksHost.createContext("/slow.json", ex -> {
+            fetches.incrementAndGet();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ex.sendResponseHeaders(500, -1);
+            ex.close();
+        });
+        jwksHost.start();
+        toClose.add(() -> jwksHost.stop(0));
+        toClose.add(release::countDown);
+        MockIdentityService s = start(List.of(new MockIdentityService.App(APP, jwksFile.toString(), true),
+                new MockIdentityService.App("slow", "http://127.0.0.1:" + jwksHost.getAddress().getPort() + "/slow.json", true)), 3600);
+
+        List<CompletableFuture<HttpResponse<String>>> held = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Map<String, Object> claims = claims(s);
+            claims.put("iss", "slow");
+            claims.put("sub", "slow");
+            held.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(s.tokenUrl())).header("Content-Type", FORM)
+                    .POST(HttpRequest.BodyPublishers.ofString(form(assertion(header(), claims)))).build(), utf8()));
+        }
+        waitUntil(() -> s.rememberedJtiCount() == 20); // each past its jti, so at the keys
+        HttpResponse<String> world = HTTP.send(HttpRequest.newBuilder(URI.create(s.baseUrl()
+                + "/hello-world/hello/world")).timeout(HANG_GUARD).build(), utf8());
+        assertEquals(200, world.statusCode(), "an unrelated request is answered meanwhile");
+        HttpResponse<String> other = HTTP.send(HttpRequest.newBuilder(URI.create(s.tokenUrl())).timeout(HANG_GUARD)
+                .header("Content-Type", FORM).POST(HttpRequest.BodyPublishers.ofString(form(assertion(header(), claims(s)))))
+                .build(), utf8());
+        assertEquals(200, other.statusCode(), "another app's token request is answered meanwhile");
+        release.countDown();
+        for (CompletableFuture<HttpResponse<String>> r : held) {
+            assertRow(r.get(), 22);
+        }
+        assertEquals(1, fetches.get(), "the waiting requests shared one fetch, not one each in turn");
+    }
+
+    @Test
+    void theLogEscapesAndCutsWhatTheClientSent() throws Exception {
+        String method = "X\u001b[31mRED" + "M".repeat(100_000);
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write((method + " /echo/" + "p".repeat(5000) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+            socket.setSoTimeout((int) HANG_GUARD.toMillis());
+            assertTrue(readHttpResponse(socket.getInputStream()).startsWith("HTTP/1.1 401 "));
+        }
+        waitUntil(() -> log.toString().contains("RED"));
+        String line = log.toString().lines().filter(l -> l.contains("RED")).findFirst().orElseThrow();
+        assertTrue(line.startsWith("X\\x1b[31mRED"), line.substring(0, Math.min(line.length(), 100)));
+        assertFalse(line.contains("\u001b"), "no raw control character reaches the terminal");
+        assertTrue(line.length() < 400, "each field cut short: " + line.length() + " characters");
+    }
+
+    @Test
+    void theEchoMasksEveryCredentialHeaderAsTheClientsTracesDo() throws Exception {
+        Map<String, String> secrets = Map.of("Cookie", "session=s3cret-cookie", "Proxy-Authorization", "Basic cHJveHk6czNjcmV0",
+                "X-Api-Key", "s3cret-x-api-key", "X-Auth-Token", "s3cret-auth-token", "apikey", "s3cret-apikey");
+        StringBuilder request = new StringBuilder("GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                + "Authorization: Bearer " + token() + "\r\nX-Plain: shown\r\n");
+        secrets.forEach((name, value) -> request.append(name).append(": ").append(value).append("\r\n"));
+        String echo;
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            // Raw, as the JDK client would not send Proxy-Authorization to a server that is not a proxy.
+            socket.getOutputStream().write((request + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            socket.setSoTimeout((int) HANG_GUARD.toMillis());
+            echo = readHttpResponse(socket.getInputStream());
+        }
+        assertTrue(echo.startsWith("HTTP/1.1 200 "), echo);
+        String body = echo.substring(echo.indexOf("\r\n\r\n") + 4);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> headers = (Map<String, Object>) TestSupport.parseJson(body).get("headers");
+        secrets.forEach((name, value) -> {
+            assertEquals(NhsCommands.redactedHeader(name, value), header(headers, name), name);
+            assertFalse(body.contains(value), name + " is never echoed");
+        });
+        assertEquals("Basic ****", header(headers, "Proxy-Authorization"));
+        assertEquals("shown", header(headers, "X-Plain"));
     }
 
     // ------------------------------------------------------------------ helpers
@@ -917,6 +1065,16 @@ class MockServerTest {
     HttpRequest tokenRequest(String form) {
         return HttpRequest.newBuilder(URI.create(server.tokenUrl())).header("Content-Type", FORM)
                 .POST(HttpRequest.BodyPublishers.ofString(form)).build();
+    }
+
+    HttpRequest tokenRequest(String form, Duration timeout) {
+        return HttpRequest.newBuilder(tokenRequest(form), (name, value) -> true).timeout(timeout).build();
+    }
+
+    Map<String, Object> claimsWithAud(String tokenUrl) {
+        Map<String, Object> c = claims();
+        c.put("aud", tokenUrl);
+        return c;
     }
 
     static HttpResponse<String> send(MockIdentityService s, String form) throws Exception {

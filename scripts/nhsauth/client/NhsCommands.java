@@ -47,6 +47,11 @@ public final class NhsCommands {
         return NhsHttp.traced(name, value);
     }
 
+    /** Whether a URL's host is this machine (a loopback address, or a name whose every address is): where plain http is harmless. */
+    public static boolean isLoopback(String host) {
+        return NhsSetting.isLoopback(host);
+    }
+
     /**
      * Checks an API URL as {@link NhsClient#send} will, before anything is sent: http or https with a host,
      * and plain http only to this machine when the pattern sends a credential. {@code what} names

@@ -5,6 +5,7 @@
 package nhsauth.mock;
 
 import nhsauth.client.*;
+import nhsauth.mock.MockTokenEndpoint.Refusal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -52,6 +53,7 @@ public final class MockIdentityService implements AutoCloseable {
     static final long MAX_EXP_AHEAD_MS = 310_000;
     static final long IAT_NBF_ALLOWANCE_MS = 10_000;
     static final long TOKEN_LIFETIME_MS = 600_000;
+    static final int READ_TIMEOUT_SECONDS = 10;
 
     /** An app as the NHS developer portal knows it: API key, registered JWKS, access level. */
     public record App(String apiKey, String jwks /* path or URL, null = no key registered */, boolean level3) {
@@ -68,12 +70,12 @@ public final class MockIdentityService implements AutoCloseable {
         if (jwksCacheSeconds < 0) {
             throw new IllegalArgumentException("JWKS cache of " + jwksCacheSeconds + " s: use 0 or more");
         }
-        // The JDK server sends a reply's headers and body as two TCP segments; with Nagle's algorithm
-        // on, the client's delayed ACK then adds ~40 ms to every reply (10x fewer token exchanges/s).
-        // Read once, when the JVM's first HttpServer is created, so it must be set before that.
-        if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-            System.setProperty("sun.net.httpserver.nodelay", "true");
-        }
+        // The JDK server reads these once, when the JVM's first HttpServer is made. It sends a reply's
+        // headers and body as two TCP segments; with Nagle's algorithm on, the client's delayed ACK
+        // then adds ~40 ms to every reply (10x fewer token exchanges/s). And a client that is slow to
+        // send a request's headers and body has its connection closed: it may hold a worker, not forever.
+        System.getProperties().putIfAbsent("sun.net.httpserver.nodelay", "true");
+        System.getProperties().putIfAbsent("sun.net.httpserver.maxReqTime", String.valueOf(READ_TIMEOUT_SECONDS));
         InetSocketAddress address = new InetSocketAddress(host, port);
         if (address.isUnresolved()) {
             throw new UsageException("--host '" + host + "' cannot be resolved: use an IP address "
@@ -113,8 +115,8 @@ public final class MockIdentityService implements AutoCloseable {
         this.baseUrl = "http://" + shownHost + ":" + http.getAddress().getPort();
         this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens);
         this.sampleApi = new SampleApi(tokens, registry);
-        int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
-        this.workers = Executors.newFixedThreadPool(threads, daemonThreads("mock-server-http"));
+        // A worker per request under way: one waiting on a slow client or a JWKS URL holds no one else up.
+        this.workers = Executors.newCachedThreadPool(daemonThreads("mock-server-http"));
         this.sweeper = Executors.newSingleThreadScheduledExecutor(daemonThreads("mock-server-sweeper"));
         http.setExecutor(workers);
         http.createContext("/", this::handle);
@@ -190,29 +192,22 @@ public final class MockIdentityService implements AutoCloseable {
         send(exchange, body, reply);
         if (log != null) {
             String path = exchange.getRequestURI().getRawPath();
-            String line = exchange.getRequestMethod() + " " + (path == null ? "" : abbreviate(path, 200)) + " "
+            log.println(loggable(exchange.getRequestMethod(), 20) + " " + loggable(path == null ? "" : path, 200) + " "
                     + reply.status() + " " + (System.nanoTime() - started) / 1_000_000 + " ms"
-                    + (verbose && reply.note() != null ? " (" + reply.note() + ")" : "");
-            log.println(line);
+                    + (verbose && reply.note() != null ? " (" + loggable(reply.note(), 500) + ")" : ""));
             log.flush();
         }
     }
 
     private Reply route(HttpExchange exchange, RequestBody body) throws IOException, GeneralSecurityException {
-        String path = exchange.getRequestURI().getRawPath();
-        if (TOKEN_PATH.equals(path)) {
-            return tokenEndpoint.handle(exchange, body, baseUrl);
-        }
-        if (HELLO_PATH.equals(path)) {
-            return sampleApi.hello(exchange);
-        }
-        if (HELLO_WORLD_PATH.equals(path)) {
-            return sampleApi.helloWorld(exchange);
-        }
-        if (path != null && (path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/"))) {
-            return sampleApi.echo(exchange, body);
-        }
-        return Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
+        String path = String.valueOf(exchange.getRequestURI().getRawPath());
+        return switch (path) {
+            case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
+            case HELLO_PATH -> sampleApi.hello(exchange);
+            case HELLO_WORLD_PATH -> sampleApi.helloWorld(exchange);
+            default -> path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/") ? sampleApi.echo(exchange, body)
+                    : Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
+        };
     }
 
     private static void send(HttpExchange exchange, RequestBody requestBody, Reply reply) {
@@ -254,82 +249,14 @@ public final class MockIdentityService implements AutoCloseable {
         };
     }
 
-    private static String abbreviate(String s, int max) {
-        return s.length() <= max ? s : s.substring(0, max) + "...";
+    /** What a client sent, as one log line shows it: cut to {@code max} characters, control characters escaped. */
+    static String loggable(String s, int max) {
+        StringBuilder out = new StringBuilder();
+        s.chars().limit(max).forEach(c -> out.append(Character.isISOControl(c) ? String.format("\\x%02x", c) : (char) c));
+        return s.length() > max ? out + "..." : out.toString();
     }
 
     // ------------------------------------------------------------------ replies and refusals
-
-    /** The token endpoint's refusals, in its order of checking: first failure wins. */
-    enum Refusal {
-        UNKNOWN_ROUTE(1, 404, "invalid_request", "Not Found"),
-        WRONG_CONTENT_TYPE(3, 415, "invalid_request",
-                "Content-Type header must be application/x-www-form-urlencoded"),
-        GRANT_TYPE_MISSING(4, 400, "invalid_request", "grant_type is missing"),
-        GRANT_TYPE_INVALID(5, 400, "unsupported_grant_type", "grant_type is invalid"),
-        ASSERTION_TYPE_INVALID(6, 400, "invalid_request", "Missing or invalid client_assertion_type - must be "
-                + "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'"),
-        ASSERTION_MISSING(7, 400, "invalid_request", "Missing client_assertion"),
-        MALFORMED_JWT(8, 400, "invalid_request", "Malformed JWT in client_assertion"),
-        ALG_NOT_RS512(9, 400, "invalid_request",
-                "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
-        EXP_PASSED(10, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
-        KID_MISSING(11, 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
-        TYP_INVALID(12, 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
-        EXP_MISSING(13, 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
-        EXP_NOT_NUMBER(14, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
-        ISS_SUB_INVALID(15, 400, "invalid_request",
-                "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
-        JTI_MISSING(16, 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
-        JTI_NOT_STRING(17, 400, "invalid_request",
-                "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID"),
-        JTI_REUSED(18, 400, "invalid_request", "Non-unique 'jti' claim in client_assertion JWT"),
-        EXP_TOO_FAR(19, 400, "invalid_request",
-                "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
-        UNKNOWN_APP(20, 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
-        NO_PUBLIC_KEY(21, 403, "public_key error", "You need to register a public key to use this "
-                + "authentication method - please contact support to configure"),
-        JWKS_UNREACHABLE(22, 403, "public_key error", "The JWKS endpoint, for your client_assertion can't be reached"),
-        NO_MATCHING_KID(23, 401, "invalid_request",
-                "Invalid 'kid' header in client_assertion JWT - no matching public key"),
-        SIGNATURE_INVALID(24, 401, "public_key error", "JWT signature verification failed"),
-        AUD_INVALID(25, 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
-        NOT_LEVEL_3(26, 401, "unauthorized_client", "you have tried to request authorization but your "
-                + "application is not configured to use this authorization grant type"),
-        UNKNOWN_ERROR(27, 500, "unknown_error", "An unknown error occurred processing this request. Contact us "
-                + "for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support "
-                + "quoting Message ID"),
-        /** Not in the reference table: our own guard, in the same shape. */
-        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large");
-
-        final int row;
-        final int status;
-        final String error;
-        final String description;
-
-        Refusal(int row, int status, String error, String description) {
-            this.row = row;
-            this.status = status;
-            this.error = error;
-            this.description = description;
-        }
-    }
-
-    /** Validation stops at the first failed check; no stack trace, it is not a fault. */
-    static final class Refused extends Exception {
-        final Refusal refusal;
-        final String detail;
-
-        Refused(Refusal refusal, String detail) {
-            super(refusal.description, null, false, false);
-            this.refusal = refusal;
-            this.detail = detail;
-        }
-
-        Refused(Refusal refusal) {
-            this(refusal, null);
-        }
-    }
 
     /** One whole answer, built before anything is sent so that a late fault can still become row 27. */
     record Reply(int status, Map<String, String> headers, byte[] body, String note) {
@@ -446,8 +373,7 @@ public final class MockIdentityService implements AutoCloseable {
 
         /** Application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern). */
         Reply hello(HttpExchange exchange) {
-            String method = exchange.getRequestMethod();
-            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
                 return Reply.empty(405, "Allow", "GET");
             }
             Reply denied = authorise(exchange);
@@ -465,8 +391,7 @@ public final class MockIdentityService implements AutoCloseable {
 
         /** Open access: answers anyone. */
         Reply helloWorld(HttpExchange exchange) {
-            String method = exchange.getRequestMethod();
-            if (!"GET".equals(method) && !"HEAD".equals(method)) {
+            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
                 return Reply.empty(405, "Allow", "GET");
             }
             return Reply.json(200, Map.of("message", "Hello World!"), null);
@@ -490,9 +415,9 @@ public final class MockIdentityService implements AutoCloseable {
                 return Reply.refusal(Refusal.BODY_TOO_LARGE, null);
             }
             Map<String, String> headers = new TreeMap<>();
-            exchange.getRequestHeaders().forEach((name, values) -> headers.put(name,
-                    name.equalsIgnoreCase("Authorization") || name.equalsIgnoreCase("apikey") ? redact(values)
-                            : String.join(", ", values)));
+            // Masked as the client's traces mask them, so an echo can be pasted where a trace can.
+            exchange.getRequestHeaders().forEach((name, values) -> headers.put(name, String.join(", ",
+                    values.stream().map(value -> NhsCommands.redactedHeader(name, value)).toList())));
             URI uri = exchange.getRequestURI();
             Map<String, Object> echoed = new LinkedHashMap<>();
             echoed.put("method", exchange.getRequestMethod());
@@ -501,10 +426,6 @@ public final class MockIdentityService implements AutoCloseable {
             echoed.put("headers", headers);
             echoed.put("body", new String(body, StandardCharsets.UTF_8));
             return Reply.json(200, echoed, null);
-        }
-
-        private static String redact(List<String> values) {
-            return values.stream().anyMatch(v -> v.regionMatches(true, 0, "Bearer ", 0, 7)) ? "Bearer ****" : "****";
         }
 
         /** Null when the bearer token is live; else the 401 to send. */

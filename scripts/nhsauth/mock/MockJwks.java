@@ -3,16 +3,7 @@ package nhsauth.mock;
 
 import nhsauth.client.*;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.ProxySelector;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -24,11 +15,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.jwk.JWK;
@@ -37,8 +25,9 @@ import com.nimbusds.jose.jwk.RSAKey;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
 public final class MockJwks {
+    /** A JWKS URL's whole answer, body included, must come within this. */
     static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(5);
-    /** The largest JWKS the mock reads, from a file or a URL. */
+    /** The largest JWKS file the mock reads (the client caps a URL's answer alike). */
     static final int MAX_JWKS_BYTES = 1024 * 1024;
 
     private MockJwks() {
@@ -65,19 +54,9 @@ public final class MockJwks {
 
         static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
             Map<String, Registration> byKey = new HashMap<>();
-            NhsClient http = null;
             for (MockIdentityService.App app : apps) {
-                Jwks jwks = null;
-                if (app.jwks() != null && isUrl(app.jwks())) {
-                    if (http == null) {
-                        // The client's public transport, for its proxy rules; no credentials are sent.
-                        http = NhsClient.builder().auth(NhsAuthPattern.NONE).timeout(JWKS_FETCH_TIMEOUT)
-                                .notices(null).build();
-                    }
-                    jwks = new JwksUrl(URI.create(app.jwks()), cacheSeconds, http);
-                } else if (app.jwks() != null) {
-                    jwks = new JwksFile(Path.of(app.jwks()));
-                }
+                Jwks jwks = app.jwks() == null ? null
+                        : isUrl(app.jwks()) ? new JwksUrl(app.jwks(), cacheSeconds) : new JwksFile(Path.of(app.jwks()));
                 if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
                     throw new UsageException("API key '" + app.apiKey() + "' is registered twice: "
                             + "give each app once");
@@ -107,23 +86,25 @@ public final class MockJwks {
     interface Jwks {
         Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable;
 
-        static Map<String, RSAPublicKey> parse(byte[] document, String source) throws JwksUnavailable {
+        /** A file or URL read by the client's public loader (a URL fetched as APIM fetches it). */
+        static Map<String, RSAPublicKey> load(String source) throws JwksUnavailable {
+            JWKSet set;
             try {
-                String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(document)).toString();
-                Map<String, RSAPublicKey> keys = new HashMap<>();
-                for (JWK jwk : JWKSet.parse(text).getKeys()) {
-                    if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {
-                        try {
-                            keys.putIfAbsent(rsa.getKeyID(), rsa.toRSAPublicKey());
-                        } catch (JOSEException unusable) {
-                            // skipped: see above
-                        }
+                set = NhsKeys.loadJwks(source, JWKS_FETCH_TIMEOUT, null);
+            } catch (NhsAuthException e) {
+                throw new JwksUnavailable(e.getMessage());
+            }
+            Map<String, RSAPublicKey> keys = new HashMap<>();
+            for (JWK jwk : set.getKeys()) {
+                if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {
+                    try {
+                        keys.putIfAbsent(rsa.getKeyID(), rsa.toRSAPublicKey());
+                    } catch (JOSEException unusable) {
+                        // skipped: see above
                     }
                 }
-                return Map.copyOf(keys);
-            } catch (java.text.ParseException | CharacterCodingException | RuntimeException e) {
-                throw new JwksUnavailable(source + " is not a JWKS (" + e.getMessage() + ")");
             }
+            return Map.copyOf(keys);
         }
     }
 
@@ -149,7 +130,14 @@ public final class MockJwks {
             }
             Snapshot s = snapshot;
             if (s == null || !s.modified().equals(attributes.lastModifiedTime()) || s.size() != attributes.size()) {
-                s = load(attributes);
+                s = new Snapshot(attributes.lastModifiedTime(), attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
+                if (attributes.size() <= MAX_JWKS_BYTES) {
+                    try {
+                        s = new Snapshot(s.modified(), s.size(), Jwks.load(path.toString()), null);
+                    } catch (JwksUnavailable e) {
+                        s = new Snapshot(s.modified(), s.size(), null, e.getMessage());
+                    }
+                }
                 snapshot = s;
             }
             if (s.keys() == null) {
@@ -157,88 +145,66 @@ public final class MockJwks {
             }
             return s.keys();
         }
-
-        private Snapshot load(BasicFileAttributes attributes) throws JwksUnavailable {
-            FileTime modified = attributes.lastModifiedTime();
-            if (attributes.size() > MAX_JWKS_BYTES) {
-                return new Snapshot(modified, attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
-            }
-            byte[] document;
-            try {
-                document = Files.readAllBytes(path);
-            } catch (IOException e) {
-                throw new JwksUnavailable("cannot read JWKS file " + path + " (" + e + ")");
-            }
-            try {
-                return new Snapshot(modified, attributes.size(), Jwks.parse(document, path.toString()), null);
-            } catch (JwksUnavailable e) {
-                return new Snapshot(modified, attributes.size(), null, e.getMessage());
-            }
-        }
     }
 
-    /** A JWKS URL, fetched as APIM fetches it and then reused for the cache period, even for an unknown kid. */
+    /**
+     * A JWKS URL, fetched as APIM fetches it and then reused for the cache period, even for an
+     * unknown kid. The cached keys are read without a lock. Requests that find them stale while a
+     * fetch is under way wait for that one fetch, bounded by its timeout, and share its outcome:
+     * a burst of token requests is never a burst of fetches, nor a queue of them one after another.
+     */
     static final class JwksUrl implements Jwks {
-        private record Fetched(long atNanos, Map<String, RSAPublicKey> keys) {
+        /** Keys, or the problem that kept them; only keys are kept for the cache period. */
+        private record Fetched(long atNanos, Map<String, RSAPublicKey> keys, String problem) {
         }
 
-        private final URI uri;
+        private final String url;
         private final long cacheNanos;
-        private final NhsClient http;
-        private final Object fetching = new Object();
         private volatile Fetched fetched;
+        private final AtomicReference<CompletableFuture<Fetched>> fetching = new AtomicReference<>();
 
-        JwksUrl(URI uri, long cacheSeconds, NhsClient http) {
-            this.uri = uri;
+        JwksUrl(String url, long cacheSeconds) {
+            this.url = url;
             this.cacheNanos = TimeUnit.SECONDS.toNanos(cacheSeconds);
-            this.http = http;
         }
 
         @Override
         public Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
             Fetched f = fetched;
-            if (fresh(f)) {
-                return f.keys();
-            }
-            // One fetch at a time: a burst of token requests must not become a burst of fetches.
-            synchronized (fetching) {
-                f = fetched;
-                if (fresh(f)) {
-                    return f.keys();
+            if (!fresh(f)) {
+                CompletableFuture<Fetched> mine = new CompletableFuture<>();
+                CompletableFuture<Fetched> running = fetching.compareAndExchange(null, mine);
+                if (running == null) {
+                    try {
+                        Fetched now = fetched;
+                        mine.complete(fresh(now) ? now : fetch());
+                    } finally {
+                        fetching.set(null);
+                        // A fault (row 27 for this request) must not leave the others waiting.
+                        mine.completeExceptionally(new IllegalStateException("the JWKS fetch failed"));
+                    }
+                    running = mine;
                 }
-                Map<String, RSAPublicKey> keys = Jwks.parse(fetch(), uri.toString());
-                fetched = new Fetched(System.nanoTime(), keys);
-                return keys;
+                f = running.join();
             }
+            if (f.keys() == null) {
+                throw new JwksUnavailable(f.problem());
+            }
+            return f.keys();
         }
 
         private boolean fresh(Fetched f) {
-            return f != null && System.nanoTime() - f.atNanos() < cacheNanos;
+            return f != null && f.keys() != null && System.nanoTime() - f.atNanos() < cacheNanos;
         }
 
-        private byte[] fetch() throws JwksUnavailable {
-            HttpRequest.Builder request = HttpRequest.newBuilder(uri)
-                    .timeout(JWKS_FETCH_TIMEOUT)
-                    .header("User-Agent", "APIM")
-                    .header("Accept", "application/json")
-                    .GET();
-            HttpResponse<java.io.InputStream> response;
-            byte[] body;
+        private Fetched fetch() {
             try {
-                response = http.send(request, 0, HttpResponse.BodyHandlers.ofInputStream());
-                try (java.io.InputStream in = response.body()) {
-                    body = in.readNBytes(MAX_JWKS_BYTES + 1);
-                }
-            } catch (NhsAuthException | IOException e) {
-                throw new JwksUnavailable(e.getMessage());
+                Fetched f = new Fetched(System.nanoTime(), Jwks.load(url), null);
+                fetched = f;
+                return f;
+            } catch (JwksUnavailable e) {
+                return new Fetched(System.nanoTime(), null, e.getMessage());
             }
-            if (response.statusCode() != 200) {
-                throw new JwksUnavailable(uri + " answered HTTP " + response.statusCode());
-            }
-            if (body.length > MAX_JWKS_BYTES) {
-                throw new JwksUnavailable(uri + " sent over 1 MiB");
-            }
-            return body;
         }
     }
 }

@@ -2,6 +2,8 @@
 package nhsauth.mock;
 
 import nhsauth.client.*;
+import nhsauth.mock.MockIdentityService.Reply;
+import nhsauth.mock.MockIdentityService.RequestBody;
 
 import java.io.IOException;
 import java.net.URLDecoder;
@@ -40,18 +42,17 @@ public final class MockTokenEndpoint {
         this.tokens = tokens;
     }
 
-    MockIdentityService.Reply handle(HttpExchange exchange, MockIdentityService.RequestBody requestBody, String fallbackBase)
-            throws IOException, GeneralSecurityException {
+    Reply handle(HttpExchange exchange, RequestBody requestBody, String fallbackBase) throws IOException, GeneralSecurityException {
         if (!"POST".equals(exchange.getRequestMethod())) {
-            return MockIdentityService.Reply.empty(405, "Allow", "POST");
+            return Reply.empty(405, "Allow", "POST");
         }
         // Compared as a plain string, as the reference infers: a charset suffix is refused.
         if (!FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
-            return MockIdentityService.Reply.refusal(MockIdentityService.Refusal.WRONG_CONTENT_TYPE, null);
+            return Reply.refusal(Refusal.WRONG_CONTENT_TYPE, null);
         }
         byte[] body = requestBody.read();
         if (body == null) {
-            return MockIdentityService.Reply.refusal(MockIdentityService.Refusal.BODY_TOO_LARGE, null);
+            return Reply.refusal(Refusal.BODY_TOO_LARGE, null);
         }
         String host = exchange.getRequestHeaders().getFirst("Host");
         // The aud must be the URL the client posted to, as it wrote it.
@@ -59,26 +60,25 @@ public final class MockTokenEndpoint {
         try {
             return grant(Form.parse(new String(body, StandardCharsets.UTF_8)), tokenUrl,
                     System.currentTimeMillis());
-        } catch (MockIdentityService.Refused r) {
-            return MockIdentityService.Reply.refusal(r.refusal, r.detail);
+        } catch (Refused r) {
+            return Reply.refusal(r.refusal, r.detail);
         }
     }
 
-    private MockIdentityService.Reply grant(Map<String, String> form, String tokenUrl, long now)
-            throws MockIdentityService.Refused, GeneralSecurityException {
+    private Reply grant(Map<String, String> form, String tokenUrl, long now) throws Refused, GeneralSecurityException {
         String grantType = form.get("grant_type");
         if (grantType == null || grantType.isEmpty()) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.GRANT_TYPE_MISSING);
+            throw new Refused(Refusal.GRANT_TYPE_MISSING);
         }
         if (!"client_credentials".equals(grantType)) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.GRANT_TYPE_INVALID);
+            throw new Refused(Refusal.GRANT_TYPE_INVALID);
         }
         if (!ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.ASSERTION_TYPE_INVALID);
+            throw new Refused(Refusal.ASSERTION_TYPE_INVALID);
         }
         String jwt = form.get("client_assertion");
         if (jwt == null || jwt.isEmpty()) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.ASSERTION_MISSING);
+            throw new Refused(Refusal.ASSERTION_MISSING);
         }
         ClientAssertion assertion = ClientAssertion.decode(jwt);
         assertion.checkClaims(now);
@@ -88,32 +88,32 @@ public final class MockTokenEndpoint {
 
         MockJwks.Registry.Registration app = registry.app(assertion.subject());
         if (app == null) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.UNKNOWN_APP);
+            throw new Refused(Refusal.UNKNOWN_APP);
         }
         if (app.jwks() == null) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NO_PUBLIC_KEY);
+            throw new Refused(Refusal.NO_PUBLIC_KEY);
         }
         Map<String, RSAPublicKey> keys;
         try {
             keys = app.jwks().keysByKid();
         } catch (MockJwks.JwksUnavailable e) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.JWKS_UNREACHABLE, e.getMessage());
+            throw new Refused(Refusal.JWKS_UNREACHABLE, e.getMessage());
         }
         RSAPublicKey key = assertion.kid() == null ? null : keys.get(assertion.kid());
         if (key == null) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NO_MATCHING_KID);
+            throw new Refused(Refusal.NO_MATCHING_KID);
         }
         assertion.verifySignature(key, now);
         if (!assertion.isFor(tokenUrl)) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.AUD_INVALID, "expected aud " + tokenUrl);
+            throw new Refused(Refusal.AUD_INVALID, "expected aud " + tokenUrl);
         }
         if (!app.level3()) {
-            throw new MockIdentityService.Refused(MockIdentityService.Refusal.NOT_LEVEL_3);
+            throw new Refused(Refusal.NOT_LEVEL_3);
         }
         return issue(form.get("_access_token_expiry_ms"), now);
     }
 
-    private MockIdentityService.Reply issue(String requestedLifetime, long now) {
+    private Reply issue(String requestedLifetime, long now) {
         long lifetime = MockIdentityService.TOKEN_LIFETIME_MS;
         if (requestedLifetime != null) {
             try {
@@ -132,7 +132,78 @@ public final class MockTokenEndpoint {
         body.put("expires_in", Long.toString(Math.max(1, (lifetime - 1) / 1000)));
         body.put("token_type", "Bearer");
         body.put("issued_at", Long.toString(now));
-        return MockIdentityService.Reply.json(200, body, null);
+        return Reply.json(200, body, null);
+    }
+
+    /** The token endpoint's refusals, in its order of checking: first failure wins. */
+    enum Refusal {
+        UNKNOWN_ROUTE(1, 404, "invalid_request", "Not Found"),
+        WRONG_CONTENT_TYPE(3, 415, "invalid_request",
+                "Content-Type header must be application/x-www-form-urlencoded"),
+        GRANT_TYPE_MISSING(4, 400, "invalid_request", "grant_type is missing"),
+        GRANT_TYPE_INVALID(5, 400, "unsupported_grant_type", "grant_type is invalid"),
+        ASSERTION_TYPE_INVALID(6, 400, "invalid_request", "Missing or invalid client_assertion_type - must be "
+                + "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'"),
+        ASSERTION_MISSING(7, 400, "invalid_request", "Missing client_assertion"),
+        MALFORMED_JWT(8, 400, "invalid_request", "Malformed JWT in client_assertion"),
+        ALG_NOT_RS512(9, 400, "invalid_request",
+                "Invalid 'alg' header in client_assertion JWT - unsupported JWT algorithm - must be 'RS512'"),
+        EXP_PASSED(10, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - JWT has expired"),
+        KID_MISSING(11, 400, "invalid_request", "Missing 'kid' header in client_assertion JWT"),
+        TYP_INVALID(12, 400, "invalid_request", "Invalid 'typ' header in client_assertion JWT - must be 'JWT'"),
+        EXP_MISSING(13, 400, "invalid_request", "Missing 'exp' claim in client_assertion JWT"),
+        EXP_NOT_NUMBER(14, 400, "invalid_request", "Invalid 'exp' claim in client_assertion JWT - must be an integer"),
+        ISS_SUB_INVALID(15, 400, "invalid_request",
+                "Missing or non-matching 'iss'/'sub' claims in client_assertion JWT"),
+        JTI_MISSING(16, 400, "invalid_request", "Missing 'jti' claim in client_assertion JWT"),
+        JTI_NOT_STRING(17, 400, "invalid_request",
+                "Invalid 'jti' claim in client_assertion JWT - must be a unique string value such as a GUID"),
+        JTI_REUSED(18, 400, "invalid_request", "Non-unique 'jti' claim in client_assertion JWT"),
+        EXP_TOO_FAR(19, 400, "invalid_request",
+                "Invalid 'exp' claim in client_assertion JWT - more than 5 minutes in future"),
+        UNKNOWN_APP(20, 401, "invalid_request", "Invalid 'iss'/'sub' claims in client_assertion JWT"),
+        NO_PUBLIC_KEY(21, 403, "public_key error", "You need to register a public key to use this "
+                + "authentication method - please contact support to configure"),
+        JWKS_UNREACHABLE(22, 403, "public_key error", "The JWKS endpoint, for your client_assertion can't be reached"),
+        NO_MATCHING_KID(23, 401, "invalid_request",
+                "Invalid 'kid' header in client_assertion JWT - no matching public key"),
+        SIGNATURE_INVALID(24, 401, "public_key error", "JWT signature verification failed"),
+        AUD_INVALID(25, 401, "invalid_request", "Missing or invalid 'aud' claim in client_assertion JWT"),
+        NOT_LEVEL_3(26, 401, "unauthorized_client", "you have tried to request authorization but your "
+                + "application is not configured to use this authorization grant type"),
+        UNKNOWN_ERROR(27, 500, "unknown_error", "An unknown error occurred processing this request. Contact us "
+                + "for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support "
+                + "quoting Message ID"),
+        /** Not in the reference table: our own guard, in the same shape. */
+        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large");
+
+        final int row;
+        final int status;
+        final String error;
+        final String description;
+
+        Refusal(int row, int status, String error, String description) {
+            this.row = row;
+            this.status = status;
+            this.error = error;
+            this.description = description;
+        }
+    }
+
+    /** Validation stops at the first failed check; no stack trace, it is not a fault. */
+    static final class Refused extends Exception {
+        final Refusal refusal;
+        final String detail;
+
+        Refused(Refusal refusal, String detail) {
+            super(refusal.description, null, false, false);
+            this.refusal = refusal;
+            this.detail = detail;
+        }
+
+        Refused(Refusal refusal) {
+            this(refusal, null);
+        }
     }
 
     /**
@@ -191,11 +262,11 @@ public final class MockTokenEndpoint {
         }
 
         /** Row 8: three base64url parts, the first two UTF-8 JSON objects. */
-        static ClientAssertion decode(String jwt) throws MockIdentityService.Refused {
+        static ClientAssertion decode(String jwt) throws Refused {
             int dot1 = jwt.indexOf('.');
             int dot2 = dot1 < 0 ? -1 : jwt.indexOf('.', dot1 + 1);
             if (dot2 < 0 || jwt.indexOf('.', dot2 + 1) >= 0) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.MALFORMED_JWT, "not three dot-separated parts");
+                throw new Refused(Refusal.MALFORMED_JWT, "not three dot-separated parts");
             }
             try {
                 Map<String, Object> header = jsonObject(jwt.substring(0, dot1));
@@ -205,7 +276,7 @@ public final class MockTokenEndpoint {
                         jwt.substring(0, dot2).getBytes(StandardCharsets.US_ASCII), signature);
             } catch (java.text.ParseException | CharacterCodingException | RuntimeException
                      | StackOverflowError e) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.MALFORMED_JWT, e.getClass().getSimpleName());
+                throw new Refused(Refusal.MALFORMED_JWT, e.getClass().getSimpleName());
             }
         }
 
@@ -221,36 +292,36 @@ public final class MockTokenEndpoint {
         }
 
         /** Rows 9 to 17, in the reference's order (rows 18 and 19 need the jti register). */
-        void checkClaims(long now) throws MockIdentityService.Refused {
+        void checkClaims(long now) throws Refused {
             if (!"RS512".equals(header.get("alg"))) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.ALG_NOT_RS512);
+                throw new Refused(Refusal.ALG_NOT_RS512);
             }
             Object exp = claims.get("exp");
             if (exp instanceof Number n && n.doubleValue() * 1000 < now) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_PASSED);
+                throw new Refused(Refusal.EXP_PASSED);
             }
             Object kid = header.get("kid");
             if (kid == null || "".equals(kid)) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.KID_MISSING);
+                throw new Refused(Refusal.KID_MISSING);
             }
             if (!(header.get("typ") instanceof String typ && typ.equalsIgnoreCase("JWT"))) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.TYP_INVALID);
+                throw new Refused(Refusal.TYP_INVALID);
             }
             if (exp == null) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_MISSING);
+                throw new Refused(Refusal.EXP_MISSING);
             }
             if (!(exp instanceof Number)) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_NOT_NUMBER);
+                throw new Refused(Refusal.EXP_NOT_NUMBER);
             }
             if (!(claims.get("iss") instanceof String iss && !iss.isEmpty() && iss.equals(claims.get("sub")))) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.ISS_SUB_INVALID);
+                throw new Refused(Refusal.ISS_SUB_INVALID);
             }
             Object jti = claims.get("jti");
             if (jti == null) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_MISSING);
+                throw new Refused(Refusal.JTI_MISSING);
             }
             if (!(jti instanceof String s) || s.isEmpty()) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_NOT_STRING);
+                throw new Refused(Refusal.JTI_NOT_STRING);
             }
         }
 
@@ -276,7 +347,7 @@ public final class MockTokenEndpoint {
          * ahead fails here because the real endpoint checks them in the same Apigee VerifyJWT step
          * that checks the signature (inferred), so the jti is burnt first, as with a bad signature.
          */
-        void verifySignature(RSAPublicKey key, long now) throws MockIdentityService.Refused, GeneralSecurityException {
+        void verifySignature(RSAPublicKey key, long now) throws Refused, GeneralSecurityException {
             Signature verifier = RS512.get();
             verifier.initVerify(key);
             verifier.update(signingInput);
@@ -287,11 +358,11 @@ public final class MockTokenEndpoint {
                 valid = false;
             }
             if (!valid) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.SIGNATURE_INVALID);
+                throw new Refused(Refusal.SIGNATURE_INVALID);
             }
             for (String claim : List.of("iat", "nbf")) {
                 if (claims.get(claim) instanceof Number n && n.doubleValue() * 1000 > now + MockIdentityService.IAT_NBF_ALLOWANCE_MS) {
-                    throw new MockIdentityService.Refused(MockIdentityService.Refusal.SIGNATURE_INVALID, "'" + claim + "' is more than 10 s in the future");
+                    throw new Refused(Refusal.SIGNATURE_INVALID, "'" + claim + "' is more than 10 s in the future");
                 }
             }
         }
@@ -314,14 +385,14 @@ public final class MockTokenEndpoint {
         private final ConcurrentHashMap<Used, Long> forgetAfter = new ConcurrentHashMap<>();
 
         /** Rows 18 and 19; on success the jti is burnt for this sub. */
-        void burn(String sub, String jti, double expMillis, long now) throws MockIdentityService.Refused {
+        void burn(String sub, String jti, double expMillis, long now) throws Refused {
             Used used = new Used(sub, jti);
             Long previous = forgetAfter.get(used);
             if (previous != null && previous >= now) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_REUSED);
+                throw new Refused(Refusal.JTI_REUSED);
             }
             if (expMillis > now + MockIdentityService.MAX_EXP_AHEAD_MS) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.EXP_TOO_FAR);
+                throw new Refused(Refusal.EXP_TOO_FAR);
             }
             long until = (long) Math.ceil(expMillis);
             boolean[] reused = {false};
@@ -333,7 +404,7 @@ public final class MockTokenEndpoint {
                 return until;
             });
             if (reused[0]) {
-                throw new MockIdentityService.Refused(MockIdentityService.Refusal.JTI_REUSED, "lost a race with a concurrent request");
+                throw new Refused(Refusal.JTI_REUSED, "lost a race with a concurrent request");
             }
         }
 
