@@ -21,7 +21,7 @@ import picocli.CommandLine.Model.CommandSpec;
         footer = {"%nExamples:",
                 "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
                 "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set",
-                "  get-token --subject-token id-token.jwt  # user-restricted: exchange an ID token"})
+                "  get-token --subject-token id.jwt       # exchange a user's ID token"})
 public class GetToken implements Callable<Integer> {
 
     @Spec

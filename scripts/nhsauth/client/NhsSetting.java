@@ -39,6 +39,7 @@ enum NhsSetting {
     CORRELATION_ID("NHS_CORRELATION_ID", "--correlation-id", null),
     PRODUCT_ID("NHS_PRODUCT_ID", "--product-id", null),
     MOCK_APP("NHS_MOCK_APP", "--app", null),
+    MOCK_ID_TOKEN_JWKS("NHS_MOCK_ID_TOKEN_JWKS", "--id-token-jwks", null),
     MOCK_PORT("NHS_MOCK_PORT", "--port", null);
 
     private static final Pattern MARK = Pattern.compile("([\uE000\uE002\uE003])([A-Z_]+)\uE001");
