@@ -211,6 +211,13 @@ class TokenExchangeTest {
                     r.err());
             assertSecretsKept(r.err());
         }
+        try (FakeServer server = new FakeServer(r -> FakeServer.Reply.nhsError(401, "public_key error",
+                "JWT signature verification failed"))) {
+            TestSupport.Result r = run(new GetToken(), server, "--subject-token", idTokenFile.toString())
+                    .assertOneLineErrorWithHint(3, "JWT signature verification failed");
+            assertTrue(r.err().contains("; or the ID token's signature is not its identity provider's"), r.err());
+            assertFalse(run(new GetToken(), server).err().contains("ID token"), "no exchange, no word of one");
+        }
     }
 
     @Test
@@ -481,5 +488,10 @@ class TokenExchangeTest {
         HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(URI.create(mock.baseUrl() + "/mock/id-token?subject=x"
                 + "&provider=cis2")).POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(405, post.statusCode());
+        // Checked before it listens (a host that cannot be resolved would be the next error, never a server left running).
+        TestSupport.runInProcess(new MockServer(), "--app", "k", "--host", "no-such-host.invalid", "--id-token-jwks",
+                dir.resolve("missing.json").toString()).assertOneLineError(2, "missing.json");
+        TestSupport.runInProcess(new MockServer(), "--app", "k", "--host", "no-such-host.invalid", "--id-token-jwks",
+                "ftp://idp.example.org/jwks").assertOneLineError(2, "--id-token-jwks", "must start with https://");
     }
 }
