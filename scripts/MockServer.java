@@ -39,8 +39,8 @@ import picocli.CommandLine.Spec;
                         + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",
                 "  mock-server --app MY_API_KEY=https://example.org/jwks.json --port 9001",
-                "  mock-server --app @apps.txt       (one API_KEY=JWKS a line: no API key in the process list)",
-                "%nEnvironment: NHS_MOCK_APP supplies --app (API_KEY=JWKS or @FILE), NHS_MOCK_PORT --port."})
+                "  mock-server --app @apps.txt       (API_KEY=JWKS lines, kept out of ps)",
+                "%nEnvironment: NHS_MOCK_APP gives --app (either form), NHS_MOCK_PORT --port."})
 public class MockServer implements Callable<Integer> {
 
     @Spec
