@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -39,21 +40,8 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
  * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and
- * doctor do with keys, for your own scripts too.
- *
- * <ul>
- * <li>{@link #generateKeyPair} makes a key pair; {@link #writeKeyFiles} writes it as generate-keys
- *     does, to the three {@link #keyFiles} ({@code <kid>.pem}, {@code <kid>.pem.pub}, {@code <kid>.json}),
- *     and can add its public key to a published JWKS for a rotation; {@link #checkKeyFiles} says
- *     beforehand whether it could.
- * <li>{@link #readPrivateKey} reads a private key in any common PEM form; {@link #publicKeyOf} and
- *     {@link #thumbprint} give its public half and fingerprint; {@link #kidFromKeyFile} the kid its
- *     file name stands for.
- * <li>{@link #loadJwks} reads a JWKS from a file or URL; {@link #checkRegistered} checks a key
- *     against it as the token endpoint will.
- * </ul>
- *
- * Problems the user can fix are {@link UsageException}s with a one-line message.
+ * doctor do with keys, for your own scripts too. Problems the user can fix are
+ * {@link UsageException}s with a one-line message.
  */
 public final class NhsKeys {
     private NhsKeys() {
@@ -62,11 +50,9 @@ public final class NhsKeys {
     // ------------------------------------------------------------------ key pairs and their files
 
     /**
-     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). A
-     * 4096-bit key takes anything from a fraction of a second to several, depending on how soon
-     * the prime search succeeds; with two cores, two of the JDK's own generators race and the
-     * first key wins, which cuts the typical wait without touching how keys are made. The loser
-     * runs on as a daemon thread until it finishes or the JVM exits.
+     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime
+     * search takes a random time, so with two cores two of the JDK's own generators race and the
+     * first key wins; the loser runs on as a daemon thread.
      *
      * @throws IllegalArgumentException the JDK makes no RSA key of that size
      */
@@ -144,13 +130,38 @@ public final class NhsKeys {
     }
 
     /**
+     * Creates {@code dir} for key files, and every folder missing above it, owner-only whatever the
+     * umask; {@code what} names it in messages.
+     *
+     * @return a warning when others can write in it (it was there already), else null
+     * @throws UsageException it cannot be created or written in
+     */
+    public static String createKeyFolder(Path dir, String what) {
+        try {
+            NhsFiles.createFolders(dir);
+            if (!Files.isWritable(dir)) {
+                throw new UsageException(what + " '" + dir + "' is not writable: choose a folder you can write to");
+            }
+            String mode = NhsFiles.posixMode(dir);
+            return mode == null || !mode.substring(3).contains("w") ? null : "warning: others can write in " + what
+                    + " '" + dir + "' (" + mode + "), so they can replace the JWKS you publish: make it yours (chmod go-w)";
+        } catch (FileAlreadyExistsException e) {
+            throw new UsageException(what + " '" + dir + "': '" + e.getFile() + "' is a file: give a folder", e);
+        } catch (IOException e) {
+            throw new UsageException("cannot create " + what + " '" + dir + "' (" + NhsFiles.reason(e)
+                    + "): choose a folder you can write to", e);
+        }
+    }
+
+    /**
      * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist): the private key
-     * as PKCS#1 PEM, as the Python tool wrote it, owner-only (mode 600, or an ACL for its owner
-     * alone) before a byte of it is written; the public key as SubjectPublicKeyInfo PEM; a JWKS
-     * of the public key with alg RS512 and use sig. With {@code addTo}, its public key is also
-     * appended to that JWKS, every other key and member kept as written, in order (a rotation).
-     * Each file is written in full beside its target, then all are moved into place. Without
-     * {@code force} an existing key file is never replaced, even one that appears meanwhile.
+     * as PKCS#1 PEM, owner-only (mode 600, or an ACL for its owner alone) before a byte of it is
+     * written; the public key as SubjectPublicKeyInfo PEM; a JWKS of the public key with alg RS512
+     * and use sig. With {@code addTo}, its public key is also appended to that JWKS (through a
+     * symbolic link, to the file it names), every other key and member kept in order (a rotation).
+     * Each file is written in full beside its target, then all are moved into place; temporaries a
+     * killed run left for these files go first. Without {@code force} an existing key file is never
+     * replaced, even one that appears meanwhile.
      *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
@@ -162,10 +173,14 @@ public final class NhsKeys {
         Map<String, Object> document = addTo == null ? null : documentToAddTo(addTo, kid);
         RSAKey jwk = publicJwk((RSAPublicKey) pair.getPublic(), kid);
         List<Path> files = keyFiles(dir, kid);
+        for (Path file : files) {
+            NhsFiles.removeStaleTemporaries(file);
+        }
         try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
              NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.publicKeyPem(pair.getPublic()), false);
              NhsFiles.StagedFile jwks = stage(files.get(2), jwksJson(jwk), false);
-             NhsFiles.StagedFile rotated = document == null ? null : stage(addTo, withKeyAdded(document, jwk), false)) {
+             NhsFiles.StagedFile rotated = document == null ? null
+                     : stage(addTo.toRealPath(), withKeyAdded(document, jwk), false)) {
             privateKey.commit(force);
             publicKey.commit(force);
             jwks.commit(force);
@@ -182,21 +197,36 @@ public final class NhsKeys {
 
     // ------------------------------------------------------------------ private keys
 
+    /** {@link #readPrivateKey(Path, char[], Consumer)} without its warnings. */
+    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
+        return readPrivateKey(file, passphrase, warning -> { });
+    }
+
     /**
      * Reads an RSA private key from PEM in any common form: PKCS#1 ({@code BEGIN RSA PRIVATE KEY},
      * as the Python tool and this toolkit write it), PKCS#8 ({@code BEGIN PRIVATE KEY}, as
-     * {@code openssl genpkey} writes it), and both encrypted.
+     * {@code openssl genpkey} writes it), and both encrypted. As ssh, it refuses a key file of yours
+     * that group or others have any permission on; one that another user owns is read, with a
+     * line for {@code warnings}.
      *
-     * @throws UsageException the file is missing or unreadable, is not an RSA private key (a public
-     *         key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
+     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private
+     *         key (a public key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
      */
-    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
+    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
         RSAPrivateCrtKey plain = NhsPem.readPlain(text);
-        if (plain != null) {
-            return plain;
+        RSAPrivateCrtKey key = plain != null ? plain
+                : NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        try {
+            String warning = NhsFiles.checkPrivateKey(file);
+            if (warning != null) {
+                warnings.accept(warning);
+            }
+        } catch (IOException e) {
+            throw new UsageException("cannot tell who can open private key file '" + file + "' ("
+                    + NhsFiles.reason(e) + ")", e);
         }
-        return NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        return key;
     }
 
     /** The public half of an RSA private key. */
@@ -224,13 +254,13 @@ public final class NhsKeys {
 
     // ------------------------------------------------------------------ JWKS
 
-    /**
-     * Reads a JWKS file.
-     *
-     * @throws UsageException it is missing, unreadable or not a JWKS
-     */
+    /** Reads a JWKS file; a {@link UsageException} if it is missing, unreadable or not a JWKS. */
     public static JWKSet loadJwks(Path file) {
-        return parseJwks(NhsFiles.readText(file, "JWKS file"), file);
+        try {
+            return JWKSet.parse(NhsFiles.readText(file, "JWKS file"));
+        } catch (ParseException e) {
+            throw notAJwks(file, e);
+        }
     }
 
     /**
@@ -260,14 +290,6 @@ public final class NhsKeys {
         } catch (ParseException e) {
             throw new UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
                     + "): publish the JSON from generate-keys");
-        }
-    }
-
-    private static JWKSet parseJwks(String text, Path file) {
-        try {
-            return JWKSet.parse(text);
-        } catch (ParseException e) {
-            throw notAJwks(file, e);
         }
     }
 
@@ -383,11 +405,10 @@ public final class NhsKeys {
      * refused if it does not read as a JWKS or already has a key under {@code kid}.
      */
     private static Map<String, Object> documentToAddTo(Path file, String kid) {
-        String text = NhsFiles.readText(file, "JWKS file");
-        parseJwks(text, file);
         Map<String, Object> document;
         try {
-            document = JSONObjectUtils.parse(text);
+            document = JSONObjectUtils.parse(NhsFiles.readText(file, "JWKS file"));
+            JWKSet.parse(document);
         } catch (ParseException e) {
             throw notAJwks(file, e);
         }
