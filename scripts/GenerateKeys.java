@@ -97,7 +97,7 @@ public class GenerateKeys implements Callable<Integer> {
         }
         try {
             NhsKeys.checkKeyFiles(outputDir, keyId, addToJwks, force);
-            prepareOutputDir();
+            NhsKeys.createKeyFolder(outputDir, NhsCli.source(spec, "--output-dir"), err::println);
             if (keySize < RECOMMENDED_KEY_SIZE) {
                 err.println("warning: a " + keySize + "-bit key is below the "
                         + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
@@ -114,13 +114,6 @@ public class GenerateKeys implements Callable<Integer> {
                     + "--output-dir, or pass --force to overwrite it");
         }
         return NhsClient.ExitCode.OK;
-    }
-
-    private void prepareOutputDir() {
-        String warning = NhsKeys.createKeyFolder(outputDir, NhsCli.source(spec, "--output-dir"));
-        if (warning != null) {
-            NhsCli.err(spec).println(warning);
-        }
     }
 
     /**

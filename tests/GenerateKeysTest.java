@@ -173,7 +173,7 @@ class GenerateKeysTest {
             String err = generate("--output-dir", bad.toString(), "--key-size", "2048").assertOneLineError(2, bad.toString()).err();
             assertFalse(err.contains("java.") || err.contains("Exception"), err);
         }
-        generate("--output-dir", file.resolve("keys").toString(), "--key-size", "2048").assertOneLineError(2, "is a file");
+        generate("--output-dir", file.resolve("keys").toString(), "--key-size", "2048").assertOneLineError(2, file + "' is in the way");
     }
 
     @Test

@@ -29,6 +29,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
@@ -64,16 +65,11 @@ final class NhsFiles {
 
     /** What went wrong, in words: the system's reason; Java's class names are for --verbose's stack trace. */
     static String reason(Exception e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or folder";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof FileSystemException f && f.getReason() != null) {
-            return f.getReason();
-        }
-        return NhsSetting.oneLine(e.getMessage()).replaceAll("(\\b[a-z]\\w*\\.)+[A-Z]\\w*(Exception|Error): ", "");
+        return e instanceof NoSuchFileException ? "no such file or folder"
+                : e instanceof AccessDeniedException ? "permission denied"
+                : e instanceof FileAlreadyExistsException f ? "'" + f.getFile() + "' is in the way"
+                : e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+                : NhsSetting.oneLine(e.getMessage()).replaceAll("(\\b[a-z]\\w*\\.)+[A-Z]\\w*(Exception|Error): ", "");
     }
 
     // ------------------------------------------------------------------ owner-only files and folders
@@ -147,9 +143,9 @@ final class NhsFiles {
     }
 
     /**
-     * The principal for user.name, not the owner of a file made to find out: deciding whether to trust
-     * a folder must not write into it. Where the two differ (a Windows account whose new files belong
-     * to the Administrators group) the token cache misses; it never trusts more. Null if unknown.
+     * You, as user.name, not as the owner of a file made to find out: trusting a folder must not write
+     * in it. Where the two differ (a Windows account whose new files belong to the Administrators
+     * group) the token cache misses; it never trusts more. Null if unknown.
      */
     private static UserPrincipal me(Path p) {
         try {
@@ -160,26 +156,20 @@ final class NhsFiles {
     }
 
     /**
-     * ssh's rule for a private key, in one place for every command that reads one: refused when it is
-     * yours and group or others have any permission on it; a warning, returned, when another user owns
-     * it (ssh says nothing); else null. Only POSIX permissions are judged, not a Windows ACL.
+     * ssh's rule for every private key read: refused if it is yours and group or others have any
+     * permission on it; a warning when another user owns it (ssh says nothing). POSIX only.
      */
-    static String checkPrivateKey(Path key) throws IOException {
+    static void checkPrivateKey(Path key, Consumer<String> warnings) throws IOException {
         String mode = posixMode(key);
         UserPrincipal me = me(key);
-        if (mode == null || me == null) {
-            return null;
-        }
-        UserPrincipal owner = Files.getOwner(key);
-        if (!owner.equals(me)) {
-            return "warning: private key file '" + key + "' belongs to " + owner.getName() + ", not to you ("
-                    + me.getName() + "): that user can read and replace it";
-        }
-        if (!mode.endsWith("------")) {
+        UserPrincipal owner = mode == null || me == null ? me : Files.getOwner(key);
+        if (!Objects.equals(owner, me)) {
+            warnings.accept("warning: private key file '" + key + "' belongs to " + owner.getName() + ", not to you ("
+                    + me.getName() + "): that user can read and replace it");
+        } else if (mode != null && !mode.endsWith("------")) {
             throw new UsageException("private key file '" + key + "' is open to others (" + mode
                     + "): make it yours alone with chmod 600, as ssh requires");
         }
-        return null;
     }
 
     /**
@@ -283,14 +273,9 @@ final class NhsFiles {
                 if (!ownerOnly && protectionOf(dir) == Protection.POSIX) {
                     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
                 }
-                try (SeekableByteChannel channel = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
-                    ByteBuffer bytes = ByteBuffer.wrap(content);
-                    while (bytes.hasRemaining()) {
-                        channel.write(bytes);
-                    }
-                    if (channel instanceof FileChannel file) {
-                        file.force(true);
-                    }
+                Files.write(tmp, content);
+                try (FileChannel file = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    file.force(true);
                 }
                 return new StagedFile(target, tmp);
             } catch (IOException | RuntimeException e) {

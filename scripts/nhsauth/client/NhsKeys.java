@@ -78,8 +78,7 @@ public final class NhsKeys {
             Thread.currentThread().interrupt();
             throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
         } catch (ExecutionException e) {
-            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(),
-                    e.getCause());
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(), e.getCause());
         }
     }
 
@@ -109,9 +108,7 @@ public final class NhsKeys {
     }
 
     /**
-     * Checks, before a key is made, that {@link #writeKeyFiles} could write it now: without
-     * {@code force}, that none of the {@link #keyFiles} exists; with {@code addTo}, that it is a
-     * JWKS with no key under {@code kid}.
+     * Checks, before a key is made, that {@link #writeKeyFiles} could write it now.
      *
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
      * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
@@ -130,38 +127,37 @@ public final class NhsKeys {
     }
 
     /**
-     * Creates {@code dir} for key files, and every folder missing above it, owner-only whatever the
-     * umask; {@code what} names it in messages.
+     * Creates {@code dir} for key files, and each folder missing above it, owner-only whatever the
+     * umask; {@code warnings} hears if others can write in it. {@code what} names it in messages.
      *
-     * @return a warning when others can write in it (it was there already), else null
      * @throws UsageException it cannot be created or written in
      */
-    public static String createKeyFolder(Path dir, String what) {
+    public static void createKeyFolder(Path dir, String what, Consumer<String> warnings) {
         try {
             NhsFiles.createFolders(dir);
             if (!Files.isWritable(dir)) {
                 throw new UsageException(what + " '" + dir + "' is not writable: choose a folder you can write to");
             }
             String mode = NhsFiles.posixMode(dir);
-            return mode == null || !mode.substring(3).contains("w") ? null : "warning: others can write in " + what
-                    + " '" + dir + "' (" + mode + "), so they can replace the JWKS you publish: make it yours (chmod go-w)";
-        } catch (FileAlreadyExistsException e) {
-            throw new UsageException(what + " '" + dir + "': '" + e.getFile() + "' is a file: give a folder", e);
+            if (mode != null && mode.substring(3).contains("w")) {
+                warnings.accept("warning: others can write in " + what + " '" + dir + "' (" + mode
+                        + "), so they can replace the JWKS you publish: make it yours (chmod go-w)");
+            }
         } catch (IOException e) {
+            if (e instanceof FileAlreadyExistsException f && dir.toAbsolutePath().toString().equals(f.getFile())) {
+                throw new UsageException(what + " '" + dir + "' is a file: give a folder", e);
+            }
             throw new UsageException("cannot create " + what + " '" + dir + "' (" + NhsFiles.reason(e)
                     + "): choose a folder you can write to", e);
         }
     }
 
     /**
-     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist): the private key
-     * as PKCS#1 PEM, owner-only (mode 600, or an ACL for its owner alone) before a byte of it is
-     * written; the public key as SubjectPublicKeyInfo PEM; a JWKS of the public key with alg RS512
-     * and use sig. With {@code addTo}, its public key is also appended to that JWKS (through a
-     * symbolic link, to the file it names), every other key and member kept in order (a rotation).
-     * Each file is written in full beside its target, then all are moved into place; temporaries a
-     * killed run left for these files go first. Without {@code force} an existing key file is never
-     * replaced, even one that appears meanwhile.
+     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist) as the Python tool
+     * did: the private key as PKCS#1 PEM, owner-only before a byte of it is written; the public key as
+     * SubjectPublicKeyInfo PEM; a JWKS with alg RS512 and use sig. With {@code addTo} (through a link,
+     * the file it names), the public key is appended to that JWKS, all else kept in order (a rotation).
+     * All are staged, then moved into place; without {@code force} never over an existing key file.
      *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
@@ -171,14 +167,15 @@ public final class NhsKeys {
      */
     public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
         Map<String, Object> document = addTo == null ? null : documentToAddTo(addTo, kid);
-        RSAKey jwk = publicJwk((RSAPublicKey) pair.getPublic(), kid);
+        RSAKey jwk = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid).algorithm(JWSAlgorithm.RS512)
+                .keyUse(KeyUse.SIGNATURE).build();
         List<Path> files = keyFiles(dir, kid);
         for (Path file : files) {
             NhsFiles.removeStaleTemporaries(file);
         }
         try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
-             NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.publicKeyPem(pair.getPublic()), false);
-             NhsFiles.StagedFile jwks = stage(files.get(2), jwksJson(jwk), false);
+             NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.pem("PUBLIC KEY", pair.getPublic().getEncoded()), false);
+             NhsFiles.StagedFile jwks = stage(files.get(2), withKeyAdded(Map.of("keys", List.of()), jwk), false);
              NhsFiles.StagedFile rotated = document == null ? null
                      : stage(addTo.toRealPath(), withKeyAdded(document, jwk), false)) {
             privateKey.commit(force);
@@ -218,10 +215,7 @@ public final class NhsKeys {
         RSAPrivateCrtKey key = plain != null ? plain
                 : NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
         try {
-            String warning = NhsFiles.checkPrivateKey(file);
-            if (warning != null) {
-                warnings.accept(warning);
-            }
+            NhsFiles.checkPrivateKey(file, warnings);
         } catch (IOException e) {
             throw new UsageException("cannot tell who can open private key file '" + file + "' ("
                     + NhsFiles.reason(e) + ")", e);
@@ -374,11 +368,6 @@ public final class NhsKeys {
                 && jwk.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent());
     }
 
-    /** The public JWK as the NHS portal and the Python tool publish it. */
-    private static RSAKey publicJwk(RSAPublicKey publicKey, String kid) {
-        return new RSAKey.Builder(publicKey).keyID(kid).algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build();
-    }
-
     /** A JWK as a map in the Python tool's member order: kty, n, e, alg, kid, use. */
     private static Map<String, Object> jwkMembers(JWK jwk) {
         Map<String, Object> json = jwk.toJSONObject();
@@ -390,13 +379,6 @@ public final class NhsKeys {
         }
         ordered.putAll(json);
         return ordered;
-    }
-
-    /** A JWKS of one key, indented by two spaces as the Python tool wrote it. */
-    private static String jwksJson(JWK jwk) {
-        Map<String, Object> doc = new LinkedHashMap<>();
-        doc.put("keys", List.of(jwkMembers(jwk)));
-        return NhsJson.pretty(doc) + "\n";
     }
 
     /**
@@ -424,7 +406,7 @@ public final class NhsKeys {
         return (List<Map<String, Object>>) document.get("keys");
     }
 
-    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text. */
+    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text indented as the Python tool's. */
     private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
         Map<String, Object> doc = new LinkedHashMap<>(document);
         List<Object> keys = new ArrayList<>(keysOf(document));

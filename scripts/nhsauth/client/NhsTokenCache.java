@@ -126,7 +126,8 @@ final class NhsTokenCache {
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
         try {
-            String problem = privateFolder();
+            NhsFiles.createFolders(dir);
+            String problem = NhsFiles.privacyProblem(dir, true);
             if (problem != null) {
                 notices.accept("warning: not using the token cache in " + dir + ": " + problem
                         + "; make it yours alone (e.g. chmod 700) or choose another token cache folder;"
@@ -141,13 +142,5 @@ final class NhsTokenCache {
             notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsFiles.reason(e)
                     + "); the next run fetches a new token");
         }
-    }
-
-    /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
-    private String privateFolder() throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            NhsFiles.createFolders(dir);
-        }
-        return NhsFiles.privacyProblem(dir, true);
     }
 }
