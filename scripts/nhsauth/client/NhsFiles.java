@@ -72,8 +72,6 @@ final class NhsFiles {
                 : NhsSetting.oneLine(e.getMessage()).replaceAll("(\\b[a-z]\\w*\\.)+[A-Z]\\w*(Exception|Error): ", "");
     }
 
-    // ------------------------------------------------------------------ owner-only files and folders
-
     /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
     enum Protection { POSIX, ACL, NONE }
 

@@ -47,8 +47,6 @@ public final class NhsKeys {
     private NhsKeys() {
     }
 
-    // ------------------------------------------------------------------ key pairs and their files
-
     /**
      * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime
      * search takes a random time, so with two cores two of the JDK's own generators race and the
@@ -192,8 +190,6 @@ public final class NhsKeys {
         return NhsFiles.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
     }
 
-    // ------------------------------------------------------------------ private keys
-
     /** {@link #readPrivateKey(Path, char[], Consumer)} without its warnings. */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
         return readPrivateKey(file, passphrase, warning -> { });
@@ -245,8 +241,6 @@ public final class NhsKeys {
             throw new IllegalStateException("SHA-256 is missing from this JDK", e);
         }
     }
-
-    // ------------------------------------------------------------------ JWKS
 
     /** Reads a JWKS file; a {@link UsageException} if it is missing, unreadable or not a JWKS. */
     public static JWKSet loadJwks(Path file) {
