@@ -54,7 +54,7 @@ public class VerifyKeys implements Callable<Integer> {
         if (NhsCli.blankToNull(jwks) == null) {
             throw new UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
-        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase);
+        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase, NhsCli.err(spec)::println);
         RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);
         String keyId = NhsKeys.checkRegistered(publicKey, givenKid != null ? givenKid : NhsKeys.kidFromKeyFile(privateKey),
                 NhsKeys.loadJwks(jwks, connection.timeout, connection.caCert), jwks);

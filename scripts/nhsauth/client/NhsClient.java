@@ -155,7 +155,7 @@ public final class NhsClient {
         signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
-            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid);
+            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid, signingKey.thumbprint());
             if (stored != null && !stored.expiresWithin(margin)) {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
@@ -171,7 +171,7 @@ public final class NhsClient {
         renewals++;
         cached = requestToken();
         if (tokenCache != null) {
-            tokenCache.write(tokenUrl, config.apiKey, kid, cached);
+            tokenCache.write(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), cached);
         }
         return cached;
     }
@@ -452,7 +452,7 @@ public final class NhsClient {
             String url = tokenUrl == null ? env.tokenUrl() : NhsSetting.checkNotInClear(
                     NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()), NhsSetting.TOKEN_URL.named(),
                     "client assertion").toString();
-            NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase));
+            NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase, notices));
             KeyId keyId = keyId();
             String kidNote = keyId.given() ? null : "using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
                     ? "from the private key's file name" : "the " + env.id() + " default") + "; "

@@ -134,7 +134,8 @@ final class NhsDoctor {
             return Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
                     said(NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file (generate-keys makes one)"));
         }
-        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase);
+        String[] warning = {""};
+        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase, w -> warning[0] = "; " + w);
         new NhsSigningKey(loaded); // refuses a key too short to sign with, as get-token would
         NhsClient.KeyId keyId = s.keyId();
         kid = keyId.value();
@@ -142,7 +143,7 @@ final class NhsDoctor {
         key = loaded;
         int bits = loaded.getModulus().bitLength();
         return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
-                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)));
+                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)) + warning[0]);
     }
 
     private Diagnosis.Check jwks(String name) {

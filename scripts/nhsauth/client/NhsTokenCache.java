@@ -2,7 +2,6 @@ package nhsauth.client;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -17,7 +16,7 @@ import java.util.function.Consumer;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL + API key + kid, in a folder
+ * Access tokens kept across runs, one owner-only file per token URL, API key, kid and key thumbprint, in a folder
  * that is the user's alone. A file that is not ours, not private, unreadable or for another key
  * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
  * cache must never be a way to inject a token, nor to leak one.
@@ -65,10 +64,15 @@ final class NhsTokenCache {
         return base.resolve(".cache").resolve("nhs-auth");
     }
 
-    /** Deletes every cached token in {@code dir}; returns how many. */
+    /** Deletes every cached token in {@code dir}, refused as reading and writing are; returns how many. */
     static int clear(Path dir) throws IOException {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return 0;
+        }
+        String problem = NhsFiles.privacyProblem(dir, true);
+        if (problem != null) {
+            throw new UsageException("not clearing the token cache in " + dir + ": " + problem
+                    + ", so no run uses it: check " + NhsSetting.TOKEN_CACHE_DIR.named() + ", or clear it yourself");
         }
         int n = 0;
         try (var files = Files.newDirectoryStream(dir, "token-*.json")) {
@@ -80,10 +84,10 @@ final class NhsTokenCache {
         return n;
     }
 
-    static String keyOf(String tokenUrl, String apiKey, String kid) {
+    static String keyOf(String tokenUrl, String apiKey, String kid, String thumbprint) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256")
-                    .digest((tokenUrl + "\n" + apiKey + "\n" + kid).getBytes(StandardCharsets.UTF_8));
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(String.join("\n", tokenUrl, apiKey, kid, thumbprint)
+                    .getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(hash);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
@@ -94,8 +98,8 @@ final class NhsTokenCache {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    AccessToken read(String tokenUrl, String apiKey, String kid) {
-        String key = keyOf(tokenUrl, apiKey, kid);
+    AccessToken read(String tokenUrl, String apiKey, String kid, String thumbprint) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint);
         try {
             byte[] bytes = NhsFiles.privacyProblem(dir, true) == null ? NhsFiles.readIfPrivate(fileFor(key), 16_384) : null;
             if (bytes == null) {
@@ -111,8 +115,8 @@ final class NhsTokenCache {
         }
     }
 
-    void write(String tokenUrl, String apiKey, String kid, AccessToken token) {
-        String key = keyOf(tokenUrl, apiKey, kid);
+    void write(String tokenUrl, String apiKey, String kid, String thumbprint, AccessToken token) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);
         json.put("token_url", tokenUrl);
@@ -122,7 +126,8 @@ final class NhsTokenCache {
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
         try {
-            String problem = privateFolder();
+            NhsFiles.createFolders(dir);
+            String problem = NhsFiles.privacyProblem(dir, true);
             if (problem != null) {
                 notices.accept("warning: not using the token cache in " + dir + ": " + problem
                         + "; make it yours alone (e.g. chmod 700) or choose another token cache folder;"
@@ -134,21 +139,8 @@ final class NhsTokenCache {
             }
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.
-            notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsSetting.oneLine(e.getMessage())
+            notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsFiles.reason(e)
                     + "); the next run fetches a new token");
         }
-    }
-
-    /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
-    private String privateFolder() throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectories(dir.toAbsolutePath().getParent());
-            try {
-                NhsFiles.createOwnerOnly(dir, true, attributes -> Files.createDirectory(dir, attributes));
-            } catch (FileAlreadyExistsException e) {
-                // made by a run beside this one: checked below like any other
-            }
-        }
-        return NhsFiles.privacyProblem(dir, true);
     }
 }

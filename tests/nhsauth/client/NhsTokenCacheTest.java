@@ -42,8 +42,8 @@ class NhsTokenCacheTest {
     /** A cache folder holding one good token, as a previous run left it. */
     Path cacheWithAToken() throws Exception {
         Path dir = tmp.resolve("cache");
-        cache(dir).write(URL, "key", "kid", token("good"));
-        assertNotNull(cache(dir).read(URL, "key", "kid"));
+        cache(dir).write(URL, "key", "kid", "thumb", token("good"));
+        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb"));
         assertEquals(List.of(), notices);
         return dir;
     }
@@ -63,8 +63,8 @@ class NhsTokenCacheTest {
     /** Reads miss, a write is refused with one warning line naming the folder, and nothing in it changes. */
     void assertUntrusted(Path dir, Path shown, String why) throws Exception {
         Map<String, String> before = snapshot(dir);
-        assertNull(cache(shown).read(URL, "key", "kid"), "read from " + why);
-        cache(shown).write(URL, "key", "kid", token("new"));
+        assertNull(cache(shown).read(URL, "key", "kid", "thumb"), "read from " + why);
+        cache(shown).write(URL, "key", "kid", "thumb", token("new"));
         assertEquals(1, notices.size(), () -> "one warning for " + why + ": " + notices);
         String warning = notices.get(0);
         assertTrue(warning.startsWith("warning: ") && warning.contains(shown.toString()) && !warning.contains("\n"), warning);
@@ -92,11 +92,19 @@ class NhsTokenCacheTest {
     }
 
     @Test
-    void aMissingFolderIsCreatedPrivate() throws Exception {
+    void aTokenIsForTheKeyItWasGotWith() throws Exception {
+        Path dir = cacheWithAToken();
+        assertNull(cache(dir).read(URL, "key", "kid", "another key's thumbprint"));
+    }
+
+    @Test
+    void aMissingFolderAndTheFoldersAboveItAreCreatedPrivate() throws Exception {
         Path dir = tmp.resolve("a/b/nhs-auth");
-        cache(dir).write(URL, "key", "kid", token("t"));
-        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
-        assertEquals("t", cache(dir).read(URL, "key", "kid").value());
+        cache(dir).write(URL, "key", "kid", "thumb", token("t"));
+        for (Path made : List.of(dir, dir.getParent(), dir.getParent().getParent())) {
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(made)), made.toString());
+        }
+        assertEquals("t", cache(dir).read(URL, "key", "kid", "thumb").value());
         assertEquals(List.of(), notices);
     }
 
@@ -110,7 +118,7 @@ class NhsTokenCacheTest {
         assertUntrusted(dir, dir, "rwxr-xr-x");
         notices.clear();
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        assertNotNull(cache(dir).read(URL, "key", "kid"), "private again, trusted again");
+        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb"), "private again, trusted again");
     }
 
     @Test
@@ -138,11 +146,11 @@ class NhsTokenCacheTest {
     void aSymlinkedCacheFileIsNotRead() throws Exception {
         Path real = cacheWithAToken();
         Path decoy = tmp.resolve("decoy");
-        cache(decoy).write(URL, "key", "kid", token("planted"));
-        Path file = cache(real).fileFor(NhsTokenCache.keyOf(URL, "key", "kid"));
+        cache(decoy).write(URL, "key", "kid", "thumb", token("planted"));
+        Path file = cache(real).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb"));
         Files.delete(file);
-        Files.createSymbolicLink(file, cache(decoy).fileFor(NhsTokenCache.keyOf(URL, "key", "kid")));
-        assertNull(cache(real).read(URL, "key", "kid"), "a link is not followed, even to a good private file");
+        Files.createSymbolicLink(file, cache(decoy).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb")));
+        assertNull(cache(real).read(URL, "key", "kid", "thumb"), "a link is not followed, even to a good private file");
     }
 
 }
