@@ -71,7 +71,8 @@ public class Jwks implements Callable<Integer> {
             }
             List<JWK> keys = NhsKeys.loadJwks(jwks, connection.timeout, connection.caCert).getKeys();
             List<String[]> rows = new ArrayList<>();
-            List<String> problems = new ArrayList<>();
+            List<String> problems = new ArrayList<>(keys.isEmpty()
+                    ? List.of("it holds no key, so the app gets no token: add one with generate-keys --add-to-jwks") : List.of());
             List<String> kids = keys.stream().map(k -> k.getKeyID() == null ? "-" : k.getKeyID()).toList();
             for (JWK key : keys) {
                 String kid = kids.get(rows.size());

@@ -186,6 +186,7 @@ class JwksTest {
         jwks("list", broken.toString()).assertOneLineError(2, "not a valid JWKS");
         jwks("remove", "int-1", "--jwks", broken.toString()).assertOneLineError(2, "not a valid JWKS");
         jwks("list", dir.resolve("none.json").toString()).assertOneLineError(2, "does not exist");
+        jwks("list", jwksFile("empty.json").toString()).assertOneLineError(2, "holds no key");
         jwks("remove", "int-1", "--jwks", dir.resolve("none.json").toString()).assertOneLineError(2, "does not exist");
         jwks("remove", "int-1").assertOneLineError(2, "no --jwks");
         jwks("remove", "--jwks", broken.toString()).assertOneLineError(2, "KID");
