@@ -23,10 +23,10 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "jwks", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
         description = "The JWKS you publish: 'jwks list' shows its keys, 'jwks remove' takes the old one out after a rotation.",
         subcommands = {Jwks.ListKeys.class, Jwks.RemoveKey.class},
-        footer = {"%nA rotation without downtime (NHS caches a JWKS for an hour, even for a kid it lacks):",
-                "  generate-keys --kid int-2 --output-dir .auth --add-to-jwks .auth/int-1.json, and publish it;",
-                "  wait over an hour; switch to --private-key .auth/int-2.pem (NHS_PRIVATE_KEY);",
-                "  jwks remove int-1 --jwks .auth/int-1.json, and publish it again."})
+        footer = {"%nRotating a key without downtime (NHS caches a JWKS for an hour):",
+                "  generate-keys --kid int-2 --output-dir .auth --add-to-jwks .auth/int-1.json",
+                "  publish .auth/int-1.json; wait over an hour; sign with .auth/int-2.pem",
+                "  jwks remove int-1 --jwks .auth/int-1.json; publish it again"})
 public class Jwks implements Callable<Integer> {
 
     /** A JWK's members that hold a private or secret key: never to be published. */
