@@ -60,9 +60,10 @@ class CompletionTest {
 
         Set<String> commands = new TreeSet<>(NhsCli.commandLine(new NhsAuth()).getSubcommands().keySet());
         assertTrue(commands.containsAll(Set.of("generate-keys", "get-token", "call-api", "verify-keys", "doctor",
-                "mock-server", "demo", "cache", "completion")), commands.toString());
+                "jwks", "mock-server", "demo", "cache", "completion")), commands.toString());
         assertEquals(commands, candidates(script, "nhs-auth "));
         assertEquals(Set.of("clear"), candidates(script, "nhs-auth cache "));
+        assertEquals(Set.of("list", "remove"), candidates(script, "nhs-auth jwks "));
         assertEquals(new TreeSet<>(Arrays.stream(NhsEnvironment.values()).map(NhsEnvironment::id).toList()),
                 candidates(script, "nhs-auth get-token --env "));
         assertEquals(Set.of("signed-jwt", "api-key", "none"), candidates(script, "nhs-auth call-api --auth "));

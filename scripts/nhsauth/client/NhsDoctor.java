@@ -155,7 +155,9 @@ final class NhsDoctor {
         }
         JWKSet set = NhsKeys.loadJwks(jwks, s.timeout, s.caCertificates);
         NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, jwks);
-        return mismatch == null ? Diagnosis.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
+        String mine = NhsKeys.thumbprint(NhsKeys.publicKeyOf(key));
+        return mismatch == null ? Diagnosis.Check.passed(name, "kids in " + jwks + ": " + String.join(", ", set.getKeys().stream()
+                .map(k -> k.getKeyID() + (NhsKeys.thumbprint(k).equals(mine) ? " (this key)" : "")).toList()))
                 : Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, said(mismatch.problem()), said(mismatch.fix()));
     }
 

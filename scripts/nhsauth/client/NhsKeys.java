@@ -120,7 +120,7 @@ public final class NhsKeys {
             }
         }
         if (addTo != null) {
-            documentToAddTo(addTo, kid);
+            jwksDocument(addTo, kid);
         }
     }
 
@@ -164,7 +164,7 @@ public final class NhsKeys {
      * @throws IOException a file cannot be written
      */
     public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
-        Map<String, Object> document = addTo == null ? null : documentToAddTo(addTo, kid);
+        Map<String, Object> document = addTo == null ? null : jwksDocument(addTo, kid);
         RSAKey jwk = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid).algorithm(JWSAlgorithm.RS512)
                 .keyUse(KeyUse.SIGNATURE).build();
         List<Path> files = keyFiles(dir, kid);
@@ -231,10 +231,11 @@ public final class NhsKeys {
 
     /** RFC 7638 SHA-256 thumbprint, base64url: the fingerprint to compare keys by. */
     public static String thumbprint(RSAPublicKey publicKey) {
-        return thumbprintOf(new RSAKey.Builder(publicKey).build());
+        return thumbprint(new RSAKey.Builder(publicKey).build());
     }
 
-    private static String thumbprintOf(JWK jwk) {
+    /** The same for any key of a JWKS, from its public members. */
+    public static String thumbprint(JWK jwk) {
         try {
             return jwk.computeThumbprint().toString();
         } catch (JOSEException e) {
@@ -341,7 +342,7 @@ public final class NhsKeys {
         }
         if (!rsa.getModulus().decodeToBigInteger().equals(key.getModulus())) {
             return new Mismatch(registered + " is another key, with another modulus (registered thumbprint "
-                    + thumbprintOf(rsa) + ", this key " + thumbprint(key) + ")", ANOTHER_KEY_FIX);
+                    + thumbprint(rsa) + ", this key " + thumbprint(key) + ")", ANOTHER_KEY_FIX);
         }
         if (!sameKey(rsa, key)) {
             return new Mismatch(registered + " is another key, with another public exponent", ANOTHER_KEY_FIX);
@@ -377,10 +378,10 @@ public final class NhsKeys {
 
     /**
      * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
-     * keys of types nimbus does not know included), so that adding a key loses nothing published;
-     * refused if it does not read as a JWKS or already has a key under {@code kid}.
+     * keys of types nimbus does not know included), so that adding or removing a key loses nothing published;
+     * refused if it does not read as a JWKS or already has a key under {@code kid} (null: no kid check).
      */
-    private static Map<String, Object> documentToAddTo(Path file, String kid) {
+    private static Map<String, Object> jwksDocument(Path file, String kid) {
         Map<String, Object> document;
         try {
             document = JSONObjectUtils.parse(NhsFiles.readText(file, "JWKS file"));
@@ -388,7 +389,7 @@ public final class NhsKeys {
         } catch (ParseException e) {
             throw notAJwks(file, e);
         }
-        if (keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
+        if (kid != null && keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
             throw new UsageException("'" + file + "' already has a key with kid '" + kid
                     + "': choose a new " + NhsSetting.KID.shortName() + " for the new key");
         }
@@ -402,10 +403,43 @@ public final class NhsKeys {
 
     /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text indented as the Python tool's. */
     private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
-        Map<String, Object> doc = new LinkedHashMap<>(document);
         List<Object> keys = new ArrayList<>(keysOf(document));
         keys.add(jwkMembers(jwk));
+        return withKeys(document, keys);
+    }
+
+    /** The document with {@code keys} for its keys, everything else kept, as JWKS text. */
+    private static String withKeys(Map<String, Object> document, List<?> keys) {
+        Map<String, Object> doc = new LinkedHashMap<>(document);
         doc.put("keys", keys);
         return NhsJson.pretty(doc) + "\n";
+    }
+
+    /**
+     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: every
+     * other key and member kept in order, the file replaced atomically (through a symbolic link, the
+     * file it names), as {@link #writeKeyFiles} adds a key.
+     *
+     * @return the kids the JWKS holds now
+     * @throws UsageException {@code file} is missing or not a JWKS, has no key with {@code kid}, or no other key
+     * @throws IOException the file cannot be written
+     */
+    public static List<String> removeFromJwks(Path file, String kid) throws IOException {
+        Map<String, Object> document = jwksDocument(file, null);
+        List<Map<String, Object>> keys = keysOf(document);
+        List<Map<String, Object>> kept = keys.stream().filter(k -> !kid.equals(k.get("kid"))).toList();
+        if (kept.size() == keys.size()) {
+            throw new UsageException("'" + file + "' has no key with kid '" + kid + "' (kids there: " + (keys.isEmpty()
+                    ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.get("kid"))).toList()))
+                    + "): check the kid");
+        }
+        if (kept.isEmpty()) {
+            throw new UsageException("'" + file + "' has no key but kid '" + kid + "', and without a key the app gets "
+                    + "no token: add the new key first (generate-keys --add-to-jwks), publish it, then remove this one");
+        }
+        try (NhsFiles.StagedFile rewritten = stage(file.toRealPath(), withKeys(document, kept), false)) {
+            rewritten.commit(true);
+        }
+        return kept.stream().map(k -> String.valueOf(k.get("kid"))).toList();
     }
 }
