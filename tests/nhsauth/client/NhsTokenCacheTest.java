@@ -97,6 +97,14 @@ class NhsTokenCacheTest {
         assertNull(cache(dir).read(URL, "key", "kid", "another key's thumbprint"));
     }
 
+    /** A file whose lifetime runs past any date (an earlier version cached such answers) is no token, not a crash. */
+    @Test
+    void aCachedLifetimePastAnyDateIsReadAsNoToken() throws Exception {
+        Path dir = tmp.resolve("cache");
+        cache(dir).write(URL, "key", "kid", "thumb", new AccessToken("t", "Bearer", Long.MAX_VALUE, System.currentTimeMillis()));
+        assertNull(cache(dir).read(URL, "key", "kid", "thumb"));
+    }
+
     @Test
     void aMissingFolderAndTheFoldersAboveItAreCreatedPrivate() throws Exception {
         Path dir = tmp.resolve("a/b/nhs-auth");
