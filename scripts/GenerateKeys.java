@@ -30,7 +30,6 @@ import picocli.CommandLine.Model.CommandSpec;
                 "of the same name."})
 public class GenerateKeys implements Callable<Integer> {
 
-    static final int RECOMMENDED_KEY_SIZE = 4096;
     static final int MINIMUM_KEY_SIZE = 2048;
     static final int MAXIMUM_KEY_SIZE = 16384;
 
@@ -48,7 +47,7 @@ public class GenerateKeys implements Callable<Integer> {
             description = "Folder for the three files, created if missing (default: ${DEFAULT-VALUE}).")
     Path outputDir;
 
-    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "4096",
+    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
             description = "RSA modulus size; NHS guidance is 4096 (default: ${DEFAULT-VALUE}).")
     int keySize;
 
@@ -92,15 +91,15 @@ public class GenerateKeys implements Callable<Integer> {
                 NhsCli.variableBehind(spec, "--kid"));
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
             throw new UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
-                    + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
+                    + NhsKeys.RECOMMENDED_BITS + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
         try {
             NhsKeys.checkKeyFiles(outputDir, keyId, addToJwks, force);
             NhsKeys.createKeyFolder(outputDir, NhsCli.source(spec, "--output-dir"), err::println);
-            if (keySize < RECOMMENDED_KEY_SIZE) {
+            if (keySize < NhsKeys.RECOMMENDED_BITS) {
                 err.println("warning: a " + keySize + "-bit key is below the "
-                        + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
+                        + NhsKeys.RECOMMENDED_BITS + " bits that NHS guidance asks for");
             }
             KeyPair pair;
             try (NhsProgress shown = NhsProgress.start(err, progress, "generating a " + keySize + "-bit RSA key")) {

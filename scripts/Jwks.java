@@ -83,7 +83,7 @@ public class Jwks implements Callable<Integer> {
                 if (uses > 1 && key.getKeyID() != null && kids.indexOf(kid) == rows.size() - 1) {
                     problems.add("kid '" + kid + "' is on " + uses + " keys: give each key its own kid");
                 }
-                if (!(key instanceof RSAKey) || key.size() < 4096) {
+                if (!(key instanceof RSAKey) || key.size() < NhsKeys.RECOMMENDED_BITS) {
                     problems.add("kid '" + kid + "' is " + key.getKeyType() + " of " + key.size()
                             + " bits: NHS asks for RSA of 4096, so make one with generate-keys and rotate to it");
                 }

@@ -152,7 +152,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "4096",
+        @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
                 description = "Size of the demo key (default: ${DEFAULT-VALUE}, as NHS guidance asks).")
         int keySize;
 

@@ -185,6 +185,13 @@ class CompletionTest {
                 "nhs-auth get-token: unknown option '--api-kye': did you mean --api-key?");
         TestSupport.runInProcess(new GetToken(), "--tokne-cache").assertOneLineError(2,
                 "unknown option '--tokne-cache': did you mean one of", "--token-cache");
+        // The value of a mistyped option, or the word after it, may be a secret: neither is repeated.
+        for (String[] args : List.of(new String[] {"--apikey=S3CRETKEY"}, new String[] {"--passphrase", "S3CRETKEY"},
+                new String[] {"--zzz=S3CRETKEY"})) {
+            TestSupport.Result r = TestSupport.runInProcess(new GetToken(), args).assertOneLineError(2,
+                    "unknown option '" + args[0].split("=")[0] + "'");
+            assertFalse(r.err().contains("S3CRET"), r.err());
+        }
     }
 
     // ------------------------------------------------------------------ the README's library table

@@ -179,14 +179,18 @@ class GenerateKeysTest {
     @Test
     void staleTemporariesOfItsOwnFilesGoAndOthersStay() throws Exception {
         List<String> stale = List.of(".int-1.123.tmp.pem", ".int-1.456.tmp.pem.pub", ".int-1.789.tmp.json");
-        List<String> others = List.of(".int-1.x.1.tmp.pem", ".other.2.tmp.pem", ".int-1.3.tmp.pem.bak");
+        // Others: not this kid's, not a temporary, or one a run writing the same files right now holds.
+        List<String> others = List.of(".int-1.x.1.tmp.pem", ".other.2.tmp.pem", ".int-1.3.tmp.pem.bak", ".int-1.4.tmp.pem");
         for (String name : java.util.stream.Stream.concat(stale.stream(), others.stream()).toList()) {
             Files.writeString(dir.resolve(name), "left by a killed run");
+            if (!name.equals(".int-1.4.tmp.pem")) {
+                Files.setLastModifiedTime(dir.resolve(name), java.nio.file.attribute.FileTime.fromMillis(0));
+            }
         }
         generateSmall().assertOk();
         try (var files = Files.list(dir)) {
             assertEquals(java.util.Set.of("int-1.pem", "int-1.pem.pub", "int-1.json", ".int-1.x.1.tmp.pem", ".other.2.tmp.pem",
-                    ".int-1.3.tmp.pem.bak"), files.map(f -> f.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
+                    ".int-1.3.tmp.pem.bak", ".int-1.4.tmp.pem"), files.map(f -> f.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
         }
     }
 

@@ -188,12 +188,16 @@ public final class NhsCli {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
         String message = oneLine(ex.getMessage());
-        if (ex instanceof UnmatchedArgumentException unmatched && !unmatched.getSuggestions().isEmpty()) {
-            // picocli's guesses: commands most alike first, options that start alike.
+        if (ex instanceof UnmatchedArgumentException unmatched) {
+            // picocli's guesses: commands most alike first, options that start alike. An unknown option is
+            // named without its value, and without the words after it, either of which may be a secret.
             List<String> likely = unmatched.getSuggestions();
-            boolean option = likely.get(0).startsWith("-");
-            message = "unknown " + (option ? "option '" : "command '") + unmatched.getUnmatched().get(0) + "': did you mean "
+            String first = unmatched.getUnmatched().get(0);
+            boolean option = first.startsWith("-");
+            String guess = likely.isEmpty() ? "" : ": did you mean "
                     + (option && likely.size() > 1 ? "one of " + String.join(", ", likely) : likely.get(0)) + "?";
+            message = option ? "unknown option '" + first.split("=", 2)[0] + "'" + guess
+                    : likely.isEmpty() ? message : "unknown command '" + first + "'" + guess;
         }
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);

@@ -401,8 +401,8 @@ public final class NhsClient {
         }
 
         /**
-         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key
-         * and kid; null (the default) keeps them in memory only. {@link #defaultTokenCacheDir()}
+         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key,
+         * kid and key; null (the default) keeps them in memory only. {@link NhsCommands#defaultTokenCacheDir()}
          * is where the commands keep them.
          */
         public Builder tokenCache(Path dir) {
@@ -459,8 +459,9 @@ public final class NhsClient {
                     + NhsSetting.KID.named() + " to change)";
             NhsHttp http = http();
             // Notes only once everything is known good, so a failure stays a single line.
-            if (signingKey.bits() < 4096) {
-                notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for 4096");
+            if (signingKey.bits() < NhsKeys.RECOMMENDED_BITS) {
+                notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for "
+                        + NhsKeys.RECOMMENDED_BITS);
             }
             if (kidNote != null) {
                 notices.accept(NhsSetting.render(kidNote, settingNames));

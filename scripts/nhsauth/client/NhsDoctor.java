@@ -142,7 +142,7 @@ final class NhsDoctor {
         String from = keyId.given() ? "given" : keyId.fromFileName() ? "from the file name" : "the " + s.env.id() + " default";
         key = loaded;
         int bits = loaded.getModulus().bitLength();
-        return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
+        return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < NhsKeys.RECOMMENDED_BITS ? " (NHS guidance asks for " + NhsKeys.RECOMMENDED_BITS + ")" : "")
                 + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)) + warning[0]);
     }
 

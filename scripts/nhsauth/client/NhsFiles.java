@@ -24,6 +24,7 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
@@ -243,14 +244,19 @@ final class NhsFiles {
         return new String[] {"." + name.substring(0, dot) + ".", ".tmp" + name.substring(dot)};
     }
 
-    /** Deletes the temporaries of {@code target} that a killed run left behind. */
+    /**
+     * Deletes the temporaries of {@code target} that a killed run left behind: those older than any
+     * write takes, so a run writing the same file at the same time keeps its own.
+     */
     static void removeStaleTemporaries(Path target) throws IOException {
         String[] name = tmpName(target);
         Pattern stale = Pattern.compile(Pattern.quote(name[0]) + "\\d+" + Pattern.quote(name[1]));
         try (var files = Files.newDirectoryStream(target.toAbsolutePath().getParent(),
                 f -> stale.matcher(f.getFileName().toString()).matches())) {
             for (Path f : files) {
-                Files.deleteIfExists(f);
+                if (Files.getLastModifiedTime(f).toInstant().isBefore(Instant.now().minusSeconds(600))) {
+                    Files.deleteIfExists(f);
+                }
             }
         }
     }

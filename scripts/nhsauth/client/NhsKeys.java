@@ -44,6 +44,9 @@ import com.nimbusds.jose.util.JSONObjectUtils;
  * {@link UsageException}s with a one-line message.
  */
 public final class NhsKeys {
+    /** The RSA key size NHS guidance asks for; commands warn about smaller keys. */
+    public static final int RECOMMENDED_BITS = 4096;
+
     private NhsKeys() {
     }
 

@@ -107,13 +107,10 @@ final class NhsTokenCache {
             }
             Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
             String token = JSONObjectUtils.getString(json, "access_token");
-            if (token == null || !key.equals(json.get("key"))) {
-                return null;
-            }
-            AccessToken cached = new AccessToken(token, String.valueOf(json.get("token_type")),
-                    JSONObjectUtils.getLong(json, "expires_in"), JSONObjectUtils.getLong(json, "issued_at"));
-            cached.expiresAt(); // throws for a lifetime past any date, which is then no token
-            return cached;
+            long expiresIn = JSONObjectUtils.getLong(json, "expires_in");
+            return token == null || !key.equals(json.get("key")) || !NhsTokenEndpoint.usableLifetime(expiresIn) ? null
+                    : new AccessToken(token, String.valueOf(json.get("token_type")), expiresIn,
+                            JSONObjectUtils.getLong(json, "issued_at"));
         } catch (IOException | java.text.ParseException | RuntimeException e) {
             return null;
         }
