@@ -9,7 +9,6 @@ import nhsauth.client.*;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPublicKey;
@@ -31,7 +30,6 @@ import picocli.CommandLine.Model.CommandSpec;
                 "of the same name."})
 public class GenerateKeys implements Callable<Integer> {
 
-    static final int RECOMMENDED_KEY_SIZE = 4096;
     static final int MINIMUM_KEY_SIZE = 2048;
     static final int MAXIMUM_KEY_SIZE = 16384;
 
@@ -49,7 +47,7 @@ public class GenerateKeys implements Callable<Integer> {
             description = "Folder for the three files, created if missing (default: ${DEFAULT-VALUE}).")
     Path outputDir;
 
-    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "4096",
+    @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
             description = "RSA modulus size; NHS guidance is 4096 (default: ${DEFAULT-VALUE}).")
     int keySize;
 
@@ -93,15 +91,15 @@ public class GenerateKeys implements Callable<Integer> {
                 NhsCli.variableBehind(spec, "--kid"));
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
             throw new UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
-                    + RECOMMENDED_KEY_SIZE + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
+                    + NhsKeys.RECOMMENDED_BITS + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
                     + " and at most " + MAXIMUM_KEY_SIZE);
         }
         try {
             NhsKeys.checkKeyFiles(outputDir, keyId, addToJwks, force);
-            prepareOutputDir();
-            if (keySize < RECOMMENDED_KEY_SIZE) {
+            NhsKeys.createKeyFolder(outputDir, NhsCli.source(spec, "--output-dir"), err::println);
+            if (keySize < NhsKeys.RECOMMENDED_BITS) {
                 err.println("warning: a " + keySize + "-bit key is below the "
-                        + RECOMMENDED_KEY_SIZE + " bits that NHS guidance asks for");
+                        + NhsKeys.RECOMMENDED_BITS + " bits that NHS guidance asks for");
             }
             KeyPair pair;
             try (NhsProgress shown = NhsProgress.start(err, progress, "generating a " + keySize + "-bit RSA key")) {
@@ -115,22 +113,6 @@ public class GenerateKeys implements Callable<Integer> {
                     + "--output-dir, or pass --force to overwrite it");
         }
         return NhsClient.ExitCode.OK;
-    }
-
-    private void prepareOutputDir() {
-        String option = NhsCli.source(spec, "--output-dir");
-        try {
-            Files.createDirectories(outputDir);
-        } catch (FileAlreadyExistsException e) {
-            throw new UsageException(option + " '" + outputDir + "' is a file: give a folder");
-        } catch (IOException e) {
-            throw new UsageException("cannot create " + option + " '" + outputDir + "' (" + e
-                    + "): choose a folder you can write to");
-        }
-        if (!Files.isWritable(outputDir)) {
-            throw new UsageException(option + " '" + outputDir + "' is not writable: "
-                    + "choose a folder you can write to");
-        }
     }
 
     /**
@@ -180,15 +162,24 @@ public class GenerateKeys implements Callable<Integer> {
                     + "' beside " + (keys - 1) + " existing).");
             err.println("  2. Publish it where the old JWKS is registered (portal upload or your JWKS URL).");
             err.println("  3. Wait over an hour: the NHS token endpoint caches a JWKS for an hour.");
-            err.println("  4. Switch to the new key: --private-key " + privateKey + " --kid " + keyId);
+            err.println("  4. Switch to the new key: --private-key " + quoted(privateKey) + " --kid " + keyId);
             err.println("  5. Then remove the old key from the JWKS and publish it again.");
         } else {
             err.println("  1. Register the public key for your app: upload " + jwks
                     + " on the NHS developer portal (\"Manage public key\") or host it at your JWKS URL.");
             err.println("  2. Keep " + privateKey + " secret: never commit it or share it.");
             err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + environment.env.id()
-                    + " --private-key " + privateKey);
+                    + " --private-key " + quoted(privateKey));
         }
         err.flush();
+    }
+
+    /** A path as a shell takes it: as it is when safe, else in single quotes (POSIX) or double quotes (Windows). */
+    static String quoted(Path path) {
+        String s = path.toString();
+        if (s.matches("[\\w@%+=:,./-]+")) {
+            return s;
+        }
+        return path.getFileSystem().getSeparator().equals("\\") ? "\"" + s + "\"" : "'" + s.replace("'", "'\\''") + "'";
     }
 }

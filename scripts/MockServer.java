@@ -42,9 +42,9 @@ import picocli.CommandLine.Spec;
                         + "GET /mock/id-token with query subject=ID and provider=cis2 or nhs-login answers {\"id_token\": \"<JWT>\"}."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",
                 "  mock-server --app MY_API_KEY=https://example.org/jwks.json --port 9001",
-                "  mock-server --app @apps.txt       (one API_KEY=JWKS a line: no API key in the process list)",
-                "%nEnvironment: NHS_MOCK_APP supplies --app (API_KEY=JWKS or @FILE),",
-                "NHS_MOCK_PORT --port, NHS_MOCK_ID_TOKEN_JWKS one --id-token-jwks."})
+                "  mock-server --app @apps.txt       (API_KEY=JWKS lines, kept out of ps)",
+                "%nEnvironment: NHS_MOCK_APP gives --app (either form), NHS_MOCK_PORT --port,",
+                "NHS_MOCK_ID_TOKEN_JWKS one --id-token-jwks."})
 public class MockServer implements Callable<Integer> {
 
     @Spec

@@ -6,7 +6,8 @@
 //SOURCES VerifyKeys.java
 //SOURCES MockServer.java
 //SOURCES Doctor.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, mock-server, demo, completion)
+//SOURCES Jwks.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, jwks, mock-server, demo, completion)
 
 import nhsauth.cli.*;
 import nhsauth.client.*;
@@ -37,7 +38,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
      * so a run adds only the command it names; help, errors and completion get them all.
      */
     static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
-            Doctor.class, MockServer.class, Demo.class, Cache.class, Completion.class);
+            Doctor.class, Jwks.class, MockServer.class, Demo.class, Cache.class, Completion.class);
 
     @Spec
     CommandSpec spec;
@@ -151,7 +152,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "4096",
+        @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
                 description = "Size of the demo key (default: ${DEFAULT-VALUE}, as NHS guidance asks).")
         int keySize;
 

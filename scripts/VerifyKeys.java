@@ -54,13 +54,13 @@ public class VerifyKeys implements Callable<Integer> {
         if (NhsCli.blankToNull(jwks) == null) {
             throw new UsageException("no --jwks: give the registered JWKS file or URL (or set NHS_JWKS)");
         }
-        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase);
+        RSAPrivateCrtKey key = NhsKeys.readPrivateKey(privateKey, keyFile.passphrase, NhsCli.err(spec)::println);
         RSAPublicKey publicKey = NhsKeys.publicKeyOf(key);
         String keyId = NhsKeys.checkRegistered(publicKey, givenKid != null ? givenKid : NhsKeys.kidFromKeyFile(privateKey),
                 NhsKeys.loadJwks(jwks, connection.timeout, connection.caCert), jwks);
         int bits = key.getModulus().bitLength();
-        if (bits < 4096) {
-            NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for 4096");
+        if (bits < NhsKeys.RECOMMENDED_BITS) {
+            NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for " + NhsKeys.RECOMMENDED_BITS);
         }
         PrintWriter out = NhsCli.out(spec);
         out.println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits

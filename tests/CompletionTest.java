@@ -60,9 +60,10 @@ class CompletionTest {
 
         Set<String> commands = new TreeSet<>(NhsCli.commandLine(new NhsAuth()).getSubcommands().keySet());
         assertTrue(commands.containsAll(Set.of("generate-keys", "get-token", "call-api", "verify-keys", "doctor",
-                "mock-server", "demo", "cache", "completion")), commands.toString());
+                "jwks", "mock-server", "demo", "cache", "completion")), commands.toString());
         assertEquals(commands, candidates(script, "nhs-auth "));
         assertEquals(Set.of("clear"), candidates(script, "nhs-auth cache "));
+        assertEquals(Set.of("list", "remove"), candidates(script, "nhs-auth jwks "));
         assertEquals(new TreeSet<>(Arrays.stream(NhsEnvironment.values()).map(NhsEnvironment::id).toList()),
                 candidates(script, "nhs-auth get-token --env "));
         assertEquals(Set.of("signed-jwt", "api-key", "none"), candidates(script, "nhs-auth call-api --auth "));
@@ -184,6 +185,13 @@ class CompletionTest {
                 "nhs-auth get-token: unknown option '--api-kye': did you mean --api-key?");
         TestSupport.runInProcess(new GetToken(), "--tokne-cache").assertOneLineError(2,
                 "unknown option '--tokne-cache': did you mean one of", "--token-cache");
+        // The value of a mistyped option, or the word after it, may be a secret: neither is repeated.
+        for (String[] args : List.of(new String[] {"--apikey=S3CRETKEY"}, new String[] {"--passphrase", "S3CRETKEY"},
+                new String[] {"--zzz=S3CRETKEY"})) {
+            TestSupport.Result r = TestSupport.runInProcess(new GetToken(), args).assertOneLineError(2,
+                    "unknown option '" + args[0].split("=")[0] + "'");
+            assertFalse(r.err().contains("S3CRET"), r.err());
+        }
     }
 
     // ------------------------------------------------------------------ the README's library table

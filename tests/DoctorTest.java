@@ -97,7 +97,7 @@ class DoctorTest {
         }
         assertTrue(lines.get("key").contains("RSA 2048 bits") && lines.get("key").contains("kid 'doc-1' (from the file name)"),
                 lines.get("key"));
-        assertTrue(lines.get("jwks").contains("is this key"), lines.get("jwks"));
+        assertTrue(lines.get("jwks").endsWith("kids in " + jwks + ": doc-1 (this key)"), lines.get("jwks"));
         assertTrue(lines.get("proxy").contains("direct"), lines.get("proxy"));
         assertTrue(lines.get("tls").contains("plain HTTP"), lines.get("tls"));
         assertTrue(lines.get("clock").contains("clock"), lines.get("clock"));
@@ -268,6 +268,18 @@ class DoctorTest {
             assertEquals(4, open.exit(), "no token, so the clock does not matter; the 405 does");
             assertMark(lines(open), "clock", '✔');
         }
+    }
+
+    @Test
+    void duringARotationTheJwksKidsAreListedAndThisKeysIsMarked() throws IOException {
+        Path rotating = Files.writeString(dir.resolve("rotating.json"), new com.nimbusds.jose.jwk.JWKSet(List.of(
+                new com.nimbusds.jose.jwk.RSAKey.Builder((java.security.interfaces.RSAPublicKey) TestFixture.otherKeyPair()
+                        .getPublic()).keyID("old-1").build(),
+                new com.nimbusds.jose.jwk.RSAKey.Builder((java.security.interfaces.RSAPublicKey) TestFixture.keyPair()
+                        .getPublic()).keyID("doc-1").build())).toString());
+        Map<String, String> lines = lines(doctorWithMock("--jwks", rotating.toString()));
+        assertMark(lines, "jwks", '✔');
+        assertTrue(lines.get("jwks").endsWith("kids in " + rotating + ": old-1, doc-1 (this key)"), lines.get("jwks"));
     }
 
     static NhsClient.Builder settings(Map<String, String> proxyVariables) {

@@ -155,6 +155,68 @@ class GenerateKeysTest {
     }
 
     @Test
+    void foldersItCreatesAreOwnerOnlyAndAnExistingOneOthersCanWriteIsWarned() throws Exception {
+        generate("--output-dir", dir.resolve("a/b/.auth").toString(), "--key-size", "2048").assertOk();
+        for (String folder : List.of("a", "a/b", "a/b/.auth")) {
+            assertEquals("rwx------", TestSupport.posixMode(dir.resolve(folder)), folder);
+        }
+        Path open = Files.createDirectory(dir.resolve("open"));
+        Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxr-x"));
+        String err = generate("--output-dir", open.toString(), "--key-size", "2048").assertOk().err();
+        assertTrue(err.lines().anyMatch(l -> l.startsWith("warning: others can write in --output-dir '" + open + "'")), err);
+    }
+
+    @Test
+    void folderErrorsSayWhatIsWrongInWordsNotJavaClassNames() throws Exception {
+        Path file = Files.writeString(dir.resolve("README.md"), "x");
+        for (Path bad : List.of(file.resolve("keys"), Path.of("/proc/keys-here"))) {
+            String err = generate("--output-dir", bad.toString(), "--key-size", "2048").assertOneLineError(2, bad.toString()).err();
+            assertFalse(err.contains("java.") || err.contains("Exception"), err);
+        }
+        generate("--output-dir", file.resolve("keys").toString(), "--key-size", "2048").assertOneLineError(2, file + "' is in the way");
+    }
+
+    @Test
+    void staleTemporariesOfItsOwnFilesGoAndOthersStay() throws Exception {
+        List<String> stale = List.of(".int-1.123.tmp.pem", ".int-1.456.tmp.pem.pub", ".int-1.789.tmp.json");
+        // Others: not this kid's, not a temporary, or one a run writing the same files right now holds.
+        List<String> others = List.of(".int-1.x.1.tmp.pem", ".other.2.tmp.pem", ".int-1.3.tmp.pem.bak", ".int-1.4.tmp.pem");
+        for (String name : java.util.stream.Stream.concat(stale.stream(), others.stream()).toList()) {
+            Files.writeString(dir.resolve(name), "left by a killed run");
+            if (!name.equals(".int-1.4.tmp.pem")) {
+                Files.setLastModifiedTime(dir.resolve(name), java.nio.file.attribute.FileTime.fromMillis(0));
+            }
+        }
+        generateSmall().assertOk();
+        try (var files = Files.list(dir)) {
+            assertEquals(java.util.Set.of("int-1.pem", "int-1.pem.pub", "int-1.json", ".int-1.x.1.tmp.pem", ".other.2.tmp.pem",
+                    ".int-1.3.tmp.pem.bak", ".int-1.4.tmp.pem"), files.map(f -> f.getFileName().toString()).collect(java.util.stream.Collectors.toSet()));
+        }
+    }
+
+    @Test
+    void addToJwksThroughASymbolicLinkReplacesTheFileItNames() throws Exception {
+        generateSmall("--kid", "old").assertOk();
+        Path link = Files.createSymbolicLink(dir.resolve("published.json"), dir.resolve("old.json"));
+        generateSmall("--kid", "new", "--add-to-jwks", link.toString()).assertOk();
+        assertTrue(Files.isSymbolicLink(link), "the link stays a link");
+        assertEquals(List.of("old", "new"), JWKSet.load(dir.resolve("old.json").toFile()).getKeys().stream()
+                .map(k -> k.getKeyID()).toList());
+    }
+
+    @Test
+    void nextStepsQuoteAPathForTheShell() throws Exception {
+        Path spaced = dir.resolve("with space");
+        String err = generate("--output-dir", spaced.toString(), "--key-size", "2048").assertOk().err();
+        assertTrue(err.contains("--private-key '" + spaced.resolve("int-1.pem") + "'"), err);
+        assertEquals("keys/int-1.pem", GenerateKeys.quoted(Path.of("keys/int-1.pem")));
+        assertEquals("'it'\\''s/a b.pem'", GenerateKeys.quoted(Path.of("it's/a b.pem")));
+        try (var windows = com.google.common.jimfs.Jimfs.newFileSystem(com.google.common.jimfs.Configuration.windows())) {
+            assertEquals("\"C:\\Users\\Jo Bloggs\\int-1.pem\"", GenerateKeys.quoted(windows.getPath("C:\\Users\\Jo Bloggs\\int-1.pem")));
+        }
+    }
+
+    @Test
     void jsonFormatPrintsPathsAndThumbprintOnStdout() throws Exception {
         TestSupport.Result r = generateSmall("--format", "json", "--kid", "k1").assertOk();
         Map<String, Object> json = TestSupport.parseJson(r.out());

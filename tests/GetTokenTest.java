@@ -267,6 +267,14 @@ class GetTokenTest {
             TestSupport.Result r = getToken(portal).assertOneLineErrorWithHint(5, "HTTP 200 but not with JSON (<html>");
             assertTrue(r.err().contains("hint: something other than the NHS token endpoint answered"), r.err());
         }
+        // A token answer that is not quite JSON is not quoted back: it holds the token.
+        for (String broken : List.of("{\"access_token\": \"Sup3rSecretT0ken\", \"expires_in\": 599",
+                "access_token=Sup3rSecretT0ken&expires_in=599")) {
+            try (FakeServer server = new FakeServer(r -> new FakeServer.Reply(200, Map.of(), broken))) {
+                TestSupport.Result r = getToken(server).assertOneLineErrorWithHint(5, "HTTP 200 but not with JSON");
+                assertFalse(r.err().contains("Sup3rSecret"), r.err());
+            }
+        }
     }
 
     @Test

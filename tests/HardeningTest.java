@@ -270,21 +270,35 @@ class HardeningTest {
 
     // ------------------------------------------------------------------ the mock's JWKS fetches
 
+    /**
+     * The mock fetches a JWKS URL as the client fetches anything: an https one through HTTPS_PROXY's
+     * tunnel (the test CA trusted through the JDK's own trust store setting), as APIM.
+     */
     @Test
     void theMockServerFetchesJwksUrlsThroughTheProxyRules() throws Exception {
+        List<String> userAgents = new java.util.concurrent.CopyOnWriteArrayList<>();
+        byte[] jwks = Files.readAllBytes(dir.resolve("hard-kid.json"));
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        trust.setCertificateEntry("test-ca", tls.ca());
+        Path trustStore = dir.resolve("mock-trust.p12");
+        try (OutputStream out = Files.newOutputStream(trustStore)) {
+            trust.store(out, "changeit".toCharArray());
+        }
         try (ForwardProxy proxy = new ForwardProxy();
-             FakeServer jwksHost = new FakeServer(r -> {
-                 try {
-                     return FakeServer.Reply.json(200, Files.readString(dir.resolve("hard-kid.json")));
-                 } catch (IOException e) {
-                     throw new java.io.UncheckedIOException(e);
-                 }
+             TestTls.Server jwksHost = tls.serve(tls.good(), exchange -> {
+                 userAgents.add(exchange.getRequestHeaders().getFirst("User-Agent"));
+                 exchange.sendResponseHeaders(200, jwks.length);
+                 exchange.getResponseBody().write(jwks);
+                 exchange.close();
              })) {
             ProcessBuilder pb = new ProcessBuilder(TestSupport.repoRoot().resolve("jbang").toString(),
                     "mock-server@" + TestSupport.repoRoot(), "--port", "0", "--app",
                     "hard-api-key=" + ForwardProxy.viaProxy(jwksHost.url("/jwks.json")))
                     .directory(dir.toFile()).redirectErrorStream(false);
-            pb.environment().put("HTTP_PROXY", proxy.url());
+            pb.environment().put("HTTPS_PROXY", proxy.url());
+            pb.environment().put("JAVA_TOOL_OPTIONS", "-Djavax.net.ssl.trustStore=" + trustStore
+                    + " -Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12");
             pb.environment().remove("NO_PROXY");
             pb.environment().remove("no_proxy");
             Process mock = pb.start();
@@ -298,8 +312,8 @@ class HardeningTest {
                 }
                 assertTrue(tokenUrl != null, "the mock started");
                 getToken(tokenUrl).assertOk();
-                assertEquals(1, proxy.forwarded(), "the JWKS was fetched through HTTP_PROXY");
-                assertEquals("APIM", proxy.requests.get(0).header("User-Agent"));
+                assertEquals(1, proxy.tunnels(), "the JWKS was fetched through HTTPS_PROXY");
+                assertEquals(List.of("APIM"), userAgents);
             } finally {
                 mock.destroy();
                 mock.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);

@@ -99,6 +99,33 @@ class KeyFormatsTest {
         tokenWith(dir).assertOneLineError(2, "is a directory");
     }
 
+    @Test
+    void aKeyOfYoursThatOthersMayOpenIsRefusedAsSshRefusesIt() throws Exception {
+        Path key = dir.resolve("open.pem");
+        Files.copy(pkcs1, key);
+        for (String mode : List.of("rw-r-----", "rw----r--", "rw--w----", "rw-----w-")) {
+            Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+            tokenWith(key).assertOneLineError(2, "open.pem", "open to others (" + mode + ")", "chmod 600");
+            TestSupport.runInProcess(new VerifyKeys(), "--private-key", key.toString(), "--jwks",
+                    dir.resolve("pkcs1.json").toString()).assertOneLineError(2, "open to others");
+        }
+    }
+
+    @Test
+    void aKeyAnotherUserOwnsIsUsedWithAWarning() throws Exception {
+        Path key = dir.resolve("theirs.pem");
+        Files.copy(pkcs1, key);
+        try {
+            Files.setOwner(key, key.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody"));
+        } catch (java.io.IOException e) {
+            assumeTrue(false, "only root can give a file to another user: " + e);
+        }
+        TestSupport.Result r = TestSupport.runInProcess(new VerifyKeys(), "--private-key", key.toString(), "--kid", "pkcs1",
+                "--jwks", dir.resolve("pkcs1.json").toString()).assertOk();
+        assertEquals(List.of("warning: private key file '" + key + "' belongs to nobody, not to you (" + System.getProperty("user.name")
+                + "): that user can read and replace it"), r.err().lines().filter(l -> !l.contains("2048 bits")).toList());
+    }
+
     static TestSupport.Result tokenWith(Path key, String... extra) {
         List<String> args = new java.util.ArrayList<>(List.of("--api-key", "k", "--private-key", key.toString(),
                 "--token-url", "http://127.0.0.1:9/oauth2/token"));

@@ -132,7 +132,8 @@ class KillMidWriteTest {
                 String name = p.getFileName().toString();
                 String context = name + " after " + outcomes;
                 if (name.startsWith(".")) {
-                    if (name.contains(".pem.") && !name.contains(".pem.pub.")) {
+                    assertTrue(name.matches("\\..+\\.\\d+\\.tmp\\.(pem|pem\\.pub|json)"), "ends as its target: " + context);
+                    if (name.endsWith(".pem")) {
                         assertEquals("rw-------", TestSupport.posixMode(p), "temp file of a private key: " + context);
                     }
                     continue;

@@ -78,6 +78,28 @@ class TokenCacheTest {
     }
 
     @Test
+    void anotherKeyWithTheSameKidApiKeyAndUrlGetsItsOwnToken() throws Exception {
+        Path otherPem = TestFixture.otherKey(Files.createDirectories(keys.resolve("other")), "cache-kid");
+        AtomicInteger n = new AtomicInteger();
+        try (FakeServer tokens = new FakeServer(r -> FakeServer.Reply.token("t" + n.incrementAndGet()))) {
+            assertEquals("t1\n", run(new GetToken(), tokens, "--token-cache", "--format", "token").out());
+            assertEquals("t2\n", TestSupport.runInProcess(new GetToken(), "--api-key", "k", "--private-key", otherPem.toString(),
+                    "--token-url", tokens.url("/oauth2/token"), "--token-cache-dir", cacheDir.toString(), "--token-cache",
+                    "--format", "token").assertOk().out(), "the cached token is for another key: a wrong key must not hide");
+        }
+    }
+
+    @Test
+    void clearRefusesAFolderEveryOtherCommandRefuses() throws Exception {
+        Path shared = Files.createDirectories(cacheDir.resolve("shared"));
+        Path token = Files.writeString(shared.resolve("token-0123.json"), "{}");
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+        TestSupport.runInProcess(new NhsAuth(), "cache", "clear", "--token-cache-dir", shared.toString())
+                .assertOneLineError(2, shared.toString(), "others can open it (rwxrwxrwx)", "--token-cache-dir");
+        assertTrue(Files.exists(token), "nothing deleted");
+    }
+
+    @Test
     void aTamperedOrLooselyPermittedCacheFileIsIgnoredAndReplaced() throws Exception {
         AtomicInteger n = new AtomicInteger();
         try (FakeServer tokens = new FakeServer(r -> FakeServer.Reply.token("real-" + n.incrementAndGet()))) {

@@ -46,6 +46,14 @@ class VerifyKeysTest {
     }
 
     @Test
+    void aGarbledCaFileIsSaidInWordsNotJavaClassNames() throws Exception {
+        Path garbled = Files.writeString(dir.resolve("garbled-ca.pem"), "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
+        String err = verify("--private-key", pem("int-1"), "--jwks", "https://127.0.0.1:9/jwks", "--cacert", garbled.toString())
+                .assertOneLineError(2, "garbled-ca.pem", "is not a PEM certificate (Illegal base64 character 21)").err();
+        assertTrue(!err.contains("java.") && !err.contains("Exception"), err);
+    }
+
+    @Test
     void aKeyRegisteredUnderAnotherKidIsNamed() {
         verify("--private-key", pem("int-1"), "--jwks", jwks("int-1"), "--kid", "other")
                 .assertOneLineError(2, "no key with kid 'other'", "kids there: int-1", "use --kid int-1");

@@ -157,12 +157,11 @@ public final class NhsCli {
         return finish(err, verbose ? lost : null, OUTPUT_FAILED);
     }
 
-    /** The stream a command writes its result to. */
+    /** The stream a command writes its result to; {@link #err} its talk. */
     public static PrintWriter out(CommandSpec spec) {
         return spec.commandLine().getOut();
     }
 
-    /** The stream a command writes its talk to. */
     public static PrintWriter err(CommandSpec spec) {
         return spec.commandLine().getErr();
     }
@@ -187,12 +186,16 @@ public final class NhsCli {
         CommandLine cl = ex.getCommandLine();
         String name = cl.getCommandSpec().qualifiedName();
         String message = oneLine(ex.getMessage());
-        if (ex instanceof UnmatchedArgumentException unmatched && !unmatched.getSuggestions().isEmpty()) {
-            // picocli's guesses: commands most alike first, options that start alike.
+        if (ex instanceof UnmatchedArgumentException unmatched) {
+            // picocli's guesses: commands most alike first, options that start alike. An unknown option is
+            // named without its value, and without the words after it, either of which may be a secret.
             List<String> likely = unmatched.getSuggestions();
-            boolean option = likely.get(0).startsWith("-");
-            message = "unknown " + (option ? "option '" : "command '") + unmatched.getUnmatched().get(0) + "': did you mean "
+            String first = unmatched.getUnmatched().get(0);
+            boolean option = first.startsWith("-");
+            String guess = likely.isEmpty() ? "" : ": did you mean "
                     + (option && likely.size() > 1 ? "one of " + String.join(", ", likely) : likely.get(0)) + "?";
+            message = option ? "unknown option '" + first.split("=", 2)[0] + "'" + guess
+                    : likely.isEmpty() ? message : "unknown command '" + first + "'" + guess;
         }
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);
@@ -462,9 +465,8 @@ public final class NhsCli {
                 description = "Token endpoint instead of the environment's; the assertion's aud follows it (env NHS_TOKEN_URL).")
         public String tokenUrl;
 
-        @Option(names = "--subject-token", paramLabel = "FILE", showDefaultValue = Visibility.NEVER,
-                description = "Exchange the user's ID token from NHS CIS2 or NHS login, read from FILE (- for stdin), "
-                        + "for a user-restricted access token (env NHS_SUBJECT_TOKEN: the token itself).")
+        @Option(names = "--subject-token", paramLabel = "FILE", showDefaultValue = Visibility.NEVER, description = "Exchange the "
+                + "user's NHS CIS2 or NHS login ID token in FILE (- for stdin) for their token (env NHS_SUBJECT_TOKEN: the token).")
         public String subjectToken;
 
         @Mixin
@@ -478,9 +480,8 @@ public final class NhsCli {
 
         /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
-            return NhsClient.builder().commandLineNames()
-                    .auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl).subjectToken(subjectToken())
-                    .privateKey(key.privateKey, key.passphrase).kid(key.kid())
+            return NhsClient.builder().commandLineNames().auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl)
+                    .subjectToken(subjectToken()).privateKey(key.privateKey, key.passphrase).kid(key.kid())
                     .timeout(connection.timeout).caCertificates(connection.caCert).proxyVariables(variables)
                     .notices(line -> { err.println(line); err.flush(); }).trace(verbose.verbose ? err : null);
         }
@@ -488,10 +489,9 @@ public final class NhsCli {
         /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
         String subjectToken() {
             String read = subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
-                    : subjectToken.equals("-") ? new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))
-                            .lines().collect(Collectors.joining())
+                    : subjectToken.equals("-") ? new java.util.Scanner(System.in, StandardCharsets.UTF_8).findWithinHorizon("\\S+", 0)
                     : new String(NhsCommands.readFile(Path.of(subjectToken), "--subject-token"), StandardCharsets.UTF_8);
-            if (subjectToken != null && read.isBlank()) {
+            if (subjectToken != null && blankToNull(read) == null) {
                 throw new UsageException("--subject-token '" + subjectToken + "' is empty: give the ID token's file (- for stdin)");
             }
             return read;

@@ -77,9 +77,7 @@ public final class NhsClient {
     }
 
     /** Starts a client configuration; {@link Builder#build()} checks it. */
-    public static Builder builder() {
-        return new Builder();
-    }
+    public static Builder builder() { return new Builder(); }
 
     /**
      * A client configured from the {@code NHS_*} environment variables, as the commands read them.
@@ -153,7 +151,8 @@ public final class NhsClient {
         signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
-            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid, config.subjectToken);
+            AccessToken stored = tokenCache == null ? null
+                    : tokenCache.read(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), config.subjectToken);
             if (stored != null && !stored.expiresWithin(margin)) {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
@@ -169,7 +168,7 @@ public final class NhsClient {
         renewals++;
         cached = requestToken();
         if (tokenCache != null) {
-            tokenCache.write(tokenUrl, config.apiKey, kid, config.subjectToken, cached);
+            tokenCache.write(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), config.subjectToken, cached);
         }
         return cached;
     }
@@ -405,8 +404,8 @@ public final class NhsClient {
         }
 
         /**
-         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key
-         * and kid; null (the default) keeps them in memory only. {@link #defaultTokenCacheDir()}
+         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key,
+         * kid, key and subject token; null (the default) keeps them in memory only. {@link NhsCommands#defaultTokenCacheDir()}
          * is where the commands keep them.
          */
         public Builder tokenCache(Path dir) {
@@ -456,15 +455,16 @@ public final class NhsClient {
             String url = tokenUrl == null ? env.tokenUrl() : NhsSetting.checkNotInClear(
                     NhsSetting.checkUrl(tokenUrl, NhsSetting.TOKEN_URL.named()), NhsSetting.TOKEN_URL.named(),
                     "client assertion").toString();
-            NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase));
+            NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase, notices));
             KeyId keyId = keyId();
             String kidNote = keyId.given() ? null : "using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
                     ? "from the private key's file name" : "the " + env.id() + " default") + "; "
                     + NhsSetting.KID.named() + " to change)";
             NhsHttp http = http();
             // Notes only once everything is known good, so a failure stays a single line.
-            if (signingKey.bits() < 4096) {
-                notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for 4096");
+            if (signingKey.bits() < NhsKeys.RECOMMENDED_BITS) {
+                notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for "
+                        + NhsKeys.RECOMMENDED_BITS);
             }
             if (kidNote != null) {
                 notices.accept(NhsSetting.render(kidNote, settingNames));

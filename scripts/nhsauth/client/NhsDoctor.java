@@ -134,15 +134,16 @@ final class NhsDoctor {
             return Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, "no private key",
                     said(NhsSetting.PRIVATE_KEY.action() + " to your key's PEM file (generate-keys makes one)"));
         }
-        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase);
+        String[] warning = {""};
+        RSAPrivateCrtKey loaded = NhsKeys.readPrivateKey(s.privateKeyFile, s.passphrase, w -> warning[0] = "; " + w);
         new NhsSigningKey(loaded); // refuses a key too short to sign with, as get-token would
         NhsClient.KeyId keyId = s.keyId();
         kid = keyId.value();
         String from = keyId.given() ? "given" : keyId.fromFileName() ? "from the file name" : "the " + s.env.id() + " default";
         key = loaded;
         int bits = loaded.getModulus().bitLength();
-        return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < 4096 ? " (NHS guidance asks for 4096)" : "")
-                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)));
+        return Diagnosis.Check.passed(name, s.privateKeyFile + ": RSA " + bits + " bits" + (bits < NhsKeys.RECOMMENDED_BITS ? " (NHS guidance asks for " + NhsKeys.RECOMMENDED_BITS + ")" : "")
+                + ", kid '" + kid + "' (" + from + "), thumbprint " + NhsKeys.thumbprint(NhsKeys.publicKeyOf(loaded)) + warning[0]);
     }
 
     private Diagnosis.Check jwks(String name) {
@@ -154,7 +155,9 @@ final class NhsDoctor {
         }
         JWKSet set = NhsKeys.loadJwks(jwks, s.timeout, s.caCertificates);
         NhsKeys.Mismatch mismatch = NhsKeys.mismatch(NhsKeys.publicKeyOf(key), kid, set, jwks);
-        return mismatch == null ? Diagnosis.Check.passed(name, "kid '" + kid + "' in " + jwks + " is this key")
+        String mine = NhsKeys.thumbprint(NhsKeys.publicKeyOf(key));
+        return mismatch == null ? Diagnosis.Check.passed(name, "kids in " + jwks + ": " + String.join(", ", set.getKeys().stream()
+                .map(k -> k.getKeyID() + (NhsKeys.thumbprint(k).equals(mine) ? " (this key)" : "")).toList()))
                 : Diagnosis.Check.failed(name, NhsClient.ExitCode.USAGE, said(mismatch.problem()), said(mismatch.fix()));
     }
 

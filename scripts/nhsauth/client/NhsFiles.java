@@ -24,11 +24,14 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
 final class NhsFiles {
@@ -57,11 +60,18 @@ final class NhsFiles {
         } catch (AccessDeniedException e) {
             throw new UsageException(what + " '" + file + "' cannot be read: check its permissions");
         } catch (IOException e) {
-            throw new UsageException("cannot read " + what + " '" + file + "': " + NhsSetting.oneLine(e.getMessage()));
+            throw new UsageException("cannot read " + what + " '" + file + "': " + reason(e), e);
         }
     }
 
-    // ------------------------------------------------------------------ owner-only files and folders
+    /** What went wrong, in words: the system's reason; Java's class names are for --verbose's stack trace. */
+    static String reason(Exception e) {
+        return e instanceof NoSuchFileException ? "no such file or folder"
+                : e instanceof AccessDeniedException ? "permission denied"
+                : e instanceof FileAlreadyExistsException f ? "'" + f.getFile() + "' is in the way"
+                : e instanceof FileSystemException f && f.getReason() != null ? f.getReason()
+                : NhsSetting.oneLine(e.getMessage()).replaceAll("(\\b[a-z]\\w*\\.)+[A-Z]\\w*(Exception|Error): ", "");
+    }
 
     /** How a filesystem keeps a file to its owner: POSIX permissions, an ACL (Windows), or not at all (FAT). */
     enum Protection { POSIX, ACL, NONE }
@@ -109,6 +119,58 @@ final class NhsFiles {
         }
     }
 
+    /** Creates {@code dir} and every folder missing above it owner-only, whatever the umask, as ssh-keygen makes ~/.ssh. */
+    static void createFolders(Path dir) throws IOException {
+        Path folder = dir.toAbsolutePath();
+        if (Files.isDirectory(folder) || folder.getParent() == null) {
+            return;
+        }
+        createFolders(folder.getParent());
+        try {
+            createOwnerOnly(folder, true, attributes -> Files.createDirectory(folder, attributes));
+        } catch (FileAlreadyExistsException e) {
+            if (!Files.isDirectory(folder)) {
+                throw e;
+            } // else made by a run beside this one
+        }
+    }
+
+    /** Its permissions, {@code rwxr-x---}, where its file system keeps POSIX ones; else null. */
+    static String posixMode(Path p, LinkOption... options) throws IOException {
+        return protectionOf(p) != Protection.POSIX ? null
+                : PosixFilePermissions.toString(Files.readAttributes(p, PosixFileAttributes.class, options).permissions());
+    }
+
+    /**
+     * You, as user.name, not as the owner of a file made to find out: trusting a folder must not write
+     * in it. Where the two differ (a Windows account whose new files belong to the Administrators
+     * group) the token cache misses; it never trusts more. Null if unknown.
+     */
+    private static UserPrincipal me(Path p) {
+        try {
+            return p.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * ssh's rule for every private key read: refused if it is yours and group or others have any
+     * permission on it; a warning when another user owns it (ssh says nothing). POSIX only.
+     */
+    static void checkPrivateKey(Path key, Consumer<String> warnings) throws IOException {
+        String mode = posixMode(key);
+        UserPrincipal me = me(key);
+        UserPrincipal owner = mode == null || me == null ? me : Files.getOwner(key);
+        if (!Objects.equals(owner, me)) {
+            warnings.accept("warning: private key file '" + key + "' belongs to " + owner.getName() + ", not to you ("
+                    + me.getName() + "): that user can read and replace it");
+        } else if (mode != null && !mode.endsWith("------")) {
+            throw new UsageException("private key file '" + key + "' is open to others (" + mode
+                    + "): make it yours alone with chmod 600, as ssh requires");
+        }
+    }
+
     /**
      * Why {@code p} is not yours alone, or null when it is: it must be a real file (or folder),
      * not a link, owned by you, with no permission for group or others (POSIX), or an ACL of
@@ -126,13 +188,8 @@ final class NhsFiles {
         if (protection == Protection.NONE) {
             return "its drive keeps no file permissions or ACLs";
         }
-        UserPrincipal me;
-        try {
-            // The principal for user.name, not the owner of a file made to find out: deciding whether to trust
-            // a folder must not write into it. Where the two differ (a Windows account whose new files belong
-            // to the Administrators group) the token cache misses; it never trusts more.
-            me = p.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(System.getProperty("user.name"));
-        } catch (IOException e) {
+        UserPrincipal me = me(p);
+        if (me == null) {
             return "cannot tell which user you are (" + System.getProperty("user.name") + ")";
         }
         UserPrincipal owner = Files.getOwner(p, LinkOption.NOFOLLOW_LINKS);
@@ -140,8 +197,7 @@ final class NhsFiles {
             return "it belongs to " + owner.getName() + ", not to you (" + me.getName() + ")";
         }
         if (protection == Protection.POSIX) {
-            String mode = PosixFilePermissions.toString(
-                    Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).permissions());
+            String mode = posixMode(p, LinkOption.NOFOLLOW_LINKS);
             return mode.endsWith("------") ? null : "others can open it (" + mode + ")";
         }
         List<AclEntry> acl = Files.getFileAttributeView(p, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).getAcl();
@@ -181,6 +237,30 @@ final class NhsFiles {
         }
     }
 
+    /** Temporaries of {@code int-1.pem.pub} are {@code .int-1.<n>.tmp.pem.pub}: hidden, ending as it does for ignore rules. */
+    private static String[] tmpName(Path target) {
+        String name = target.getFileName().toString();
+        int dot = name.indexOf('.', 1) > 0 ? name.indexOf('.', 1) : name.length();
+        return new String[] {"." + name.substring(0, dot) + ".", ".tmp" + name.substring(dot)};
+    }
+
+    /**
+     * Deletes the temporaries of {@code target} that a killed run left behind: those older than any
+     * write takes, so a run writing the same file at the same time keeps its own.
+     */
+    static void removeStaleTemporaries(Path target) throws IOException {
+        String[] name = tmpName(target);
+        Pattern stale = Pattern.compile(Pattern.quote(name[0]) + "\\d+" + Pattern.quote(name[1]));
+        try (var files = Files.newDirectoryStream(target.toAbsolutePath().getParent(),
+                f -> stale.matcher(f.getFileName().toString()).matches())) {
+            for (Path f : files) {
+                if (Files.getLastModifiedTime(f).toInstant().isBefore(Instant.now().minusSeconds(600))) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
+    }
+
     /**
      * A file written in full, synced and given its final permissions beside its target, waiting
      * to be moved into place. Staging every file of a set before committing any shrinks the
@@ -189,22 +269,17 @@ final class NhsFiles {
     record StagedFile(Path target, Path tmp) implements AutoCloseable {
         static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
             Path dir = target.toAbsolutePath().getParent();
-            String prefix = "." + target.getFileName() + ".";
+            String[] name = tmpName(target);
             Path tmp = ownerOnly
-                    ? createOwnerOnly(target, false, attributes -> Files.createTempFile(dir, prefix, ".tmp", attributes))
-                    : Files.createTempFile(dir, prefix, ".tmp");
+                    ? createOwnerOnly(target, false, attributes -> Files.createTempFile(dir, name[0], name[1], attributes))
+                    : Files.createTempFile(dir, name[0], name[1]);
             try {
                 if (!ownerOnly && protectionOf(dir) == Protection.POSIX) {
                     Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
                 }
-                try (SeekableByteChannel channel = Files.newByteChannel(tmp, StandardOpenOption.WRITE)) {
-                    ByteBuffer bytes = ByteBuffer.wrap(content);
-                    while (bytes.hasRemaining()) {
-                        channel.write(bytes);
-                    }
-                    if (channel instanceof FileChannel file) {
-                        file.force(true);
-                    }
+                Files.write(tmp, content);
+                try (FileChannel file = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    file.force(true);
                 }
                 return new StagedFile(target, tmp);
             } catch (IOException | RuntimeException e) {

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -39,34 +40,20 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
  * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and
- * doctor do with keys, for your own scripts too.
- *
- * <ul>
- * <li>{@link #generateKeyPair} makes a key pair; {@link #writeKeyFiles} writes it as generate-keys
- *     does, to the three {@link #keyFiles} ({@code <kid>.pem}, {@code <kid>.pem.pub}, {@code <kid>.json}),
- *     and can add its public key to a published JWKS for a rotation; {@link #checkKeyFiles} says
- *     beforehand whether it could.
- * <li>{@link #readPrivateKey} reads a private key in any common PEM form; {@link #publicKeyOf} and
- *     {@link #thumbprint} give its public half and fingerprint; {@link #kidFromKeyFile} the kid its
- *     file name stands for.
- * <li>{@link #loadJwks} reads a JWKS from a file or URL; {@link #checkRegistered} checks a key
- *     against it as the token endpoint will.
- * </ul>
- *
- * Problems the user can fix are {@link UsageException}s with a one-line message.
+ * doctor do with keys, for your own scripts too. Problems the user can fix are
+ * {@link UsageException}s with a one-line message.
  */
 public final class NhsKeys {
+    /** The RSA key size NHS guidance asks for; commands warn about smaller keys. */
+    public static final int RECOMMENDED_BITS = 4096;
+
     private NhsKeys() {
     }
 
-    // ------------------------------------------------------------------ key pairs and their files
-
     /**
-     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). A
-     * 4096-bit key takes anything from a fraction of a second to several, depending on how soon
-     * the prime search succeeds; with two cores, two of the JDK's own generators race and the
-     * first key wins, which cuts the typical wait without touching how keys are made. The loser
-     * runs on as a daemon thread until it finishes or the JVM exits.
+     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime
+     * search takes a random time, so with two cores two of the JDK's own generators race and the
+     * first key wins; the loser runs on as a daemon thread.
      *
      * @throws IllegalArgumentException the JDK makes no RSA key of that size
      */
@@ -92,8 +79,7 @@ public final class NhsKeys {
             Thread.currentThread().interrupt();
             throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
         } catch (ExecutionException e) {
-            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(),
-                    e.getCause());
+            throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "key generation failed: " + e.getCause(), e.getCause());
         }
     }
 
@@ -123,9 +109,7 @@ public final class NhsKeys {
     }
 
     /**
-     * Checks, before a key is made, that {@link #writeKeyFiles} could write it now: without
-     * {@code force}, that none of the {@link #keyFiles} exists; with {@code addTo}, that it is a
-     * JWKS with no key under {@code kid}.
+     * Checks, before a key is made, that {@link #writeKeyFiles} could write it now.
      *
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
      * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
@@ -139,18 +123,42 @@ public final class NhsKeys {
             }
         }
         if (addTo != null) {
-            documentToAddTo(addTo, kid);
+            jwksDocument(addTo, kid);
         }
     }
 
     /**
-     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist): the private key
-     * as PKCS#1 PEM, as the Python tool wrote it, owner-only (mode 600, or an ACL for its owner
-     * alone) before a byte of it is written; the public key as SubjectPublicKeyInfo PEM; a JWKS
-     * of the public key with alg RS512 and use sig. With {@code addTo}, its public key is also
-     * appended to that JWKS, every other key and member kept as written, in order (a rotation).
-     * Each file is written in full beside its target, then all are moved into place. Without
-     * {@code force} an existing key file is never replaced, even one that appears meanwhile.
+     * Creates {@code dir} for key files, and each folder missing above it, owner-only whatever the
+     * umask; {@code warnings} hears if others can write in it. {@code what} names it in messages.
+     *
+     * @throws UsageException it cannot be created or written in
+     */
+    public static void createKeyFolder(Path dir, String what, Consumer<String> warnings) {
+        try {
+            NhsFiles.createFolders(dir);
+            if (!Files.isWritable(dir)) {
+                throw new UsageException(what + " '" + dir + "' is not writable: choose a folder you can write to");
+            }
+            String mode = NhsFiles.posixMode(dir);
+            if (mode != null && mode.substring(3).contains("w")) {
+                warnings.accept("warning: others can write in " + what + " '" + dir + "' (" + mode
+                        + "), so they can replace the JWKS you publish: make it yours (chmod go-w)");
+            }
+        } catch (IOException e) {
+            if (e instanceof FileAlreadyExistsException f && dir.toAbsolutePath().toString().equals(f.getFile())) {
+                throw new UsageException(what + " '" + dir + "' is a file: give a folder", e);
+            }
+            throw new UsageException("cannot create " + what + " '" + dir + "' (" + NhsFiles.reason(e)
+                    + "): choose a folder you can write to", e);
+        }
+    }
+
+    /**
+     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist) as the Python tool
+     * did: the private key as PKCS#1 PEM, owner-only before a byte of it is written; the public key as
+     * SubjectPublicKeyInfo PEM; a JWKS with alg RS512 and use sig. With {@code addTo} (through a link,
+     * the file it names), the public key is appended to that JWKS, all else kept in order (a rotation).
+     * All are staged, then moved into place; without {@code force} never over an existing key file.
      *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
@@ -159,13 +167,18 @@ public final class NhsKeys {
      * @throws IOException a file cannot be written
      */
     public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
-        Map<String, Object> document = addTo == null ? null : documentToAddTo(addTo, kid);
-        RSAKey jwk = publicJwk((RSAPublicKey) pair.getPublic(), kid);
+        Map<String, Object> document = addTo == null ? null : jwksDocument(addTo, kid);
+        RSAKey jwk = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid).algorithm(JWSAlgorithm.RS512)
+                .keyUse(KeyUse.SIGNATURE).build();
         List<Path> files = keyFiles(dir, kid);
+        for (Path file : files) {
+            NhsFiles.removeStaleTemporaries(file);
+        }
         try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
-             NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.publicKeyPem(pair.getPublic()), false);
-             NhsFiles.StagedFile jwks = stage(files.get(2), jwksJson(jwk), false);
-             NhsFiles.StagedFile rotated = document == null ? null : stage(addTo, withKeyAdded(document, jwk), false)) {
+             NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.pem("PUBLIC KEY", pair.getPublic().getEncoded()), false);
+             NhsFiles.StagedFile jwks = stage(files.get(2), withKeyAdded(Map.of("keys", List.of()), jwk), false);
+             NhsFiles.StagedFile rotated = document == null ? null
+                     : stage(addTo.toRealPath(), withKeyAdded(document, jwk), false)) {
             privateKey.commit(force);
             publicKey.commit(force);
             jwks.commit(force);
@@ -180,23 +193,33 @@ public final class NhsKeys {
         return NhsFiles.StagedFile.stage(file, content.getBytes(StandardCharsets.UTF_8), ownerOnly);
     }
 
-    // ------------------------------------------------------------------ private keys
+    /** {@link #readPrivateKey(Path, char[], Consumer)} without its warnings. */
+    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
+        return readPrivateKey(file, passphrase, warning -> { });
+    }
 
     /**
      * Reads an RSA private key from PEM in any common form: PKCS#1 ({@code BEGIN RSA PRIVATE KEY},
      * as the Python tool and this toolkit write it), PKCS#8 ({@code BEGIN PRIVATE KEY}, as
-     * {@code openssl genpkey} writes it), and both encrypted.
+     * {@code openssl genpkey} writes it), and both encrypted. As ssh, it refuses a key file of yours
+     * that group or others have any permission on; one that another user owns is read, with a
+     * line for {@code warnings}.
      *
-     * @throws UsageException the file is missing or unreadable, is not an RSA private key (a public
-     *         key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
+     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private
+     *         key (a public key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
      */
-    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase) {
+    public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
         RSAPrivateCrtKey plain = NhsPem.readPlain(text);
-        if (plain != null) {
-            return plain;
+        RSAPrivateCrtKey key = plain != null ? plain
+                : NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        try {
+            NhsFiles.checkPrivateKey(file, warnings);
+        } catch (IOException e) {
+            throw new UsageException("cannot tell who can open private key file '" + file + "' ("
+                    + NhsFiles.reason(e) + ")", e);
         }
-        return NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        return key;
     }
 
     /** The public half of an RSA private key. */
@@ -211,10 +234,11 @@ public final class NhsKeys {
 
     /** RFC 7638 SHA-256 thumbprint, base64url: the fingerprint to compare keys by. */
     public static String thumbprint(RSAPublicKey publicKey) {
-        return thumbprintOf(new RSAKey.Builder(publicKey).build());
+        return thumbprint(new RSAKey.Builder(publicKey).build());
     }
 
-    private static String thumbprintOf(JWK jwk) {
+    /** The same for any key of a JWKS, from its public members. */
+    public static String thumbprint(JWK jwk) {
         try {
             return jwk.computeThumbprint().toString();
         } catch (JOSEException e) {
@@ -222,15 +246,13 @@ public final class NhsKeys {
         }
     }
 
-    // ------------------------------------------------------------------ JWKS
-
-    /**
-     * Reads a JWKS file.
-     *
-     * @throws UsageException it is missing, unreadable or not a JWKS
-     */
+    /** Reads a JWKS file; a {@link UsageException} if it is missing, unreadable or not a JWKS. */
     public static JWKSet loadJwks(Path file) {
-        return parseJwks(NhsFiles.readText(file, "JWKS file"), file);
+        try {
+            return JWKSet.parse(NhsFiles.readText(file, "JWKS file"));
+        } catch (ParseException e) {
+            throw notAJwks(file, e);
+        }
     }
 
     /**
@@ -260,14 +282,6 @@ public final class NhsKeys {
         } catch (ParseException e) {
             throw new UsageException("the JWKS URL " + source + " does not serve a valid JWKS (" + e.getMessage()
                     + "): publish the JSON from generate-keys");
-        }
-    }
-
-    private static JWKSet parseJwks(String text, Path file) {
-        try {
-            return JWKSet.parse(text);
-        } catch (ParseException e) {
-            throw notAJwks(file, e);
         }
     }
 
@@ -331,7 +345,7 @@ public final class NhsKeys {
         }
         if (!rsa.getModulus().decodeToBigInteger().equals(key.getModulus())) {
             return new Mismatch(registered + " is another key, with another modulus (registered thumbprint "
-                    + thumbprintOf(rsa) + ", this key " + thumbprint(key) + ")", ANOTHER_KEY_FIX);
+                    + thumbprint(rsa) + ", this key " + thumbprint(key) + ")", ANOTHER_KEY_FIX);
         }
         if (!sameKey(rsa, key)) {
             return new Mismatch(registered + " is another key, with another public exponent", ANOTHER_KEY_FIX);
@@ -352,11 +366,6 @@ public final class NhsKeys {
                 && jwk.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent());
     }
 
-    /** The public JWK as the NHS portal and the Python tool publish it. */
-    private static RSAKey publicJwk(RSAPublicKey publicKey, String kid) {
-        return new RSAKey.Builder(publicKey).keyID(kid).algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build();
-    }
-
     /** A JWK as a map in the Python tool's member order: kty, n, e, alg, kid, use. */
     private static Map<String, Object> jwkMembers(JWK jwk) {
         Map<String, Object> json = jwk.toJSONObject();
@@ -370,28 +379,20 @@ public final class NhsKeys {
         return ordered;
     }
 
-    /** A JWKS of one key, indented by two spaces as the Python tool wrote it. */
-    private static String jwksJson(JWK jwk) {
-        Map<String, Object> doc = new LinkedHashMap<>();
-        doc.put("keys", List.of(jwkMembers(jwk)));
-        return NhsJson.pretty(doc) + "\n";
-    }
-
     /**
      * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
-     * keys of types nimbus does not know included), so that adding a key loses nothing published;
-     * refused if it does not read as a JWKS or already has a key under {@code kid}.
+     * keys of types nimbus does not know included), so that adding or removing a key loses nothing published;
+     * refused if it does not read as a JWKS or already has a key under {@code kid} (null: no kid check).
      */
-    private static Map<String, Object> documentToAddTo(Path file, String kid) {
-        String text = NhsFiles.readText(file, "JWKS file");
-        parseJwks(text, file);
+    private static Map<String, Object> jwksDocument(Path file, String kid) {
         Map<String, Object> document;
         try {
-            document = JSONObjectUtils.parse(text);
+            document = JSONObjectUtils.parse(NhsFiles.readText(file, "JWKS file"));
+            JWKSet.parse(document);
         } catch (ParseException e) {
             throw notAJwks(file, e);
         }
-        if (keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
+        if (kid != null && keysOf(document).stream().anyMatch(k -> kid.equals(k.get("kid")))) {
             throw new UsageException("'" + file + "' already has a key with kid '" + kid
                     + "': choose a new " + NhsSetting.KID.shortName() + " for the new key");
         }
@@ -403,12 +404,45 @@ public final class NhsKeys {
         return (List<Map<String, Object>>) document.get("keys");
     }
 
-    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text. */
+    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text indented as the Python tool's. */
     private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
-        Map<String, Object> doc = new LinkedHashMap<>(document);
         List<Object> keys = new ArrayList<>(keysOf(document));
         keys.add(jwkMembers(jwk));
+        return withKeys(document, keys);
+    }
+
+    /** The document with {@code keys} for its keys, everything else kept, as JWKS text. */
+    private static String withKeys(Map<String, Object> document, List<?> keys) {
+        Map<String, Object> doc = new LinkedHashMap<>(document);
         doc.put("keys", keys);
         return NhsJson.pretty(doc) + "\n";
+    }
+
+    /**
+     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: every
+     * other key and member kept in order, the file replaced atomically (through a symbolic link, the
+     * file it names), as {@link #writeKeyFiles} adds a key.
+     *
+     * @return the kids the JWKS holds now
+     * @throws UsageException {@code file} is missing or not a JWKS, has no key with {@code kid}, or no other key
+     * @throws IOException the file cannot be written
+     */
+    public static List<String> removeFromJwks(Path file, String kid) throws IOException {
+        Map<String, Object> document = jwksDocument(file, null);
+        List<Map<String, Object>> keys = keysOf(document);
+        List<Map<String, Object>> kept = keys.stream().filter(k -> !kid.equals(k.get("kid"))).toList();
+        if (kept.size() == keys.size()) {
+            throw new UsageException("'" + file + "' has no key with kid '" + kid + "' (kids there: " + (keys.isEmpty()
+                    ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.get("kid"))).toList()))
+                    + "): check the kid");
+        }
+        if (kept.isEmpty()) {
+            throw new UsageException("'" + file + "' has no key but kid '" + kid + "', and without a key the app gets "
+                    + "no token: add the new key first (generate-keys --add-to-jwks), publish it, then remove this one");
+        }
+        try (NhsFiles.StagedFile rewritten = stage(file.toRealPath(), withKeys(document, kept), false)) {
+            rewritten.commit(true);
+        }
+        return kept.stream().map(k -> String.valueOf(k.get("kid"))).toList();
     }
 }

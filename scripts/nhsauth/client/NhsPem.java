@@ -1,12 +1,12 @@
 package nhsauth.client;
 
-import java.io.ByteArrayOutputStream;
+import java.math.BigInteger;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.interfaces.RSAPrivateCrtKey;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.security.spec.RSAPrivateCrtKeySpec;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.Objects;
@@ -22,9 +22,6 @@ import java.util.regex.Pattern;
 final class NhsPem {
     private static final Pattern BLOCK = Pattern.compile(
             "-----BEGIN (RSA )?PRIVATE KEY-----\\s*([A-Za-z0-9+/=\\s]+?)-----END (RSA )?PRIVATE KEY-----");
-    /** AlgorithmIdentifier { rsaEncryption, NULL }, DER. */
-    private static final byte[] RSA_ALGORITHM = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86,
-        (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
 
     private NhsPem() {
     }
@@ -37,13 +34,27 @@ final class NhsPem {
         }
         try {
             byte[] der = Base64.getMimeDecoder().decode(m.group(2));
-            byte[] pkcs8 = m.group(1) != null ? pkcs8Around(der) : der;
-            PrivateKey key = KeyFactory.getInstance("RSA")
-                    .generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            return key instanceof RSAPrivateCrtKey ? (RSAPrivateCrtKey) key : null;
-        } catch (IllegalArgumentException | GeneralSecurityException e) {
+            PrivateKey key = KeyFactory.getInstance("RSA").generatePrivate(m.group(1) == null
+                    ? new PKCS8EncodedKeySpec(der) : pkcs1(der));
+            return key instanceof RSAPrivateCrtKey rsa ? rsa : null;
+        } catch (RuntimeException | GeneralSecurityException e) {
             return null;
         }
+    }
+
+    /** RSAPrivateKey { version 0, n, e, d, p, q, d mod (p-1), d mod (q-1), q^-1 mod p } (RFC 8017). */
+    private static RSAPrivateCrtKeySpec pkcs1(byte[] der) {
+        int[] at = {0};
+        contentLength(der, at, 0x30);
+        BigInteger[] v = new BigInteger[9];
+        for (int i = 0; i < v.length; i++) {
+            int length = contentLength(der, at, 0x02);
+            v[i] = new BigInteger(Arrays.copyOfRange(der, at[0], at[0] += length));
+        }
+        if (v[0].signum() != 0) {
+            throw new IllegalArgumentException("a multi-prime key");
+        }
+        return new RSAPrivateCrtKeySpec(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
     }
 
     /** The private key as the Python tool wrote it: PKCS#1 PEM ({@code BEGIN RSA PRIVATE KEY}). */
@@ -51,13 +62,8 @@ final class NhsPem {
         return pem("RSA PRIVATE KEY", pkcs1Inside(key.getEncoded()));
     }
 
-    /** The public key as SubjectPublicKeyInfo PEM ({@code BEGIN PUBLIC KEY}). */
-    static String publicKeyPem(PublicKey key) {
-        return pem("PUBLIC KEY", key.getEncoded());
-    }
-
     /** PEM text as OpenSSL writes it: base64 in lines of 64. */
-    private static String pem(String type, byte[] der) {
+    static String pem(String type, byte[] der) {
         return "-----BEGIN " + type + "-----\n"
                 + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
                 + "\n-----END " + type + "-----\n";
@@ -78,7 +84,7 @@ final class NhsPem {
     /** Reads a DER tag and length at {@code at[0]}, leaving {@code at[0]} on the content. */
     private static int contentLength(byte[] der, int[] at, int tag) {
         if ((der[at[0]++] & 0xff) != tag) {
-            throw new IllegalArgumentException("unexpected DER tag in a PKCS#8 key");
+            throw new IllegalArgumentException("unexpected DER tag");
         }
         int first = der[at[0]++] & 0xff;
         if (first < 0x80) {
@@ -89,31 +95,5 @@ final class NhsPem {
             length = (length << 8) | (der[at[0]++] & 0xff);
         }
         return length;
-    }
-
-    /** PKCS#8 PrivateKeyInfo { version 0, rsaEncryption, OCTET STRING { the PKCS#1 key } }. */
-    private static byte[] pkcs8Around(byte[] pkcs1) {
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes(new byte[] {0x02, 0x01, 0x00});
-        body.writeBytes(RSA_ALGORITHM);
-        body.writeBytes(tagged(0x04, pkcs1));
-        return tagged(0x30, body.toByteArray());
-    }
-
-    private static byte[] tagged(int tag, byte[] content) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.write(tag);
-        int n = content.length;
-        if (n < 0x80) {
-            out.write(n);
-        } else {
-            int bytes = n > 0xffffff ? 4 : n > 0xffff ? 3 : n > 0xff ? 2 : 1;
-            out.write(0x80 | bytes);
-            for (int i = bytes - 1; i >= 0; i--) {
-                out.write(n >>> (8 * i));
-            }
-        }
-        out.writeBytes(content);
-        return out.toByteArray();
     }
 }

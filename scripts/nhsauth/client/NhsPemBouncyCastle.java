@@ -5,8 +5,8 @@ package nhsauth.client;
 
 import java.io.IOException;
 import java.io.StringReader;
-import java.security.PrivateKey;
 import java.security.interfaces.RSAPrivateCrtKey;
+import java.util.Map;
 
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
@@ -36,45 +36,38 @@ final class NhsPemBouncyCastle {
         try (PEMParser parser = new PEMParser(new StringReader(text))) {
             pem = parser.readObject();
         } catch (IOException | RuntimeException e) {
-            throw new UsageException(where + " is not valid PEM (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " is not valid PEM (" + NhsFiles.reason(e)
                     + "): give the private key PEM from generate-keys or openssl");
         }
         if (pem == null) {
             throw new UsageException(where + (text.isBlank() ? " is empty" : " holds no PEM block")
                     + ": give a private key PEM (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)");
         }
-        PrivateKeyInfo info;
-        try {
-            info = privateKeyInfo(pem, passphrase, where);
-        } catch (UsageException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new UsageException(where + " cannot be decrypted (" + NhsSetting.oneLine(e.getMessage())
-                    + "): check " + NhsSetting.PASSPHRASE.named(), e);
-        }
+        PrivateKeyInfo info = privateKeyInfo(pem, passphrase, where);
         String algorithm = info.getPrivateKeyAlgorithm().getAlgorithm().getId();
         if (!algorithm.equals(PKCSObjectIdentifiers.rsaEncryption.getId())) {
-            throw new UsageException(where + " holds " + keyKind(algorithm)
+            throw new UsageException(where + " holds " + Map.of("1.2.840.10045.2.1", "an EC", "1.2.840.10040.4.1", "a DSA",
+                    "1.3.101.112", "an Ed25519", "1.3.101.113", "an Ed448", "1.2.840.113549.1.1.10", "an RSASSA-PSS-only")
+                    .getOrDefault(algorithm, "a non-RSA (" + algorithm + ")")
                     + " private key: NHS signed JWTs need an RSA key (RS512); make one with generate-keys");
         }
         try {
-            PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
-            if (key instanceof RSAPrivateCrtKey) {
-                return (RSAPrivateCrtKey) key;
+            if (new JcaPEMKeyConverter().getPrivateKey(info) instanceof RSAPrivateCrtKey key) {
+                return key;
             }
         } catch (PEMException | RuntimeException e) {
-            throw new UsageException(where + " holds a damaged RSA key (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " holds a damaged RSA key (" + NhsFiles.reason(e)
                     + "): make a new one with generate-keys", e);
         }
         throw new UsageException(where + " holds an RSA key without its public parts: export it again in PKCS#1 or PKCS#8 form");
     }
 
-    private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) throws Exception {
-        if (pem instanceof PEMKeyPair) {
-            return ((PEMKeyPair) pem).getPrivateKeyInfo();
+    private static PrivateKeyInfo privateKeyInfo(Object pem, char[] passphrase, String where) {
+        if (pem instanceof PEMKeyPair pair) {
+            return pair.getPrivateKeyInfo();
         }
-        if (pem instanceof PrivateKeyInfo) {
-            return (PrivateKeyInfo) pem;
+        if (pem instanceof PrivateKeyInfo info) {
+            return info;
         }
         if (pem instanceof PKCS8EncryptedPrivateKeyInfo || pem instanceof PEMEncryptedKeyPair) {
             if (passphrase == null || passphrase.length == 0) {
@@ -82,15 +75,12 @@ final class NhsPemBouncyCastle {
                         + NhsSetting.PASSPHRASE.named());
             }
             try {
-                if (pem instanceof PEMEncryptedKeyPair) {
-                    return ((PEMEncryptedKeyPair) pem).decryptKeyPair(new BcPEMDecryptorProvider(passphrase))
-                            .getPrivateKeyInfo();
+                if (pem instanceof PEMEncryptedKeyPair pair) {
+                    return pair.decryptKeyPair(new BcPEMDecryptorProvider(passphrase)).getPrivateKeyInfo();
                 }
                 // PBES2 needs a JCE provider; BouncyCastle is used for this one call only, never registered.
-                return ((PKCS8EncryptedPrivateKeyInfo) pem).decryptPrivateKeyInfo(
-                        new JceOpenSSLPKCS8DecryptorProviderBuilder()
-                                .setProvider(new BouncyCastleProvider())
-                                .build(passphrase));
+                return ((PKCS8EncryptedPrivateKeyInfo) pem).decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder()
+                        .setProvider(new BouncyCastleProvider()).build(passphrase));
             } catch (Exception e) {
                 throw new UsageException(where + " cannot be decrypted with the passphrase given: check "
                         + NhsSetting.PASSPHRASE.named(), e);
@@ -104,16 +94,5 @@ final class NhsPemBouncyCastle {
         }
         throw new UsageException(where + " holds a " + pem.getClass().getSimpleName()
                 + ", not a private key: give the RSA private key PEM");
-    }
-
-    private static String keyKind(String oid) {
-        switch (oid) {
-            case "1.2.840.10045.2.1": return "an EC";
-            case "1.2.840.10040.4.1": return "a DSA";
-            case "1.3.101.112": return "an Ed25519";
-            case "1.3.101.113": return "an Ed448";
-            case "1.2.840.113549.1.1.10": return "an RSASSA-PSS-only";
-            default: return "a non-RSA (" + oid + ")";
-        }
     }
 }

@@ -164,12 +164,18 @@ enum NhsSetting {
         return uri;
     }
 
-    /** Whether a URL's host is this machine: a loopback address, or a name whose every address is loopback. */
+    /**
+     * Whether a URL's host is this machine by its spelling: a loopback address, or {@code localhost}
+     * when every address it resolves to is loopback. Any other name is not, whatever DNS answers
+     * now: the answer could change before the connection, and no name needs a lookup to be proxied.
+     */
     static boolean isLoopback(String host) {
+        if (host == null || !(host.equalsIgnoreCase("localhost") || host.startsWith("[")
+                || host.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}"))) {
+            return false;
+        }
         try {
-            // An empty host would be taken for loopback; a bracketed IPv6 literal is read as one, without a lookup.
-            return host != null && !host.isEmpty()
-                    && Arrays.stream(InetAddress.getAllByName(host)).allMatch(InetAddress::isLoopbackAddress);
+            return Arrays.stream(InetAddress.getAllByName(host)).allMatch(InetAddress::isLoopbackAddress);
         } catch (UnknownHostException e) {
             return false;
         }

@@ -111,10 +111,10 @@ final class NhsTls {
             tmf.init(store);
             return context(tmf.getTrustManagers());
         } catch (CertificateException e) {
-            throw new UsageException(where + " is not a PEM certificate (" + NhsSetting.oneLine(e.getMessage())
+            throw new UsageException(where + " is not a PEM certificate (" + NhsFiles.reason(e)
                     + "): give the CA certificate in PEM form", e);
         } catch (IOException | GeneralSecurityException e) {
-            throw new UsageException("cannot use " + where + ": " + NhsSetting.oneLine(e.getMessage()), e);
+            throw new UsageException("cannot use " + where + ": " + NhsFiles.reason(e), e);
         }
     }
 }

@@ -2,7 +2,6 @@ package nhsauth.client;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -17,7 +16,8 @@ import java.util.function.Consumer;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL + API key + kid (+ subject token), in a folder
+ * Access tokens kept across runs, one owner-only file per token URL, API key, kid, key thumbprint and (for an
+ * exchange) subject token, in a folder
  * that is the user's alone. A file that is not ours, not private, unreadable or for another key
  * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
  * cache must never be a way to inject a token, nor to leak one.
@@ -65,10 +65,15 @@ final class NhsTokenCache {
         return base.resolve(".cache").resolve("nhs-auth");
     }
 
-    /** Deletes every cached token in {@code dir}; returns how many. */
+    /** Deletes every cached token in {@code dir}, refused as reading and writing are; returns how many. */
     static int clear(Path dir) throws IOException {
-        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             return 0;
+        }
+        String problem = NhsFiles.privacyProblem(dir, true);
+        if (problem != null) {
+            throw new UsageException("not clearing the token cache in " + dir + ": " + problem
+                    + ", so no run uses it: check " + NhsSetting.TOKEN_CACHE_DIR.named() + ", or clear it yourself");
         }
         int n = 0;
         try (var files = Files.newDirectoryStream(dir, "token-*.json")) {
@@ -80,10 +85,10 @@ final class NhsTokenCache {
         return n;
     }
 
-    /** The hash that keys a token: the subject token of an exchange is in it, and so never stored in clear. */
-    static String keyOf(String tokenUrl, String apiKey, String kid, String subjectToken) {
+    /** The hash that keys a token: an exchange's subject token is in it, and so never stored in clear. */
+    static String keyOf(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest((tokenUrl + "\n" + apiKey + "\n" + kid
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest((String.join("\n", tokenUrl, apiKey, kid, thumbprint)
                     + (subjectToken == null ? "" : "\n" + subjectToken)).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(hash);
         } catch (NoSuchAlgorithmException e) {
@@ -95,8 +100,8 @@ final class NhsTokenCache {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    AccessToken read(String tokenUrl, String apiKey, String kid, String subjectToken) {
-        String key = keyOf(tokenUrl, apiKey, kid, subjectToken);
+    AccessToken read(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint, subjectToken);
         try {
             byte[] bytes = NhsFiles.privacyProblem(dir, true) == null ? NhsFiles.readIfPrivate(fileFor(key), 16_384) : null;
             if (bytes == null) {
@@ -104,18 +109,19 @@ final class NhsTokenCache {
             }
             Map<String, Object> json = JSONObjectUtils.parse(new String(bytes, StandardCharsets.UTF_8));
             String token = JSONObjectUtils.getString(json, "access_token");
-            return token == null || !key.equals(json.get("key")) ? null : new AccessToken(token,
-                    String.valueOf(json.get("token_type")), JSONObjectUtils.getLong(json, "expires_in"),
-                    JSONObjectUtils.getLong(json, "issued_at"), JSONObjectUtils.getString(json, "refresh_token"),
-                    json.get("refresh_token_expires_in") instanceof Number n ? n.longValue() : 0,
-                    JSONObjectUtils.getString(json, "issued_token_type"));
+            long expiresIn = JSONObjectUtils.getLong(json, "expires_in");
+            return token == null || !key.equals(json.get("key")) || !NhsTokenEndpoint.usableLifetime(expiresIn) ? null
+                    : new AccessToken(token, String.valueOf(json.get("token_type")), expiresIn,
+                            JSONObjectUtils.getLong(json, "issued_at"), JSONObjectUtils.getString(json, "refresh_token"),
+                            json.get("refresh_token_expires_in") instanceof Number n ? n.longValue() : 0,
+                            JSONObjectUtils.getString(json, "issued_token_type"));
         } catch (IOException | java.text.ParseException | RuntimeException e) {
             return null;
         }
     }
 
-    void write(String tokenUrl, String apiKey, String kid, String subjectToken, AccessToken token) {
-        String key = keyOf(tokenUrl, apiKey, kid, subjectToken);
+    void write(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken, AccessToken token) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint, subjectToken);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);
         json.put("token_url", tokenUrl);
@@ -128,7 +134,8 @@ final class NhsTokenCache {
         json.put("refresh_token_expires_in", token.refreshTokenExpiresInSeconds());
         json.put("issued_token_type", token.issuedTokenType());
         try {
-            String problem = privateFolder();
+            NhsFiles.createFolders(dir);
+            String problem = NhsFiles.privacyProblem(dir, true);
             if (problem != null) {
                 notices.accept("warning: not using the token cache in " + dir + ": " + problem
                         + "; make it yours alone (e.g. chmod 700) or choose another token cache folder;"
@@ -140,21 +147,8 @@ final class NhsTokenCache {
             }
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.
-            notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsSetting.oneLine(e.getMessage())
+            notices.accept("warning: cannot write the token cache in " + dir + " (" + NhsFiles.reason(e)
                     + "); the next run fetches a new token");
         }
-    }
-
-    /** Creates the folder owner-only if it is missing; why it is not the user's alone, or null. */
-    private String privateFolder() throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectories(dir.toAbsolutePath().getParent());
-            try {
-                NhsFiles.createOwnerOnly(dir, true, attributes -> Files.createDirectory(dir, attributes));
-            } catch (FileAlreadyExistsException e) {
-                // made by a run beside this one: checked below like any other
-            }
-        }
-        return NhsFiles.privacyProblem(dir, true);
     }
 }

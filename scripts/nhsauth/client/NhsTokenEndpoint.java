@@ -95,9 +95,8 @@ final class NhsTokenEndpoint {
         if (status == 200) {
             Object token = json.get("access_token");
             long expiresIn = number(json.get("expires_in"), 599);
-            // NHS tokens live 10 minutes: a day is generous, and a huge lifetime overflows every expiry sum.
             String problem = !(token instanceof String t) || t.isEmpty() ? "without an access_token"
-                    : expiresIn < 1 || expiresIn > 86_400 ? "with expires_in " + expiresIn + ", not 1 to 86400 s" : null;
+                    : !usableLifetime(expiresIn) ? "with expires_in " + expiresIn + ", not 1 to 86400 s" : null;
             if (problem != null) {
                 throw new TokenRequestException(status, null, null, null, "the token endpoint answered HTTP 200 " + problem,
                         "check " + NhsSetting.TOKEN_URL.named() + " points at an NHS token endpoint (" + asked.tokenUrl() + "), "
@@ -270,7 +269,16 @@ final class NhsTokenEndpoint {
         }
     }
 
+    /** NHS tokens live 10 minutes: a day is generous, and a huge lifetime overflows every expiry sum. */
+    static boolean usableLifetime(long expiresInSeconds) {
+        return expiresInSeconds >= 1 && expiresInSeconds <= 86_400;
+    }
+
+    /** The answer's first line, to quote in a message; not one that may hold a token, which stays secret. */
     static String firstLine(String body) {
+        if (body.toLowerCase(Locale.ROOT).contains("token")) {
+            return body.length() + " characters, not quoted as they may hold a token";
+        }
         String line = body.strip().lines().findFirst().orElse("");
         return line.length() > 120 ? line.substring(0, 120) + "..." : line;
     }

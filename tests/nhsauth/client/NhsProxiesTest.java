@@ -39,7 +39,8 @@ class NhsProxiesTest {
     @ParameterizedTest(name = "{0}: {1}")
     @CsvSource({"http://127.0.0.1:8080/x, direct", "http://127.9.9.9/x, direct", "http://[::1]/x, direct",
         "http://localhost:8080/x, direct", "https://localhost/x, direct", "http://10.0.0.1/x, proxied",
-        "http://[::2]/x, proxied", "https://api.service.nhs.example/x, proxied", "http://origin.test/x, proxied"})
+        "http://[::2]/x, proxied", "https://api.service.nhs.example/x, proxied", "http://origin.test/x, proxied",
+        "http://api.evil.localhost/x, proxied", "http://localhost./x, proxied", "http://2130706433/x, proxied"})
     void loopbackIsNeverProxiedAndIsTheOneHostPlainHttpMayCarryASecretTo(String url, String way) {
         NhsProxies proxies = new NhsProxies(Map.of("HTTP_PROXY", "http://127.0.0.1:3128", "HTTPS_PROXY", "http://127.0.0.1:3128"));
         assertEquals(way.equals("direct"), proxies.endpointFor(URI.create(url)) == null);
