@@ -20,7 +20,8 @@ import picocli.CommandLine.Model.CommandSpec;
                 "Needs --api-key and --private-key (or NHS_API_KEY and NHS_PRIVATE_KEY)."},
         footer = {"%nExamples:",
                 "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
-                "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set"})
+                "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set",
+                "  get-token --subject-token id.jwt       # exchange a user's ID token"})
 public class GetToken implements Callable<Integer> {
 
     @Spec
@@ -34,7 +35,8 @@ public class GetToken implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: token and expiry; token: the token alone; json: access_token, token_type, "
-                    + "expires_in, issued_at, expires_at (default: ${DEFAULT-VALUE}).")
+                    + "expires_in, issued_at, expires_at, and from an exchange refresh_token, refresh_token_expires_in, "
+                    + "issued_token_type (default: ${DEFAULT-VALUE}).")
     Format format;
 
     @Option(names = "--assertion-only",
@@ -60,7 +62,9 @@ public class GetToken implements Callable<Integer> {
                 case token -> token.value();
                 case json -> token.toJson();
                 case text -> "Access token: " + token.value() + System.lineSeparator() + "Expires in:   "
-                        + token.expiresInSeconds() + " s (at " + token.expiresAt().truncatedTo(ChronoUnit.SECONDS) + ")";
+                        + token.expiresInSeconds() + " s (at " + token.expiresAt().truncatedTo(ChronoUnit.SECONDS) + ")"
+                        + (token.refreshToken() == null ? "" : System.lineSeparator()
+                                + "Refresh token: received (not shown: --format json prints it)");
             });
         }
         out.flush();

@@ -36,11 +36,15 @@ import picocli.CommandLine.Spec;
                 + "and a sample API: GET /hello-world/hello/application (a bearer token or a registered app's "
                 + "apikey), GET /hello-world/hello/world (open access), any method on /echo/** (a bearer token).",
                 "Client assertions are checked in the real endpoint's order and refused with its exact "
-                        + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C."},
+                        + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C.",
+                "Token exchange (user-restricted access): an ID token in subject_token is checked as the real endpoint "
+                        + "does, and its signature against --id-token-jwks and the mock's own test issuer: "
+                        + "GET /mock/id-token with query subject=ID and provider=cis2 or nhs-login answers {\"id_token\": \"<JWT>\"}."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",
                 "  mock-server --app MY_API_KEY=https://example.org/jwks.json --port 9001",
                 "  mock-server --app @apps.txt       (API_KEY=JWKS lines, kept out of ps)",
-                "%nEnvironment: NHS_MOCK_APP gives --app (either form), NHS_MOCK_PORT --port."})
+                "%nEnvironment: NHS_MOCK_APP gives --app (either form), NHS_MOCK_PORT --port,",
+                "NHS_MOCK_ID_TOKEN_JWKS one --id-token-jwks."})
 public class MockServer implements Callable<Integer> {
 
     @Spec
@@ -55,6 +59,11 @@ public class MockServer implements Callable<Integer> {
     @Option(names = "--app-without-level-3", paramLabel = "API_KEY[=JWKS]",
             description = "Register an app that lacks application-restricted (level 3) access; @FILE as for --app.")
     List<String> appsWithoutLevel3 = new ArrayList<>();
+
+    @Option(names = "--id-token-jwks", paramLabel = "FILE|URL",
+            description = "Also trust ID tokens signed by a key of this JWKS (NHS CIS2's or NHS login's) in a token "
+                    + "exchange; repeatable.")
+    List<String> idTokenJwks = new ArrayList<>();
 
     @Option(names = "--port", paramLabel = "PORT", converter = NhsCli.PortConverter.class,
             defaultValue = "" + NhsEnvironment.LOCAL_PORT,
@@ -85,9 +94,10 @@ public class MockServer implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<MockIdentityService.App> registered = parseApps();
+        idTokenJwks.forEach(jwks -> checkJwks("--id-token-jwks", jwks.trim()));
         PrintWriter out = NhsCli.out(spec);
         MockIdentityService server = MockIdentityService.start(host, port, registered, jwksCache.toSeconds(),
-                NhsCli.err(spec), verbose.verbose);
+                NhsCli.err(spec), verbose.verbose, idTokenJwks.stream().map(String::trim).toList());
         running = server;
         // Ctrl-C and SIGTERM run shutdown hooks, not finally blocks: the hook itself must close.
         Thread hook = new Thread(this::stop, "mock-server-shutdown");
@@ -171,22 +181,26 @@ public class MockServer implements Callable<Integer> {
         if (!seen.add(apiKey)) {
             throw new UsageException("API key '" + apiKey + "' is registered twice: give each app once");
         }
+        if (jwks != null && jwks.isEmpty()) {
+            throw new UsageException(option + " '" + value + "' has nothing after '=': give a "
+                    + "JWKS file or URL, or drop the '=' to register the app without a public key");
+        }
         if (jwks != null) {
-            if (jwks.isEmpty()) {
-                throw new UsageException(option + " '" + value + "' has nothing after '=': give a "
-                        + "JWKS file or URL, or drop the '=' to register the app without a public key");
-            }
-            if (MockJwks.isUrl(jwks)) {
-                checkJwksUrl(option, jwks);
-            } else if (jwks.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
-                // Not a file either: Path.of would quietly turn ftp://host into ftp:/host.
-                throw new UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
-                        + "https:// (or http:// for a local server)");
-            } else {
-                checkJwksFile(jwks);
-            }
+            checkJwks(option, jwks);
         }
         return new MockIdentityService.App(apiKey, jwks, level3);
+    }
+
+    private static void checkJwks(String option, String jwks) {
+        if (MockJwks.isUrl(jwks)) {
+            checkJwksUrl(option, jwks);
+        } else if (jwks.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+            // Not a file either: Path.of would quietly turn ftp://host into ftp:/host.
+            throw new UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
+                    + "https:// (or http:// for a local server)");
+        } else {
+            checkJwksFile(jwks);
+        }
     }
 
     private static void checkJwksUrl(String option, String url) {

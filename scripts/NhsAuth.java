@@ -141,7 +141,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
     @Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
             description = {"Run the whole signed-JWT flow offline, in a temporary folder: generate a key pair, start a local "
                     + "NHS token endpoint (mock-server) on a free loopback port, get an access token, call the "
-                    + "Hello World API and the echo API.",
+                    + "Hello World API and the echo API, then exchange a user's ID token for a user-restricted token.",
                     "Each step is shown as the command you would type, then its result (secrets redacted). "
                             + "Nothing is left running or on disk."})
     public static final class Demo implements Callable<Integer> {
@@ -192,6 +192,14 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
                             "call-api", new CallApi(), concat(client, "--method", "POST", "--url", server.baseUrl()
                                     + "/echo/demo?step=5", "--header", "Content-Type: application/json", "--data", "{\"hello\": \"NHS\"}",
                                     "--correlation-id", "demo-correlation-1"));
+                    String idToken = step(out, "6. Sign a user in: the mock's test issuer stands in for NHS login",
+                            "call-api", new CallApi(), "--auth", "none", "--url",
+                            server.baseUrl() + "/mock/id-token?subject=9912003071&provider=nhs-login")
+                            .replaceAll("(?s).*\"id_token\"\\s*:\\s*\"([^\"]+)\".*", "$1").trim();
+                    Path idTokenFile = Files.writeString(dir.resolve("id-token.jwt"), idToken);
+                    step(out, "7. Exchange the user's ID token (saved to id-token.jwt) for a user-restricted access token",
+                            "get-token", new GetToken(), concat(client, "--subject-token", idTokenFile.toString(),
+                                    "--format", "json"));
                 }
                 out.println("Done. With a real app: generate-keys --env int, register the JWKS on the portal, then");
                 out.println("get-token / call-api with --env int and your app's API key (see README).");
@@ -206,7 +214,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
          * Runs one command in-process, showing it as typed as it starts, a spinner while it runs and
          * what it printed when done; a failure ends the demo.
          */
-        private void step(PrintWriter out, String title, String name, Object command, String... args) {
+        private String step(PrintWriter out, String title, String name, Object command, String... args) {
             out.println(title);
             out.println("   $ " + name + " " + shellQuote(args));
             out.flush();
@@ -231,11 +239,12 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
                 throw new NhsAuthException(exit, "step '" + name + "' failed with exit " + exit
                         + " (its output is above)", null);
             }
+            return stdout.toString();
         }
 
         /** The demo shows tokens exist without showing them. */
         static String redact(String line) {
-            return line.replaceAll("(\"access_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
+            return line.replaceAll("(\"(?:access|refresh|id)_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
                     .replaceAll("(Bearer )[A-Za-z0-9._~+/=-]+", "$1****");
         }
 

@@ -11,6 +11,7 @@
 //SOURCES LauncherTest.java
 //SOURCES FakeServer.java
 //SOURCES GetTokenTest.java
+//SOURCES TokenExchangeTest.java
 //SOURCES KeyFormatsTest.java
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java

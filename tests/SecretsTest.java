@@ -256,6 +256,7 @@ class SecretsTest {
                 .matcher(all);
         assertFalse(token.find(), () -> "something shaped like an access token: " + token.group() + "\n" + all);
         assertTrue(all.contains("\"access_token\":\"****\"") && all.contains("Bearer ****"), all);
+        assertTrue(all.contains("{\"id_token\":\"****\"}") && all.contains("\"refresh_token\":\"****\""), "it ends with an exchange");
     }
 
     // ------------------------------------------------------------------ the token cache

@@ -34,8 +34,7 @@ import picocli.CommandLine.Model.*;
  * spares picocli a search for Groovy closures in every annotation at start-up.)
  */
 public final class NhsCli {
-    private NhsCli() {
-    }
+    private NhsCli() { }
 
     /** A result lost on its way to stdout: not a library code (only commands write stdout); curl's "write error". */
     static final int OUTPUT_FAILED = 23;
@@ -158,12 +157,11 @@ public final class NhsCli {
         return finish(err, verbose ? lost : null, OUTPUT_FAILED);
     }
 
-    /** The stream a command writes its result to. */
+    /** The stream a command writes its result to; {@link #err} its talk. */
     public static PrintWriter out(CommandSpec spec) {
         return spec.commandLine().getOut();
     }
 
-    /** The stream a command writes its talk to. */
     public static PrintWriter err(CommandSpec spec) {
         return spec.commandLine().getErr();
     }
@@ -353,8 +351,7 @@ public final class NhsCli {
             if (n >= min && n <= max) {
                 return n;
             }
-        } catch (NumberFormatException refusedBelow) {
-        }
+        } catch (NumberFormatException refusedBelow) { }
         throw new UsageException("'" + value + "' " + problem);
     }
 
@@ -468,6 +465,10 @@ public final class NhsCli {
                 description = "Token endpoint instead of the environment's; the assertion's aud follows it (env NHS_TOKEN_URL).")
         public String tokenUrl;
 
+        @Option(names = "--subject-token", paramLabel = "FILE", showDefaultValue = Visibility.NEVER, description = "Exchange the "
+                + "user's NHS CIS2 or NHS login ID token in FILE (- for stdin) for their token (env NHS_SUBJECT_TOKEN: the token).")
+        public String subjectToken;
+
         @Mixin
         public ConnectionOptions connection;
 
@@ -479,19 +480,21 @@ public final class NhsCli {
 
         /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
-            return NhsClient.builder()
-                    .auth(auth)
-                    .environment(env.env)
-                    .apiKey(apiKey)
-                    .privateKey(key.privateKey, key.passphrase)
-                    .kid(key.kid())
-                    .tokenUrl(tokenUrl)
-                    .timeout(connection.timeout)
-                    .caCertificates(connection.caCert)
-                    .proxyVariables(variables)
-                    .commandLineNames()
-                    .notices(line -> { err.println(line); err.flush(); })
-                    .trace(verbose.verbose ? err : null);
+            return NhsClient.builder().commandLineNames().auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl)
+                    .subjectToken(subjectToken()).privateKey(key.privateKey, key.passphrase).kid(key.kid())
+                    .timeout(connection.timeout).caCertificates(connection.caCert).proxyVariables(variables)
+                    .notices(line -> { err.println(line); err.flush(); }).trace(verbose.verbose ? err : null);
+        }
+
+        /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
+        String subjectToken() {
+            String read = subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
+                    : subjectToken.equals("-") ? new java.util.Scanner(System.in, StandardCharsets.UTF_8).findWithinHorizon("\\S+", 0)
+                    : new String(NhsCommands.readFile(Path.of(subjectToken), "--subject-token"), StandardCharsets.UTF_8);
+            if (subjectToken != null && blankToNull(read) == null) {
+                throw new UsageException("--subject-token '" + subjectToken + "' is empty: give the ID token's file (- for stdin)");
+            }
+            return read;
         }
     }
 }

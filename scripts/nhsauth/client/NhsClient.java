@@ -30,7 +30,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 import java.util.function.Consumer;
 
 /**
@@ -78,15 +77,12 @@ public final class NhsClient {
     }
 
     /** Starts a client configuration; {@link Builder#build()} checks it. */
-    public static Builder builder() {
-        return new Builder();
-    }
+    public static Builder builder() { return new Builder(); }
 
     /**
      * A client configured from the {@code NHS_*} environment variables, as the commands read them.
      *
-     * @throws UsageException a variable is missing or its value is unusable
-     * @see Builder#fromEnvironment()
+     * @throws UsageException a variable is missing or its value is unusable ({@link Builder#fromEnvironment()})
      */
     public static NhsClient fromEnvironment() {
         return builder().fromEnvironment().build();
@@ -155,7 +151,8 @@ public final class NhsClient {
         signingKey();
         Duration margin = Duration.ofSeconds(TOKEN_REUSE_MARGIN_SECONDS);
         if (cached == null || cached.expiresWithin(margin)) {
-            AccessToken stored = tokenCache == null ? null : tokenCache.read(tokenUrl, config.apiKey, kid, signingKey.thumbprint());
+            AccessToken stored = tokenCache == null ? null
+                    : tokenCache.read(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), config.subjectToken);
             if (stored != null && !stored.expiresWithin(margin)) {
                 http.trace("reusing a cached access token until " + stored.expiresAt());
                 cached = stored;
@@ -171,13 +168,13 @@ public final class NhsClient {
         renewals++;
         cached = requestToken();
         if (tokenCache != null) {
-            tokenCache.write(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), cached);
+            tokenCache.write(tokenUrl, config.apiKey, kid, signingKey.thumbprint(), config.subjectToken, cached);
         }
         return cached;
     }
 
     /**
-     * Exchanges a fresh client assertion for a new access token, retrying transient failures
+     * Exchanges a fresh client assertion (and the subject token, if given) for a new access token, retrying transient failures
      * (connection refused or reset, HTTP 429, 502, 503, 504) up to twice, each time with a newly
      * signed assertion so no jti is ever reused.
      *
@@ -186,8 +183,8 @@ public final class NhsClient {
      */
     public AccessToken requestToken() {
         signingKey();
-        return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion,
-                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint()));
+        return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion, config.subjectToken,
+                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint(), config.subjectToken != null));
     }
 
     /**
@@ -220,7 +217,7 @@ public final class NhsClient {
         HttpRequest.Builder ours = request.copy();
         HttpRequest probe = ours.copy().build();
         if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
-            ours.header("X-Request-ID", UUID.randomUUID().toString());
+            ours.header("X-Request-ID", java.util.UUID.randomUUID().toString());
         }
         if (probe.headers().firstValue("User-Agent").isEmpty()) {
             ours.header("User-Agent", USER_AGENT);
@@ -296,6 +293,7 @@ public final class NhsClient {
         char[] passphrase;
         String kid;
         String tokenUrl;
+        String subjectToken;
         Duration timeout = DEFAULT_TIMEOUT;
         Path caCertificates;
         Map<String, String> proxyVariables = System.getenv();
@@ -304,8 +302,7 @@ public final class NhsClient {
         Path tokenCacheDir;
         NhsSetting.Words settingNames = NhsSetting.LIBRARY;
 
-        private Builder() {
-        }
+        private Builder() { }
 
         /** A copy that shares nothing mutable: a field added to the builder is copied without a word here. */
         Builder copy() {
@@ -376,6 +373,12 @@ public final class NhsClient {
             return this;
         }
 
+        /** An ID token from NHS CIS2 or NHS login (a secret) to exchange for a user-restricted access token. */
+        public Builder subjectToken(String idToken) {
+            this.subjectToken = NhsTokenEndpoint.subjectToken(idToken);
+            return this;
+        }
+
         /** How long to wait to connect and for an answer (default 30 s). */
         public Builder timeout(Duration d) {
             this.timeout = d == null ? DEFAULT_TIMEOUT : d;
@@ -402,7 +405,7 @@ public final class NhsClient {
 
         /**
          * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key,
-         * kid and key; null (the default) keeps them in memory only. {@link NhsCommands#defaultTokenCacheDir()}
+         * kid, key and subject token; null (the default) keeps them in memory only. {@link NhsCommands#defaultTokenCacheDir()}
          * is where the commands keep them.
          */
         public Builder tokenCache(Path dir) {
@@ -481,8 +484,7 @@ public final class NhsClient {
     }
 
     /** A kid and where it came from. */
-    record KeyId(String value, boolean given, boolean fromFileName) {
-    }
+    record KeyId(String value, boolean given, boolean fromFileName) { }
 
     /** The toolkit's exit codes, one meaning each, the same for every command. */
     public static final class ExitCode {
@@ -493,7 +495,6 @@ public final class NhsClient {
         public static final int API_ERROR = 4;
         public static final int NETWORK = 5;
 
-        private ExitCode() {
-        }
+        private ExitCode() { }
     }
 }

@@ -68,12 +68,13 @@ public final class NhsCommands {
     /**
      * The value {@code vars} give a command-line option through its {@code NHS_*} variable, as
      * the option takes it: null when the variable is unset or blank; for a switch
-     * ({@code --token-cache}), {@code true} when the variable is 1, true, yes or on.
+     * ({@code --token-cache}), {@code true} when the variable is 1, true, yes or on; null for
+     * {@code --subject-token}, a file, whose variable holds the token itself.
      */
     public static String optionDefault(String option, Map<String, String> vars) {
         NhsSetting setting = NhsSetting.ofOption(option);
         String value = setting == null ? null : NhsSetting.blankToNull(vars.get(setting.variable()));
-        if (value == null) {
+        if (value == null || setting == NhsSetting.SUBJECT_TOKEN) {
             return null;
         }
         return setting == NhsSetting.TOKEN_CACHE ? String.valueOf(NhsSetting.isOn(value)) : value;

@@ -331,7 +331,7 @@ final class NhsDoctor {
             AccessToken token = client().token();
             tokenGot = true;
             return Diagnosis.Check.passed(name, "a " + token.tokenType() + " token for " + token.expiresInSeconds()
-                    + " s from " + target + " (not shown)");
+                    + " s from " + target + (s.subjectToken == null ? "" : " for the ID token") + " (not shown)");
         } catch (TokenRequestException e) {
             return Diagnosis.Check.failed(name, e.exitCode(), e.message(names) + "; API key " + masked(s.apiKey)
                     + ", kid '" + kid + "'", e.hint(names));

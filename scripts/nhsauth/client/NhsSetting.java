@@ -25,6 +25,7 @@ enum NhsSetting {
     ENV("NHS_ENV", "--env", "environment(…)"),
     KID("NHS_KID", "--kid", "kid(…)"),
     TOKEN_URL("NHS_TOKEN_URL", "--token-url", "tokenUrl(…)"),
+    SUBJECT_TOKEN("NHS_SUBJECT_TOKEN", "--subject-token", "subjectToken(…)"),
     TIMEOUT("NHS_TIMEOUT", "--timeout", "timeout(…)"),
     CA_CERT("NHS_CA_CERT", "--cacert", "caCertificates(…)"),
     TOKEN_CACHE("NHS_TOKEN_CACHE", "--token-cache", "tokenCache(…)"),
@@ -38,6 +39,7 @@ enum NhsSetting {
     CORRELATION_ID("NHS_CORRELATION_ID", "--correlation-id", null),
     PRODUCT_ID("NHS_PRODUCT_ID", "--product-id", null),
     MOCK_APP("NHS_MOCK_APP", "--app", null),
+    MOCK_ID_TOKEN_JWKS("NHS_MOCK_ID_TOKEN_JWKS", "--id-token-jwks", null),
     MOCK_PORT("NHS_MOCK_PORT", "--port", null);
 
     private static final Pattern MARK = Pattern.compile("([\uE000\uE002\uE003])([A-Z_]+)\uE001");

@@ -16,7 +16,8 @@ import java.util.function.Consumer;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL, API key, kid and key thumbprint, in a folder
+ * Access tokens kept across runs, one owner-only file per token URL, API key, kid, key thumbprint and (for an
+ * exchange) subject token, in a folder
  * that is the user's alone. A file that is not ours, not private, unreadable or for another key
  * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
  * cache must never be a way to inject a token, nor to leak one.
@@ -84,10 +85,11 @@ final class NhsTokenCache {
         return n;
     }
 
-    static String keyOf(String tokenUrl, String apiKey, String kid, String thumbprint) {
+    /** The hash that keys a token: an exchange's subject token is in it, and so never stored in clear. */
+    static String keyOf(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(String.join("\n", tokenUrl, apiKey, kid, thumbprint)
-                    .getBytes(StandardCharsets.UTF_8));
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest((String.join("\n", tokenUrl, apiKey, kid, thumbprint)
+                    + (subjectToken == null ? "" : "\n" + subjectToken)).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(hash);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
@@ -98,8 +100,8 @@ final class NhsTokenCache {
         return dir.resolve("token-" + key.substring(0, 32) + ".json");
     }
 
-    AccessToken read(String tokenUrl, String apiKey, String kid, String thumbprint) {
-        String key = keyOf(tokenUrl, apiKey, kid, thumbprint);
+    AccessToken read(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint, subjectToken);
         try {
             byte[] bytes = NhsFiles.privacyProblem(dir, true) == null ? NhsFiles.readIfPrivate(fileFor(key), 16_384) : null;
             if (bytes == null) {
@@ -110,14 +112,16 @@ final class NhsTokenCache {
             long expiresIn = JSONObjectUtils.getLong(json, "expires_in");
             return token == null || !key.equals(json.get("key")) || !NhsTokenEndpoint.usableLifetime(expiresIn) ? null
                     : new AccessToken(token, String.valueOf(json.get("token_type")), expiresIn,
-                            JSONObjectUtils.getLong(json, "issued_at"));
+                            JSONObjectUtils.getLong(json, "issued_at"), JSONObjectUtils.getString(json, "refresh_token"),
+                            json.get("refresh_token_expires_in") instanceof Number n ? n.longValue() : 0,
+                            JSONObjectUtils.getString(json, "issued_token_type"));
         } catch (IOException | java.text.ParseException | RuntimeException e) {
             return null;
         }
     }
 
-    void write(String tokenUrl, String apiKey, String kid, String thumbprint, AccessToken token) {
-        String key = keyOf(tokenUrl, apiKey, kid, thumbprint);
+    void write(String tokenUrl, String apiKey, String kid, String thumbprint, String subjectToken, AccessToken token) {
+        String key = keyOf(tokenUrl, apiKey, kid, thumbprint, subjectToken);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("key", key);
         json.put("token_url", tokenUrl);
@@ -126,6 +130,9 @@ final class NhsTokenCache {
         json.put("token_type", token.tokenType());
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
+        json.put("refresh_token", token.refreshToken());
+        json.put("refresh_token_expires_in", token.refreshTokenExpiresInSeconds());
+        json.put("issued_token_type", token.issuedTokenType());
         try {
             NhsFiles.createFolders(dir);
             String problem = NhsFiles.privacyProblem(dir, true);

@@ -21,10 +21,12 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 final class NhsTokenEndpoint {
     static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    static final String EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+    static final String ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
     private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
 
-    /** What was asked for, which the hints quote back. */
-    record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint) {
+    /** What was asked for, which the hints quote back; {@code exchange}: an ID token was exchanged. */
+    record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint, boolean exchange) {
     }
 
     private NhsTokenEndpoint() {
@@ -33,15 +35,16 @@ final class NhsTokenEndpoint {
     /**
      * Exchanges a client assertion for a new access token, resending after a refused or reset
      * connection or HTTP 429, 502, 503, 504, at most {@link NhsClient#TOKEN_RETRIES} times, each
-     * time with a newly signed assertion so no jti is ever reused.
+     * time with a newly signed assertion so no jti is ever reused; with a subject token (else null), a token exchange.
      */
-    static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, Asked asked) {
+    static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, String subjectToken,
+            Asked asked) {
         for (int attempt = 0; ; attempt++) {
             boolean last = attempt >= NhsClient.TOKEN_RETRIES;
             HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl())).timeout(timeout)
                     .header("Content-Type", FORM_CONTENT_TYPE).header("Accept", "application/json")
                     .header("User-Agent", NhsClient.USER_AGENT)
-                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get()))).build();
+                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get(), subjectToken))).build();
             try {
                 HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
                 if (last || !NhsHttp.isTransient(response.statusCode())) {
@@ -58,11 +61,25 @@ final class NhsTokenEndpoint {
         }
     }
 
-    /** Form body of the token request, exactly as the NHS token endpoint expects it. */
-    static String form(String clientAssertion) {
-        return "grant_type=client_credentials"
-                + "&client_assertion_type=" + URLEncoder.encode(ASSERTION_TYPE, StandardCharsets.UTF_8)
-                + "&client_assertion=" + URLEncoder.encode(clientAssertion, StandardCharsets.UTF_8);
+    /** Form body of the token request, exactly as the NHS token endpoint expects it; an exchange with a subject token. */
+    static String form(String clientAssertion, String subjectToken) {
+        return (subjectToken == null ? "grant_type=client_credentials" : "grant_type=" + encoded(EXCHANGE_GRANT)
+                + "&subject_token_type=" + encoded(ID_TOKEN_TYPE) + "&subject_token=" + encoded(subjectToken))
+                + "&client_assertion_type=" + encoded(ASSERTION_TYPE) + "&client_assertion=" + encoded(clientAssertion);
+    }
+
+    private static String encoded(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8);
+    }
+
+    /** A subject token as given, or null for none; refused unless it has a JWT's shape, without quoting it. */
+    static String subjectToken(String idToken) {
+        String token = NhsSetting.blankToNull(idToken);
+        if (token != null && !token.matches("[\\w-]+\\.[\\w-]+\\.[\\w-]*")) {
+            throw new UsageException("the subject token is not a JWT (three base64url parts joined by dots): check "
+                    + NhsSetting.SUBJECT_TOKEN.named() + " gives the ID token itself from NHS CIS2 or NHS login");
+        }
+        return token;
     }
 
     static AccessToken read(HttpResponse<byte[]> response, Asked asked) {
@@ -88,7 +105,8 @@ final class NhsTokenEndpoint {
             // Timed on this machine's clock from receipt: the endpoint's issued_at is on its own clock,
             // and a server minutes ahead would otherwise make a token look valid for longer than it is.
             return new AccessToken((String) token, json.get("token_type") instanceof String type ? type : "Bearer",
-                    expiresIn, receivedAt);
+                    expiresIn, receivedAt, member(json, "refresh_token"), number(json.get("refresh_token_expires_in"), 0),
+                    member(json, "issued_token_type"));
         }
         if (status >= 300 && status < 400) {
             String location = response.headers().firstValue("Location").orElse("(no Location)");
@@ -157,6 +175,10 @@ final class NhsTokenEndpoint {
     /** What to do about each row of the NHS token endpoint's error table. */
     static String hint(int status, String description, HttpResponse<?> response, Asked asked) {
         String d = description == null ? "" : description;
+        if (d.contains("subject_token")) {
+            return "the ID token given with " + NhsSetting.SUBJECT_TOKEN.named() + " was refused: it must be a current one "
+                    + "from NHS CIS2 or NHS login; sign the user in again for a fresh one";
+        }
         if (d.contains("'exp' claim") && (d.contains("expired") || d.contains("more than 5 minutes"))) {
             return clockSkew(response.headers().firstValue("Date").orElse(null), Instant.now()) + "; client assertions live " + NhsClient.ASSERTION_LIFETIME_SECONDS
                     + " s, so a clock more than a minute off fails: sync it (e.g. timedatectl set-ntp true)";
@@ -174,7 +196,8 @@ final class NhsTokenEndpoint {
         if (d.startsWith("JWT signature verification failed")) {
             return "the key registered as kid '" + asked.kid() + "' is not this private key (thumbprint "
                     + asked.thumbprint() + "): register this key's JWKS or use its private key; "
-                    + "verify-keys compares a key with a JWKS";
+                    + "verify-keys compares a key with a JWKS" + (asked.exchange() ? "; or the ID token's signature "
+                    + "is not its identity provider's" : "");
         }
         if (d.startsWith("You need to register a public key")) {
             return "upload the JWKS from generate-keys on the developer portal ('Manage public key'), "

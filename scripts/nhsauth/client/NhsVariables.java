@@ -19,6 +19,7 @@ final class NhsVariables {
         b.auth(auth == null ? null : NhsAuthPattern.parse(auth, NhsSetting.AUTH.variable()));
         b.kid(get(vars, NhsSetting.KID));
         b.tokenUrl(get(vars, NhsSetting.TOKEN_URL));
+        b.subjectToken(get(vars, NhsSetting.SUBJECT_TOKEN));
         String key = get(vars, NhsSetting.PRIVATE_KEY);
         String passphrase = vars.get(NhsSetting.PASSPHRASE.variable());
         b.privateKey(key == null ? null : Path.of(key), passphrase == null ? null : passphrase.toCharArray());

@@ -1,6 +1,7 @@
 //SOURCES ../client/NhsClient.java
 //SOURCES MockTokenEndpoint.java
 //SOURCES MockJwks.java
+//SOURCES MockTokenExchange.java
 
 package nhsauth.mock;
 
@@ -15,7 +16,6 @@ import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,7 +39,7 @@ import com.sun.net.httpserver.HttpServer;
  * signed-JWT token endpoint (POST /oauth2/token), checking client assertions in the real
  * endpoint's order with its exact errors, and a sample API: Hello World (its application
  * endpoint takes a bearer token or a registered app's {@code apikey}, its world endpoint is
- * open) and an echo.
+ * open) and an echo; and the token exchange of an ID token, with a test issuer of ID tokens.
  * {@link #start} runs one; {@link #close()} stops it and its threads.
  */
 public final class MockIdentityService implements AutoCloseable {
@@ -62,11 +62,12 @@ public final class MockIdentityService implements AutoCloseable {
     /** Starts a server; {@code port} 0 picks a free port; {@code log} null is silent. */
     public static MockIdentityService start(String host, int port, List<App> apps, long jwksCacheSeconds, PrintWriter log)
             throws IOException {
-        return start(host, port, apps, jwksCacheSeconds, log, false);
+        return start(host, port, apps, jwksCacheSeconds, log, false, List.of());
     }
 
+    /** {@code idTokenJwks}: the JWKS files or URLs of ID-token issuers trusted besides the mock's own test issuer. */
     public static MockIdentityService start(String host, int port, List<App> apps, long jwksCacheSeconds, PrintWriter log,
-            boolean verbose) throws IOException {
+            boolean verbose, List<String> idTokenJwks) throws IOException {
         if (jwksCacheSeconds < 0) {
             throw new IllegalArgumentException("JWKS cache of " + jwksCacheSeconds + " s: use 0 or more");
         }
@@ -92,7 +93,9 @@ public final class MockIdentityService implements AutoCloseable {
             throw new UsageException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
                     + "): use an address of this machine with --host, or another --port", e);
         }
-        return new MockIdentityService(http, host, MockJwks.Registry.of(apps, jwksCacheSeconds), log, verbose);
+        MockTokenExchange exchanges = new MockTokenExchange(idTokenJwks.stream()
+                .map(jwks -> MockJwks.Jwks.of(jwks, jwksCacheSeconds)).toList());
+        return new MockIdentityService(http, host, MockJwks.Registry.of(apps, jwksCacheSeconds), exchanges, log, verbose);
     }
 
     private final HttpServer http;
@@ -107,13 +110,14 @@ public final class MockIdentityService implements AutoCloseable {
     private final boolean verbose;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private MockIdentityService(HttpServer http, String host, MockJwks.Registry registry, PrintWriter log, boolean verbose) {
+    private MockIdentityService(HttpServer http, String host, MockJwks.Registry registry, MockTokenExchange exchanges,
+            PrintWriter log, boolean verbose) {
         this.http = http;
         this.log = log;
         this.verbose = verbose;
         String shownHost = host.contains(":") ? "[" + host + "]" : host;
         this.baseUrl = "http://" + shownHost + ":" + http.getAddress().getPort();
-        this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens);
+        this.tokenEndpoint = new MockTokenEndpoint(registry, jtis, tokens, exchanges);
         this.sampleApi = new SampleApi(tokens, registry);
         // A worker per request under way: one waiting on a slow client or a JWKS URL holds no one else up.
         this.workers = Executors.newCachedThreadPool(daemonThreads("mock-server-http"));
@@ -199,12 +203,13 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
-    private Reply route(HttpExchange exchange, RequestBody body) throws IOException, GeneralSecurityException {
+    private Reply route(HttpExchange exchange, RequestBody body) throws Exception {
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
         return switch (path) {
             case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
             case HELLO_PATH -> sampleApi.hello(exchange);
             case HELLO_WORLD_PATH -> sampleApi.helloWorld(exchange);
+            case MockTokenExchange.ID_TOKEN_PATH -> MockTokenExchange.idToken(exchange);
             default -> path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/") ? sampleApi.echo(exchange, body)
                     : Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
         };
@@ -279,7 +284,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
 
         static Reply refusal(Refusal r, String detail) {
-            String note = "row " + r.row + ": " + r.description + (detail == null ? "" : " [" + detail + "]");
+            String note = (r.row == 0 ? "" : "row " + r.row + ": ") + r.description + (detail == null ? "" : " [" + detail + "]");
             return error(r.status, r.error, r.description, note);
         }
 

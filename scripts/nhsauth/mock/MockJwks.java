@@ -55,8 +55,7 @@ public final class MockJwks {
         static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
             Map<String, Registration> byKey = new HashMap<>();
             for (MockIdentityService.App app : apps) {
-                Jwks jwks = app.jwks() == null ? null
-                        : isUrl(app.jwks()) ? new JwksUrl(app.jwks(), cacheSeconds) : new JwksFile(Path.of(app.jwks()));
+                Jwks jwks = app.jwks() == null ? null : Jwks.of(app.jwks(), cacheSeconds);
                 if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
                     throw new UsageException("API key '" + app.apiKey() + "' is registered twice: "
                             + "give each app once");
@@ -85,6 +84,11 @@ public final class MockJwks {
      */
     interface Jwks {
         Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable;
+
+        /** A JWKS file or URL; a URL's keys are reused for {@code cacheSeconds}. */
+        static Jwks of(String source, long cacheSeconds) {
+            return isUrl(source) ? new JwksUrl(source, cacheSeconds) : new JwksFile(Path.of(source));
+        }
 
         /** A file or URL read by the client's public loader (a URL fetched as APIM fetches it). */
         static Map<String, RSAPublicKey> load(String source) throws JwksUnavailable {

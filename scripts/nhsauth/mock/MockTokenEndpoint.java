@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import com.nimbusds.jose.util.JSONObjectUtils;
 import com.sun.net.httpserver.HttpExchange;
 
-/** POST /oauth2/token of the mock identity service: a client assertion in, an access token out. */
+/** POST /oauth2/token of the mock identity service: a client assertion (and for an exchange an ID token) in, an access token out. */
 public final class MockTokenEndpoint {
     /** The endpoint's own constants, written here and not taken from the client it judges. */
     static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
@@ -35,11 +35,13 @@ public final class MockTokenEndpoint {
     private final MockJwks.Registry registry;
     private final JtiRegister jtis;
     private final AccessTokens tokens;
+    private final MockTokenExchange exchanges;
 
-    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, AccessTokens tokens) {
+    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, AccessTokens tokens, MockTokenExchange exchanges) {
         this.registry = registry;
         this.jtis = jtis;
         this.tokens = tokens;
+        this.exchanges = exchanges;
     }
 
     Reply handle(HttpExchange exchange, RequestBody requestBody, String fallbackBase) throws IOException, GeneralSecurityException {
@@ -67,10 +69,11 @@ public final class MockTokenEndpoint {
 
     private Reply grant(Map<String, String> form, String tokenUrl, long now) throws Refused, GeneralSecurityException {
         String grantType = form.get("grant_type");
-        if (grantType == null || grantType.isEmpty()) {
+        ClientAssertion subject = MockTokenExchange.subjectToken(form);
+        if (subject == null && (grantType == null || grantType.isEmpty())) {
             throw new Refused(Refusal.GRANT_TYPE_MISSING);
         }
-        if (!"client_credentials".equals(grantType)) {
+        if (subject == null && !"client_credentials".equals(grantType)) {
             throw new Refused(Refusal.GRANT_TYPE_INVALID);
         }
         if (!ASSERTION_TYPE.equals(form.get("client_assertion_type"))) {
@@ -110,10 +113,13 @@ public final class MockTokenEndpoint {
         if (!app.level3()) {
             throw new Refused(Refusal.NOT_LEVEL_3);
         }
-        return issue(form.get("_access_token_expiry_ms"), now);
+        if (subject != null) {
+            exchanges.judge(subject, now);
+        }
+        return issue(form.get("_access_token_expiry_ms"), now, subject != null);
     }
 
-    private Reply issue(String requestedLifetime, long now) {
+    private Reply issue(String requestedLifetime, long now, boolean exchange) {
         long lifetime = MockIdentityService.TOKEN_LIFETIME_MS;
         if (requestedLifetime != null) {
             try {
@@ -131,7 +137,11 @@ public final class MockTokenEndpoint {
         // 600 s shows as "599", as NHS shows it; a shortened lifetime never shows as 0.
         body.put("expires_in", Long.toString(Math.max(1, (lifetime - 1) / 1000)));
         body.put("token_type", "Bearer");
-        body.put("issued_at", Long.toString(now));
+        if (exchange) {
+            body.putAll(MockTokenExchange.exchangeFields());
+        } else {
+            body.put("issued_at", Long.toString(now));
+        }
         return Reply.json(200, body, null);
     }
 
@@ -175,7 +185,21 @@ public final class MockTokenEndpoint {
                 + "for assistance diagnosing this issue: https://digital.nhs.uk/developer/help-and-support "
                 + "quoting Message ID"),
         /** Not in the reference table: our own guard, in the same shape. */
-        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large");
+        BODY_TOO_LARGE(0, 413, "invalid_request", "Request body too large"),
+        // The token exchange's own (the reference's §9), row 0: its form's, quirks included, then the subject token's.
+        EXCHANGE_GRANT_TYPE_INVALID(0, 400, "invalid_request", "grant_type is invalid"),
+        SUBJECT_TOKEN_TYPE_INVALID(0, 400, "invalid_request",
+                "missing or invalid subject_token_type - must be 'urn:ietf:params:oauth:token-type:id_token'"),
+        EXCHANGE_ASSERTION_TYPE_INVALID(0, 400, "invalid_request", "Missing or invalid client_assertion_type - must be "
+                + "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        SUBJECT_KID_MISSING(0, 400, "invalid_request", "Missing 'kid' header in subject_token JWT"),
+        SUBJECT_TYP_INVALID(0, 400, "invalid_request", "Invalid 'typ' header in subject_token JWT - must be 'JWT'"),
+        SUBJECT_ALG_MISSING(0, 400, "invalid_request", "Missing 'alg' header in subject_token JWT"),
+        SUBJECT_EXP_MISSING(0, 400, "invalid_request", "Missing 'exp' claim in subject_token JWT"),
+        SUBJECT_EXP_NOT_NUMBER(0, 400, "invalid_request", "Invalid 'exp' claim in subject_token JWT - must be an integer"),
+        SUBJECT_EXP_PASSED(0, 400, "invalid_request", "Invalid 'exp' claim in subject_token JWT - JWT has expired"),
+        SUBJECT_ISS_MISSING(0, 400, "invalid_request", "Missing 'iss' claim in subject_token JWT"),
+        SUBJECT_AUD_MISSING(0, 401, "invalid_request", "Missing 'aud' claim in subject_token JWT");
 
         final int row;
         final int status;
@@ -327,6 +351,14 @@ public final class MockTokenEndpoint {
 
         String subject() {
             return (String) claims.get("sub");
+        }
+
+        Object header(String name) {
+            return header.get(name);
+        }
+
+        Object claim(String name) {
+            return claims.get(name);
         }
 
         String jti() {

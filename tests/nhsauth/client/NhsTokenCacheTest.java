@@ -42,8 +42,8 @@ class NhsTokenCacheTest {
     /** A cache folder holding one good token, as a previous run left it. */
     Path cacheWithAToken() throws Exception {
         Path dir = tmp.resolve("cache");
-        cache(dir).write(URL, "key", "kid", "thumb", token("good"));
-        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb"));
+        cache(dir).write(URL, "key", "kid", "thumb", null, token("good"));
+        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb", null));
         assertEquals(List.of(), notices);
         return dir;
     }
@@ -63,8 +63,8 @@ class NhsTokenCacheTest {
     /** Reads miss, a write is refused with one warning line naming the folder, and nothing in it changes. */
     void assertUntrusted(Path dir, Path shown, String why) throws Exception {
         Map<String, String> before = snapshot(dir);
-        assertNull(cache(shown).read(URL, "key", "kid", "thumb"), "read from " + why);
-        cache(shown).write(URL, "key", "kid", "thumb", token("new"));
+        assertNull(cache(shown).read(URL, "key", "kid", "thumb", null), "read from " + why);
+        cache(shown).write(URL, "key", "kid", "thumb", null, token("new"));
         assertEquals(1, notices.size(), () -> "one warning for " + why + ": " + notices);
         String warning = notices.get(0);
         assertTrue(warning.startsWith("warning: ") && warning.contains(shown.toString()) && !warning.contains("\n"), warning);
@@ -94,7 +94,7 @@ class NhsTokenCacheTest {
     @Test
     void aTokenIsForTheKeyItWasGotWith() throws Exception {
         Path dir = cacheWithAToken();
-        assertNull(cache(dir).read(URL, "key", "kid", "another key's thumbprint"));
+        assertNull(cache(dir).read(URL, "key", "kid", "another key's thumbprint", null));
     }
 
     /** A lifetime the token endpoint's answer may not have (an earlier version cached such) is no token, not a crash. */
@@ -102,19 +102,19 @@ class NhsTokenCacheTest {
     void aCachedLifetimeOutsideTheEndpointsRangeIsReadAsNoToken() throws Exception {
         Path dir = tmp.resolve("cache");
         for (long lifetime : new long[] {Long.MAX_VALUE, 1_000_000_000L, 0}) {
-            cache(dir).write(URL, "key", "kid", "thumb", new AccessToken("t", "Bearer", lifetime, System.currentTimeMillis()));
-            assertNull(cache(dir).read(URL, "key", "kid", "thumb"), "expires_in " + lifetime);
+            cache(dir).write(URL, "key", "kid", "thumb", null, new AccessToken("t", "Bearer", lifetime, System.currentTimeMillis()));
+            assertNull(cache(dir).read(URL, "key", "kid", "thumb", null), "expires_in " + lifetime);
         }
     }
 
     @Test
     void aMissingFolderAndTheFoldersAboveItAreCreatedPrivate() throws Exception {
         Path dir = tmp.resolve("a/b/nhs-auth");
-        cache(dir).write(URL, "key", "kid", "thumb", token("t"));
+        cache(dir).write(URL, "key", "kid", "thumb", null, token("t"));
         for (Path made : List.of(dir, dir.getParent(), dir.getParent().getParent())) {
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(made)), made.toString());
         }
-        assertEquals("t", cache(dir).read(URL, "key", "kid", "thumb").value());
+        assertEquals("t", cache(dir).read(URL, "key", "kid", "thumb", null).value());
         assertEquals(List.of(), notices);
     }
 
@@ -128,7 +128,7 @@ class NhsTokenCacheTest {
         assertUntrusted(dir, dir, "rwxr-xr-x");
         notices.clear();
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb"), "private again, trusted again");
+        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb", null), "private again, trusted again");
     }
 
     @Test
@@ -156,11 +156,11 @@ class NhsTokenCacheTest {
     void aSymlinkedCacheFileIsNotRead() throws Exception {
         Path real = cacheWithAToken();
         Path decoy = tmp.resolve("decoy");
-        cache(decoy).write(URL, "key", "kid", "thumb", token("planted"));
-        Path file = cache(real).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb"));
+        cache(decoy).write(URL, "key", "kid", "thumb", null, token("planted"));
+        Path file = cache(real).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb", null));
         Files.delete(file);
-        Files.createSymbolicLink(file, cache(decoy).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb")));
-        assertNull(cache(real).read(URL, "key", "kid", "thumb"), "a link is not followed, even to a good private file");
+        Files.createSymbolicLink(file, cache(decoy).fileFor(NhsTokenCache.keyOf(URL, "key", "kid", "thumb", null)));
+        assertNull(cache(real).read(URL, "key", "kid", "thumb", null), "a link is not followed, even to a good private file");
     }
 
 }

@@ -148,12 +148,12 @@ class WindowsFilesTest {
             List<String> notices = new ArrayList<>();
             NhsTokenCache cache = new NhsTokenCache(dir, notices::add);
             AccessToken token = new AccessToken("windows-token", "Bearer", 599, System.currentTimeMillis());
-            cache.write(URL, "key", "win-1", "thumb", token);
+            cache.write(URL, "key", "win-1", "thumb", null, token);
             assertEquals(List.of(), notices);
             assertOwnerOnly(dir);
-            Path file = cache.fileFor(NhsTokenCache.keyOf(URL, "key", "win-1", "thumb"));
+            Path file = cache.fileFor(NhsTokenCache.keyOf(URL, "key", "win-1", "thumb", null));
             assertOwnerOnly(file);
-            AccessToken hit = cache.read(URL, "key", "win-1", "thumb");
+            AccessToken hit = cache.read(URL, "key", "win-1", "thumb", null);
             assertNotNull(hit, "written, then read back");
             assertEquals("windows-token", hit.value());
 
@@ -163,24 +163,24 @@ class WindowsFilesTest {
             AclEntry theirs = AclEntry.newBuilder().setType(AclEntryType.ALLOW).setPrincipal(someoneElse)
                     .setPermissions(AclEntryPermission.READ_DATA).build();
             setAcl(file, List.of(mine, theirs));
-            assertNull(cache.read(URL, "key", "win-1", "thumb"), "a file another user can read is not trusted");
+            assertNull(cache.read(URL, "key", "win-1", "thumb", null), "a file another user can read is not trusted");
             setAcl(file, List.of(AclEntry.newBuilder(mine).setFlags(AclEntryFlag.FILE_INHERIT).build()));
-            assertNull(cache.read(URL, "key", "win-1", "thumb"), "an entry with inheritance flags is not trusted");
+            assertNull(cache.read(URL, "key", "win-1", "thumb", null), "an entry with inheritance flags is not trusted");
             setAcl(file, List.of(AclEntry.newBuilder(mine).setType(AclEntryType.DENY).build()));
-            assertNull(cache.read(URL, "key", "win-1", "thumb"));
+            assertNull(cache.read(URL, "key", "win-1", "thumb", null));
             Files.setOwner(file, someoneElse);
             setAcl(file, List.of(AclEntry.newBuilder(mine).setPrincipal(someoneElse).build()));
-            assertNull(cache.read(URL, "key", "win-1", "thumb"), "someone else's file is not trusted");
+            assertNull(cache.read(URL, "key", "win-1", "thumb", null), "someone else's file is not trusted");
             Files.setOwner(file, me);
 
-            cache.write(URL, "key", "win-1", "thumb", token);
+            cache.write(URL, "key", "win-1", "thumb", null, token);
             assertOwnerOnly(file);
-            assertNotNull(cache.read(URL, "key", "win-1", "thumb"), "rewritten owner-only");
+            assertNotNull(cache.read(URL, "key", "win-1", "thumb", null), "rewritten owner-only");
 
             setAcl(dir, List.of(acl(dir).get(0), theirs));
             byte[] before = Files.readAllBytes(file);
-            assertNull(cache.read(URL, "key", "win-1", "thumb"), "a folder another user can open is not trusted");
-            cache.write(URL, "key", "win-1", "thumb", new AccessToken("other", "Bearer", 599, System.currentTimeMillis()));
+            assertNull(cache.read(URL, "key", "win-1", "thumb", null), "a folder another user can open is not trusted");
+            cache.write(URL, "key", "win-1", "thumb", null, new AccessToken("other", "Bearer", 599, System.currentTimeMillis()));
             assertEquals(1, notices.size(), () -> "one warning: " + notices);
             assertTrue(notices.get(0).startsWith("warning: ") && notices.get(0).contains(dir.toString()), notices.get(0));
             assertArrayEquals(before, Files.readAllBytes(file), "nothing written into an untrusted folder");
