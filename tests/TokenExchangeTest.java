@@ -195,6 +195,11 @@ class TokenExchangeTest {
             assertSecretsKept(r.err());
             run(ProxyTest.withVariables(new GetToken(), Map.of("NHS_SUBJECT_TOKEN", "not a token")), server)
                     .assertOneLineError(2, "not a JWT");
+            // The token itself where its file goes (ps would show it), and a file far too big for an ID token.
+            assertSecretsKept(run(new GetToken(), server, "--subject-token", ID_TOKEN)
+                    .assertOneLineError(2, "--subject-token takes the ID token's file", "NHS_SUBJECT_TOKEN").err());
+            Path huge = Files.write(dir.resolve("huge.jwt"), new byte[70_000]);
+            run(new GetToken(), server, "--subject-token", huge.toString()).assertOneLineError(2, "over 65536 bytes");
             assertTrue(server.requests.isEmpty(), "nothing is sent");
             UsageException e = assertThrows(UsageException.class, () -> NhsClient.builder().subjectToken("x.y"));
             assertTrue(e.getMessage().contains("NHS_SUBJECT_TOKEN / subjectToken"), e.getMessage());
@@ -262,6 +267,12 @@ class TokenExchangeTest {
             List<FakeServer.Request> posts = server.requests.stream().filter(q -> q.method().equals("POST")).toList();
             assertEquals(ID_TOKEN, posts.get(posts.size() - 1).form().get("subject_token"), "doctor exchanged the ID token");
             assertSecretsKept(doctor.out() + doctor.err());
+
+            // Calling as the app when the user meant to call as the signed-in user would mislead the API's audit trail.
+            int sent = server.requests.size();
+            run(new CallApi(), server, "--auth", "api-key", "--subject-token", idTokenFile.toString(), "--url",
+                    server.url("/api")).assertOneLineError(2, "only with the signed-jwt pattern, not api-key");
+            assertEquals(sent, server.requests.size(), "nothing is sent");
         }
     }
 
@@ -435,6 +446,14 @@ class TokenExchangeTest {
         Map<String, Object> rs256 = idpHeader();
         rs256.put("alg", "RS256");
         assertRefused(exchange(jwt(rs256, idpClaims(), IDP)), 401, "public_key error", refused);
+        for (String alg : List.of("none", "HS256")) {
+            Map<String, Object> unsigned = idpHeader();
+            unsigned.put("alg", alg);
+            assertRefused(exchange(jwt(unsigned, idpClaims(), IDP)), 401, "public_key error", refused);
+        }
+        Map<String, Object> numberKid = idpHeader();
+        numberKid.put("kid", 5);
+        assertRefused(exchange(jwt(numberKid, idpClaims(), IDP)), 401, "public_key error", refused);
         // The shared mock was given no ID-token JWKS: it trusts only its own test issuer.
         HttpResponse<String> shared = HTTP.send(HttpRequest.newBuilder(URI.create(TestFixture.mock().tokenUrl()))
                 .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(

@@ -488,13 +488,8 @@ public final class NhsCli {
 
         /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
         String subjectToken() {
-            String read = subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
-                    : subjectToken.equals("-") ? new java.util.Scanner(System.in, StandardCharsets.UTF_8).findWithinHorizon("\\S+", 0)
-                    : new String(NhsCommands.readFile(Path.of(subjectToken), "--subject-token"), StandardCharsets.UTF_8);
-            if (subjectToken != null && blankToNull(read) == null) {
-                throw new UsageException("--subject-token '" + subjectToken + "' is empty: give the ID token's file (- for stdin)");
-            }
-            return read;
+            return subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
+                    : NhsCommands.readSubjectToken(subjectToken);
         }
     }
 }

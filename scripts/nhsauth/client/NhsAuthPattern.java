@@ -46,11 +46,16 @@ public enum NhsAuthPattern {
      * own settings (checked where the key is loaded): an open API needs nothing, an API-key one
      * only the key, so nothing else is read for them.
      */
-    static NhsAuthPattern resolve(NhsAuthPattern chosen, NhsEnvironment env, boolean tokenUrlGiven, boolean apiKeyGiven) {
-        NhsAuthPattern pattern = chosen != null ? chosen : defaultFor(env, tokenUrlGiven);
-        if (pattern == API_KEY && !apiKeyGiven) {
+    static NhsAuthPattern resolve(NhsClient.Builder b) {
+        NhsAuthPattern pattern = b.auth != null ? b.auth : defaultFor(b.env, b.tokenUrl != null);
+        if (pattern == API_KEY && b.apiKey == null) {
             throw new UsageException("no API key: " + NhsSetting.API_KEY.action()
                     + " to your app's key from the developer portal (the api-key pattern sends it as apikey)");
+        }
+        if (pattern != SIGNED_JWT && b.subjectToken != null) {
+            // Silently calling as the app, not as the signed-in user, would mislead the API's audit trail.
+            throw new UsageException("an ID token is exchanged only with the signed-jwt pattern, not " + pattern.id
+                    + ": " + NhsSetting.AUTH.action() + " to signed-jwt, or drop " + NhsSetting.SUBJECT_TOKEN.named());
         }
         return pattern;
     }

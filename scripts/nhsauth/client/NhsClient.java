@@ -441,7 +441,7 @@ public final class NhsClient {
          * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
          */
         public NhsClient build() {
-            NhsAuthPattern pattern = NhsAuthPattern.resolve(auth, env, tokenUrl != null, apiKey != null);
+            NhsAuthPattern pattern = NhsAuthPattern.resolve(this);
             if (pattern != NhsAuthPattern.SIGNED_JWT) {
                 return new NhsClient(this, pattern, null, null, null, http());
             }

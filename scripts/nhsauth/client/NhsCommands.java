@@ -2,6 +2,8 @@ package nhsauth.client;
 
 import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -37,6 +39,36 @@ public final class NhsCommands {
      */
     public static byte[] readFile(Path file, String what) {
         return NhsFiles.readBytes(file, what);
+    }
+
+    /**
+     * The ID token to exchange, as {@code --subject-token} takes it: a file's content, or stdin's for
+     * {@code -}, at most 64 KiB. Never the token itself, which the process list would show.
+     *
+     * @throws UsageException naming the problem, never quoting the token
+     */
+    public static String readSubjectToken(String fileOrDash) {
+        String option = "--subject-token";
+        int max = 65_536;
+        byte[] read;
+        if (fileOrDash.equals("-")) {
+            try {
+                read = System.in.readNBytes(max + 1);
+            } catch (IOException e) {
+                throw new UsageException("cannot read " + option + " from stdin: " + NhsFiles.reason(e), e);
+            }
+        } else if (fileOrDash.matches("[\\w-]+\\.[\\w-]+\\.[\\w-]*") && !Files.exists(Path.of(fileOrDash))) {
+            throw new UsageException(option + " takes the ID token's file, or - for stdin, not the token itself (the "
+                    + "process list shows arguments): put it in a file, or in " + NhsSetting.SUBJECT_TOKEN.variable());
+        } else {
+            read = NhsFiles.readBytes(Path.of(fileOrDash), option, max);
+        }
+        String token = new String(read, StandardCharsets.UTF_8).strip();
+        if (token.isEmpty() || read.length > max) {
+            throw new UsageException(option + " '" + fileOrDash + "' " + (token.isEmpty() ? "is empty" : "gives over 64 KiB")
+                    + ": give the ID token's file, or - to read it from stdin");
+        }
+        return token;
     }
 
     /**

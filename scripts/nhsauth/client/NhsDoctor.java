@@ -247,7 +247,7 @@ final class NhsDoctor {
      */
     private HttpResponse<byte[]> probe() {
         if (probe == null) {
-            NhsClient client = s.copy().auth(NhsAuthPattern.NONE).build();
+            NhsClient client = s.copy().auth(NhsAuthPattern.NONE).subjectToken(null).build();
             probe = client.send(HttpRequest.newBuilder(target).GET().header("Accept", "application/json"));
         }
         return probe;

@@ -50,11 +50,23 @@ final class NhsFiles {
 
     /** Reads a small file as bytes (a request body may be binary), every I/O failure a one-line usage error. */
     static byte[] readBytes(Path file, String what) {
+        return readBytes(file, what, Integer.MAX_VALUE - 8);
+    }
+
+    /** {@link #readBytes(Path, String)} of at most {@code maxBytes}; a longer file is a usage error. */
+    static byte[] readBytes(Path file, String what, int maxBytes) {
         try {
             if (Files.isDirectory(file)) {
                 throw new UsageException(what + " '" + file + "' is a directory: give the path of a file");
             }
-            return Files.readAllBytes(file);
+            byte[] bytes;
+            try (var in = Files.newInputStream(file)) {
+                bytes = in.readNBytes(maxBytes + 1);
+            }
+            if (bytes.length > maxBytes) {
+                throw new UsageException(what + " '" + file + "' is over " + maxBytes + " bytes: check you gave the right file");
+            }
+            return bytes;
         } catch (NoSuchFileException e) {
             throw new UsageException(what + " '" + file + "' does not exist: check the path");
         } catch (AccessDeniedException e) {

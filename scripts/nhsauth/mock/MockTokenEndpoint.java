@@ -457,11 +457,16 @@ public final class MockTokenEndpoint {
         private final ConcurrentHashMap<String, Long> expiresAt = new ConcurrentHashMap<>();
         private final AtomicLong issued = new AtomicLong();
 
+        /** {@code n} random bytes as URL-safe text: for access and refresh tokens alike. */
+        static String random(int n) {
+            byte[] bytes = new byte[n];
+            RANDOM.nextBytes(bytes);
+            return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+        }
+
         /** 168 random bits: 28 URL-safe characters, the length NHS tokens have. */
         String issue(long now, long lifetimeMs) {
-            byte[] bytes = new byte[21];
-            RANDOM.nextBytes(bytes);
-            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+            String token = random(21);
             expiresAt.put(token, now + lifetimeMs);
             issued.incrementAndGet();
             return token;

@@ -10,12 +10,10 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.interfaces.RSAPublicKey;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JOSEObjectType;
@@ -121,6 +119,9 @@ final class MockTokenExchange {
     }
 
     private RSAPublicKey trustedKey(String kid) {
+        if (kid == null) { // a kid that is not a string names no key
+            return null;
+        }
         if (TEST_ISSUER_KID.equals(kid)) {
             return (RSAPublicKey) TestIssuer.KEY.getPublic();
         }
@@ -139,12 +140,10 @@ final class MockTokenExchange {
 
     /** What an exchange's answer has instead of issued_at: every value a string, as the service sends them. */
     static Map<String, Object> exchangeFields() {
-        byte[] refresh = new byte[24];
-        ThreadLocalRandom.current().nextBytes(refresh);
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
         // Never honoured: refreshing needs the app's client secret, outside the signed-JWT pattern.
-        fields.put("refresh_token", Base64.getUrlEncoder().withoutPadding().encodeToString(refresh));
+        fields.put("refresh_token", MockTokenEndpoint.AccessTokens.random(24));
         fields.put("refresh_token_expires_in", "3599");
         fields.put("refresh_count", "0");
         return fields;
