@@ -25,8 +25,12 @@ import com.nimbusds.jose.jwk.RSAKey;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
 public final class MockJwks {
-    /** A JWKS URL's whole answer, body included, must come within this. */
-    static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * A JWKS URL's whole answer, body included, must come within this: the client's own default, as a
+     * slow fetch holds only its own app's requests (they share it) and a loaded CI machine's first
+     * TLS handshake through a proxy can take seconds.
+     */
+    static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(30);
     /** The largest JWKS file the mock reads (the client caps a URL's answer alike). */
     static final int MAX_JWKS_BYTES = 1024 * 1024;
 
