@@ -203,15 +203,14 @@ final class MockRequestLog {
             + "pre{margin:0;white-space:pre-wrap;word-break:break-all;font-size:12px}"
             + "@media (max-width:700px){table,tbody,tr,td{display:block}thead{display:none}"
             + "tr{border:1px solid #ccc;border-radius:6px;margin-bottom:8px}"
-            + "td::before{content:attr(data-label);font-weight:bold;display:block}}";
+            + "td:empty{display:none}td::before{content:attr(data-label);font-weight:bold;display:block}}";
     private static final List<String> COLUMNS = List.of("time", "app", "kid", "route", "outcome", "why", "client assertion");
 
-    @SuppressWarnings("unchecked") // client_assertion is the map shown() put there
     private static String html(List<Map<String, Object>> shown) {
         StringBuilder page = new StringBuilder("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                 + "<meta http-equiv=\"refresh\" content=\"2\">"
                 + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                + "<title>mock-server: last requests</title><style>" + STYLE + "</style></head><body>"
+                + "<link rel=\"icon\" href=\"data:,\"><title>mock-server: last requests</title><style>" + STYLE + "</style></head><body>"
                 + "<h1>Requests to the mock: " + shown.size() + "</h1><p>The last " + SIZE + " at most, newest first"
                 + "; this page refreshes itself. <a href=\"" + JSON_PATH + "\">As JSON</a></p><table><thead><tr>");
         COLUMNS.forEach(column -> page.append("<th>").append(column).append("</th>"));
@@ -223,7 +222,8 @@ final class MockRequestLog {
             List<Object> cells = List.of(r.get("time"), Objects.toString(r.get("app"), ""),
                     Objects.toString(r.get("kid"), ""), r.get("route"), r.get("status") + (error == null ? "" : " " + error),
                     Objects.toString(r.get("error_description"), ""),
-                    assertion == null ? "" : JSONObjectUtils.toJSONString((Map<String, ?>) assertion));
+                    assertion == null ? "" : "header " + json(((Map<?, ?>) assertion).get("header"))
+                            + "\nclaims " + json(((Map<?, ?>) assertion).get("claims")));
             page.append(refused ? "<tr class=\"refused\">" : "<tr>");
             for (int i = 0; i < cells.size(); i++) {
                 page.append("<td data-label=\"").append(COLUMNS.get(i)).append("\">");
@@ -231,13 +231,18 @@ final class MockRequestLog {
                     page.append(escape(cells.get(i))).append("<div class=\"why\">").append(escape(r.get("cause")))
                             .append("</div>");
                 } else {
-                    page.append(i == 6 ? "<pre>" + escape(cells.get(i)) + "</pre>" : escape(cells.get(i)));
+                    page.append(i == 6 && assertion != null ? "<pre>" + escape(cells.get(i)) + "</pre>" : escape(cells.get(i)));
                 }
                 page.append("</td>");
             }
             page.append("</tr>");
         }
         return page.append("</tbody></table></body></html>").toString();
+    }
+
+    @SuppressWarnings("unchecked") // a part is the map decode() made
+    private static String json(Object part) {
+        return part == null ? "(not decodable)" : JSONObjectUtils.toJSONString((Map<String, ?>) part);
     }
 
     /** What a client sent, made safe to show in a page: as the log shows it, then HTML-escaped. */
