@@ -39,7 +39,9 @@ import picocli.CommandLine.Spec;
                         + "errors. Listens on loopback only unless --host says otherwise; stop it with Ctrl-C.",
                 "Token exchange (user-restricted access): an ID token in subject_token is checked as the real endpoint "
                         + "does, and its signature against --id-token-jwks and the mock's own test issuer: "
-                        + "GET /mock/id-token with query subject=ID and provider=cis2 or nhs-login answers {\"id_token\": \"<JWT>\"}."},
+                        + "GET /mock/id-token with query subject=ID and provider=cis2 or nhs-login answers {\"id_token\": \"<JWT>\"}.",
+                "GET /_mock/requests (a page that refreshes itself) and /_mock/requests.json: the last 100 requests, "
+                        + "newest first, and why each was refused."},
         footer = {"%nExamples:", "  mock-server --app MY_API_KEY=int-1.json",
                 "  mock-server --app MY_API_KEY=https://example.org/jwks.json --port 9001",
                 "  mock-server --app @apps.txt       (API_KEY=JWKS lines, kept out of ps)",

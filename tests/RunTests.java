@@ -23,6 +23,7 @@
 //SOURCES nhsauth/client/WindowsFilesTest.java
 //SOURCES ReadmeTest.java
 //SOURCES MockServerTest.java
+//SOURCES MockPageTest.java
 //SOURCES BadInputMatrixTest.java
 //SOURCES FaultsTest.java
 //SOURCES KillMidWriteTest.java

@@ -2,6 +2,7 @@
 //SOURCES MockTokenEndpoint.java
 //SOURCES MockJwks.java
 //SOURCES MockTokenExchange.java
+//SOURCES MockRequestLog.java
 
 package nhsauth.mock;
 
@@ -106,6 +107,7 @@ public final class MockIdentityService implements AutoCloseable {
     private final SampleApi sampleApi;
     private final MockTokenEndpoint.JtiRegister jtis = new MockTokenEndpoint.JtiRegister();
     private final MockTokenEndpoint.AccessTokens tokens = new MockTokenEndpoint.AccessTokens();
+    private final MockRequestLog requests = new MockRequestLog();
     private final PrintWriter log;
     private final boolean verbose;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -194,8 +196,12 @@ public final class MockIdentityService implements AutoCloseable {
             }
         }
         send(exchange, body, reply);
+        String path = exchange.getRequestURI().getRawPath();
+        // The page's own requests (it refreshes itself) would push out the ones it is there to show.
+        if (path == null || !path.startsWith("/_mock/")) {
+            requests.record(exchange, System.currentTimeMillis(), body.bytes, reply);
+        }
         if (log != null) {
-            String path = exchange.getRequestURI().getRawPath();
             log.println(loggable(exchange.getRequestMethod(), 20) + " " + loggable(path == null ? "" : path, 200) + " "
                     + reply.status() + " " + (System.nanoTime() - started) / 1_000_000 + " ms"
                     + (verbose && reply.note() != null ? " (" + loggable(reply.note(), 500) + ")" : ""));
@@ -210,6 +216,7 @@ public final class MockIdentityService implements AutoCloseable {
             case HELLO_PATH -> sampleApi.hello(exchange);
             case HELLO_WORLD_PATH -> sampleApi.helloWorld(exchange);
             case MockTokenExchange.ID_TOKEN_PATH -> MockTokenExchange.idToken(exchange);
+            case MockRequestLog.PAGE_PATH, MockRequestLog.JSON_PATH -> requests.page(exchange);
             default -> path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/") ? sampleApi.echo(exchange, body)
                     : Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
         };
@@ -310,6 +317,8 @@ public final class MockIdentityService implements AutoCloseable {
 
         private final HttpExchange exchange;
         private boolean atEnd;
+        /** What read() returned, for the request log. */
+        byte[] bytes;
 
         RequestBody(HttpExchange exchange) {
             this.exchange = exchange;
@@ -335,7 +344,7 @@ public final class MockIdentityService implements AutoCloseable {
                 return null;
             }
             atEnd = true;
-            return body;
+            return bytes = body;
         }
 
         /** False when the rest is too big to drop, or could not be: the connection must then close. */
