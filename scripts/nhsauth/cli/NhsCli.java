@@ -481,20 +481,20 @@ public final class NhsCli {
         /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder().commandLineNames().auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl)
-                    .subjectToken(subjectToken()).privateKey(key.privateKey, key.passphrase).kid(key.kid())
-                    .timeout(connection.timeout).caCertificates(connection.caCert).proxyVariables(variables)
-                    .notices(line -> { err.println(line); err.flush(); }).trace(verbose.verbose ? err : null);
+                    .subjectToken(subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token")) // the token itself
+                            : readToken(subjectToken, "--subject-token", "the ID token's file"))
+                    .privateKey(key.privateKey, key.passphrase).kid(key.kid()).timeout(connection.timeout).caCertificates(connection.caCert)
+                    .proxyVariables(variables).notices(line -> { err.println(line); err.flush(); }).trace(verbose.verbose ? err : null);
         }
+    }
 
-        /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
-        String subjectToken() {
-            String read = subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
-                    : subjectToken.equals("-") ? new java.util.Scanner(System.in, StandardCharsets.UTF_8).findWithinHorizon("\\S+", 0)
-                    : new String(NhsCommands.readFile(Path.of(subjectToken), "--subject-token"), StandardCharsets.UTF_8);
-            if (subjectToken != null && blankToNull(read) == null) {
-                throw new UsageException("--subject-token '" + subjectToken + "' is empty: give the ID token's file (- for stdin)");
-            }
-            return read;
+    /** A token in a FILE, or stdin's first word for {@code -}; an empty one is a usage error naming what to give. */
+    public static String readToken(String fileOrDash, String name, String what) {
+        String read = fileOrDash.equals("-") ? new java.util.Scanner(System.in, StandardCharsets.UTF_8).findWithinHorizon("\\S+", 0)
+                : new String(NhsCommands.readFile(Path.of(fileOrDash), name), StandardCharsets.UTF_8);
+        if (blankToNull(read) == null) {
+            throw new UsageException(name + " '" + fileOrDash + "' is empty: give " + what + " (- for stdin)");
         }
+        return read;
     }
 }
