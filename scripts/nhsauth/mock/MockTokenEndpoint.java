@@ -356,8 +356,12 @@ public final class MockTokenEndpoint {
         }
 
         private boolean signatureVerifies(RSAPublicKey key, long now) throws GeneralSecurityException {
-            try { verifySignature(key, now); } catch (Refused r) { return false; }
-            return true;
+            try {
+                verifySignature(key, now);
+                return true;
+            } catch (Refused r) {
+                return false;
+            }
         }
 
         String subject() {
