@@ -7,7 +7,8 @@
 //SOURCES MockServer.java
 //SOURCES Doctor.java
 //SOURCES Jwks.java
-//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, jwks, mock-server, demo, completion)
+//SOURCES Inspect.java
+//DESCRIPTION nhs-auth: every NHS signed-JWT command under one name (generate-keys, get-token, call-api, verify-keys, doctor, jwks, inspect, mock-server, demo, completion)
 
 import nhsauth.cli.*;
 import nhsauth.client.*;
@@ -38,7 +39,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
      * so a run adds only the command it names; help, errors and completion get them all.
      */
     static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
-            Doctor.class, Jwks.class, MockServer.class, Demo.class, Cache.class, Completion.class);
+            Doctor.class, Jwks.class, Inspect.class, MockServer.class, Demo.class, Cache.class, Completion.class);
 
     @Spec
     CommandSpec spec;

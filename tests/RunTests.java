@@ -15,6 +15,7 @@
 //SOURCES KeyFormatsTest.java
 //SOURCES CallApiTest.java
 //SOURCES VerifyKeysTest.java
+//SOURCES InspectTest.java
 //SOURCES JwksTest.java
 //SOURCES TokenCacheTest.java
 //SOURCES nhsauth/client/NhsTokenCacheTest.java

@@ -489,7 +489,7 @@ public final class NhsCli {
         /** The ID token to exchange: FILE's ('-': stdin's), else NHS_SUBJECT_TOKEN's value itself; null for none. */
         String subjectToken() {
             return subjectToken == null ? variables.get(NhsCommands.variableFor("--subject-token"))
-                    : NhsCommands.readSubjectToken(subjectToken);
+                    : NhsCommands.readToken(subjectToken, "--subject-token");
         }
     }
 }

@@ -42,31 +42,31 @@ public final class NhsCommands {
     }
 
     /**
-     * The ID token to exchange, as {@code --subject-token} takes it: a file's content, or stdin's for
-     * {@code -}, at most 64 KiB. Never the token itself, which the process list would show.
+     * A token as the commands take one ({@code --subject-token}'s ID token, {@code inspect}'s client
+     * assertion): a file's content, or stdin's for {@code -}, at most 64 KiB, stripped. Never the token
+     * itself as the argument, which the process list would show. {@code what} names it in messages.
      *
      * @throws UsageException naming the problem, never quoting the token
      */
-    public static String readSubjectToken(String fileOrDash) {
-        String option = "--subject-token";
+    public static String readToken(String fileOrDash, String what) {
         int max = 65_536;
         byte[] read;
         if (fileOrDash.equals("-")) {
             try {
                 read = System.in.readNBytes(max + 1);
             } catch (IOException e) {
-                throw new UsageException("cannot read " + option + " from stdin: " + NhsFiles.reason(e), e);
+                throw new UsageException("cannot read " + what + " from stdin: " + NhsFiles.reason(e), e);
             }
         } else if (fileOrDash.matches("[\\w-]+\\.[\\w-]+\\.[\\w-]*") && !Files.exists(Path.of(fileOrDash))) {
-            throw new UsageException(option + " takes the ID token's file, or - for stdin, not the token itself (the "
-                    + "process list shows arguments): put it in a file, or in " + NhsSetting.SUBJECT_TOKEN.variable());
+            throw new UsageException(what + " takes a file, or - for stdin, not the token itself (the process list "
+                    + "shows arguments): put it in a file, or pipe it in");
         } else {
-            read = NhsFiles.readBytes(Path.of(fileOrDash), option, max);
+            read = NhsFiles.readBytes(Path.of(fileOrDash), what, max);
         }
         String token = new String(read, StandardCharsets.UTF_8).strip();
         if (token.isEmpty() || read.length > max) {
-            throw new UsageException(option + " '" + fileOrDash + "' " + (token.isEmpty() ? "is empty" : "gives over 64 KiB")
-                    + ": give the ID token's file, or - to read it from stdin");
+            throw new UsageException(what + " '" + fileOrDash + "' " + (token.isEmpty() ? "is empty" : "gives over 64 KiB")
+                    + ": give its file, or - to read it from stdin");
         }
         return token;
     }

@@ -1,5 +1,6 @@
 //SOURCES ../client/NhsClient.java
 //SOURCES MockTokenEndpoint.java
+//SOURCES MockAccessTokens.java
 //SOURCES MockJwks.java
 //SOURCES MockTokenExchange.java
 //SOURCES MockRequestLog.java
@@ -106,7 +107,7 @@ public final class MockIdentityService implements AutoCloseable {
     private final MockTokenEndpoint tokenEndpoint;
     private final SampleApi sampleApi;
     private final MockTokenEndpoint.JtiRegister jtis = new MockTokenEndpoint.JtiRegister();
-    private final MockTokenEndpoint.AccessTokens tokens = new MockTokenEndpoint.AccessTokens();
+    private final MockAccessTokens tokens = new MockAccessTokens();
     private final MockRequestLog requests = new MockRequestLog();
     private final PrintWriter log;
     private final boolean verbose;
@@ -377,10 +378,10 @@ public final class MockIdentityService implements AutoCloseable {
 
     /** What an access token unlocks: NHS's hello-world sample and an echo for inspecting requests. */
     static final class SampleApi {
-        private final MockTokenEndpoint.AccessTokens tokens;
+        private final MockAccessTokens tokens;
         private final MockJwks.Registry apps;
 
-        SampleApi(MockTokenEndpoint.AccessTokens tokens, MockJwks.Registry apps) {
+        SampleApi(MockAccessTokens tokens, MockJwks.Registry apps) {
             this.tokens = tokens;
             this.apps = apps;
         }

@@ -102,6 +102,11 @@ public final class MockJwks {
             } catch (NhsAuthException e) {
                 throw new JwksUnavailable(e.getMessage());
             }
+            return keysOf(set);
+        }
+
+        /** The keys a JWKS offers the endpoint, by kid. */
+        static Map<String, RSAPublicKey> keysOf(JWKSet set) {
             Map<String, RSAPublicKey> keys = new HashMap<>();
             for (JWK jwk : set.getKeys()) {
                 if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {

@@ -12,17 +12,17 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.SignatureException;
 import java.security.interfaces.RSAPublicKey;
 import java.util.Base64;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 import com.sun.net.httpserver.HttpExchange;
@@ -34,10 +34,10 @@ public final class MockTokenEndpoint {
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private final MockJwks.Registry registry;
     private final JtiRegister jtis;
-    private final AccessTokens tokens;
+    private final MockAccessTokens tokens;
     private final MockTokenExchange exchanges;
 
-    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, AccessTokens tokens, MockTokenExchange exchanges) {
+    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, MockAccessTokens tokens, MockTokenExchange exchanges) {
         this.registry = registry;
         this.jtis = jtis;
         this.tokens = tokens;
@@ -87,7 +87,7 @@ public final class MockTokenEndpoint {
         assertion.checkClaims(now);
         // Burnt here, before the app and its keys are looked at, as the real endpoint does:
         // a replayed assertion is refused even if its first use failed a later check.
-        jtis.burn(assertion.subject(), assertion.jti(), assertion.expMillis(), now);
+        jtis.burn(assertion, now);
 
         MockJwks.Registry.Registration app = registry.app(assertion.subject());
         if (app == null) {
@@ -102,14 +102,10 @@ public final class MockTokenEndpoint {
         } catch (MockJwks.JwksUnavailable e) {
             throw new Refused(Refusal.JWKS_UNREACHABLE, e.getMessage());
         }
-        RSAPublicKey key = assertion.kid() == null ? null : keys.get(assertion.kid());
-        if (key == null) {
-            throw new Refused(Refusal.NO_MATCHING_KID);
-        }
-        assertion.verifySignature(key, now);
-        if (!assertion.isFor(tokenUrl)) {
-            throw new Refused(Refusal.AUD_INVALID, "expected aud " + tokenUrl);
-        }
+        assertion.check(Refusal.NO_MATCHING_KID, now, null, keys, null);
+        // Row 24 through verdict's own check, called directly to keep its detail (an iat or nbf ahead).
+        assertion.verifySignature(keys.get(assertion.kid()), now);
+        assertion.check(Refusal.AUD_INVALID, now, tokenUrl, null, "expected aud " + tokenUrl);
         if (!app.level3()) {
             throw new Refused(Refusal.NOT_LEVEL_3);
         }
@@ -272,8 +268,8 @@ public final class MockTokenEndpoint {
             }
         });
 
-        private final Map<String, Object> header;
-        private final Map<String, Object> claims;
+        final Map<String, Object> header;
+        final Map<String, Object> claims;
         private final byte[] signingInput;
         private final byte[] signature;
 
@@ -316,36 +312,53 @@ public final class MockTokenEndpoint {
         }
 
         /** Rows 9 to 17, in the reference's order (rows 18 and 19 need the jti register). */
-        void checkClaims(long now) throws Refused {
-            if (!"RS512".equals(header.get("alg"))) {
-                throw new Refused(Refusal.ALG_NOT_RS512);
+        void checkClaims(long now) throws Refused, GeneralSecurityException {
+            for (Refusal row : CLAIM_ROWS) {
+                check(row, now, null, null, null);
             }
-            Object exp = claims.get("exp");
-            if (exp instanceof Number n && n.doubleValue() * 1000 < now) {
-                throw new Refused(Refusal.EXP_PASSED);
+        }
+
+        private static final Set<Refusal> CLAIM_ROWS = EnumSet.range(Refusal.ALG_NOT_RS512, Refusal.JTI_NOT_STRING);
+
+        /** The endpoint's path through {@link #verdict}: a failed row is its refusal. */
+        void check(Refusal row, long now, String aud, Map<String, RSAPublicKey> keys, String detail)
+                throws Refused, GeneralSecurityException {
+            if (Boolean.FALSE.equals(verdict(row, now, aud, null, keys))) {
+                throw new Refused(row, detail);
             }
-            Object kid = header.get("kid");
-            if (kid == null || "".equals(kid)) {
-                throw new Refused(Refusal.KID_MISSING);
-            }
-            if (!(header.get("typ") instanceof String typ && typ.equalsIgnoreCase("JWT"))) {
-                throw new Refused(Refusal.TYP_INVALID);
-            }
-            if (exp == null) {
-                throw new Refused(Refusal.EXP_MISSING);
-            }
-            if (!(exp instanceof Number)) {
-                throw new Refused(Refusal.EXP_NOT_NUMBER);
-            }
-            if (!(claims.get("iss") instanceof String iss && !iss.isEmpty() && iss.equals(claims.get("sub")))) {
-                throw new Refused(Refusal.ISS_SUB_INVALID);
-            }
-            Object jti = claims.get("jti");
-            if (jti == null) {
-                throw new Refused(Refusal.JTI_MISSING);
-            }
-            if (!(jti instanceof String s) || s.isEmpty()) {
-                throw new Refused(Refusal.JTI_NOT_STRING);
+        }
+
+        /** A row about the assertion itself, for the endpoint and inspect alike: true passes, false fails, null cannot
+         *  be told from what is given (aud, apiKey, keys: each may be null) or needs the service's state. */
+        Boolean verdict(Refusal row, long now, String aud, String apiKey, Map<String, RSAPublicKey> keys)
+                throws GeneralSecurityException {
+            return switch (row) {
+                case ALG_NOT_RS512 -> "RS512".equals(header.get("alg"));
+                case EXP_PASSED -> !(claims.get("exp") instanceof Number n && n.doubleValue() * 1000 < now);
+                case KID_MISSING -> header.get("kid") != null && !"".equals(header.get("kid"));
+                case TYP_INVALID -> header.get("typ") instanceof String typ && typ.equalsIgnoreCase("JWT");
+                case EXP_MISSING -> claims.get("exp") != null;
+                case EXP_NOT_NUMBER -> claims.get("exp") instanceof Number;
+                case ISS_SUB_INVALID -> claims.get("iss") instanceof String iss && !iss.isEmpty() && iss.equals(claims.get("sub"));
+                case JTI_MISSING -> claims.get("jti") != null;
+                case JTI_NOT_STRING -> claims.get("jti") instanceof String s && !s.isEmpty();
+                case EXP_TOO_FAR -> claims.get("exp") instanceof Number n
+                        ? n.doubleValue() * 1000 <= now + MockIdentityService.MAX_EXP_AHEAD_MS : null;
+                case UNKNOWN_APP -> apiKey == null ? null : apiKey.equals(claims.get("sub"));
+                case NO_MATCHING_KID -> keys == null ? null : kid() != null && keys.containsKey(kid());
+                case SIGNATURE_INVALID -> keys == null || kid() == null || !keys.containsKey(kid()) ? null
+                        : signatureVerifies(keys.get(kid()), now);
+                case AUD_INVALID -> aud == null ? null : isFor(aud);
+                default -> null;
+            };
+        }
+
+        private boolean signatureVerifies(RSAPublicKey key, long now) throws GeneralSecurityException {
+            try {
+                verifySignature(key, now);
+                return true;
+            } catch (Refused r) {
+                return false;
             }
         }
 
@@ -417,16 +430,14 @@ public final class MockTokenEndpoint {
         private final ConcurrentHashMap<Used, Long> forgetAfter = new ConcurrentHashMap<>();
 
         /** Rows 18 and 19; on success the jti is burnt for this sub. */
-        void burn(String sub, String jti, double expMillis, long now) throws Refused {
-            Used used = new Used(sub, jti);
+        void burn(ClientAssertion assertion, long now) throws Refused, GeneralSecurityException {
+            Used used = new Used(assertion.subject(), assertion.jti());
             Long previous = forgetAfter.get(used);
             if (previous != null && previous >= now) {
                 throw new Refused(Refusal.JTI_REUSED);
             }
-            if (expMillis > now + MockIdentityService.MAX_EXP_AHEAD_MS) {
-                throw new Refused(Refusal.EXP_TOO_FAR);
-            }
-            long until = (long) Math.ceil(expMillis);
+            assertion.check(Refusal.EXP_TOO_FAR, now, null, null, null);
+            long until = (long) Math.ceil(assertion.expMillis());
             boolean[] reused = {false};
             forgetAfter.compute(used, (k, old) -> {
                 if (old != null && old >= now) {
@@ -446,47 +457,6 @@ public final class MockTokenEndpoint {
 
         int size() {
             return forgetAfter.size();
-        }
-    }
-
-    /** Issued access tokens and when each expires. */
-    static final class AccessTokens {
-        enum Check { VALID, EXPIRED, UNKNOWN }
-
-        private static final SecureRandom RANDOM = new SecureRandom();
-        private final ConcurrentHashMap<String, Long> expiresAt = new ConcurrentHashMap<>();
-        private final AtomicLong issued = new AtomicLong();
-
-        /** {@code n} random bytes as URL-safe text: for access and refresh tokens alike. */
-        static String random(int n) {
-            byte[] bytes = new byte[n];
-            RANDOM.nextBytes(bytes);
-            return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
-        }
-
-        /** 168 random bits: 28 URL-safe characters, the length NHS tokens have. */
-        String issue(long now, long lifetimeMs) {
-            String token = random(21);
-            expiresAt.put(token, now + lifetimeMs);
-            issued.incrementAndGet();
-            return token;
-        }
-
-        Check check(String token, long now) {
-            Long until = expiresAt.get(token);
-            return until == null ? Check.UNKNOWN : until > now ? Check.VALID : Check.EXPIRED;
-        }
-
-        void forgetExpired(long now) {
-            expiresAt.values().removeIf(until -> until <= now);
-        }
-
-        int size() {
-            return expiresAt.size();
-        }
-
-        long issued() {
-            return issued.get();
         }
     }
 }

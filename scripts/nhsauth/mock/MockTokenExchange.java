@@ -143,7 +143,7 @@ final class MockTokenExchange {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("issued_token_type", "urn:ietf:params:oauth:token-type:access_token");
         // Never honoured: refreshing needs the app's client secret, outside the signed-JWT pattern.
-        fields.put("refresh_token", MockTokenEndpoint.AccessTokens.random(24));
+        fields.put("refresh_token", MockAccessTokens.random(24));
         fields.put("refresh_token_expires_in", "3599");
         fields.put("refresh_count", "0");
         return fields;
