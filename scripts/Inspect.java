@@ -127,7 +127,8 @@ public class Inspect implements Callable<Integer> {
         StringBuilder s = new StringBuilder();
         s.append("header  ").append(JSONObjectUtils.toJSONString(result.header())).append('\n');
         s.append("claims  ").append(JSONObjectUtils.toJSONString(result.claims())).append('\n');
-        if (result.claims().get("exp") instanceof Number exp) {
+        // A date only where there is one: 1e300 is a number, and row 19's failure, but no instant.
+        if (result.claims().get("exp") instanceof Number exp && Math.abs(exp.doubleValue()) < 1e15) {
             long ahead = exp.longValue() - Instant.now().getEpochSecond();
             s.append("exp     ").append(Instant.ofEpochSecond(exp.longValue())).append(" (")
                     .append(ahead >= 0 ? "in " + span(ahead) : span(-ahead) + " ago").append(")\n");
@@ -162,7 +163,7 @@ public class Inspect implements Callable<Integer> {
             r.put("http_status", rule.status());
             r.put("error", rule.error());
             r.put("error_description", rule.errorDescription());
-            r.put("fix", FIXES.get(rule.row()));
+            r.put("fix", Boolean.FALSE.equals(rule.passed()) ? FIXES.get(rule.row()) : null);
             rules.add(r);
         }
         Map<String, Object> all = new LinkedHashMap<>();

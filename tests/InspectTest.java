@@ -120,6 +120,16 @@ class InspectTest {
         assertEquals(List.of(18, 21, 22, 26), rules.stream().filter(rule -> rule.get("status").equals("not_checkable"))
                 .map(rule -> ((Number) rule.get("row")).intValue()).toList(), "rows that need the service's state");
         assertNull(TestSupport.parseJson(json.out()).get("first_failure"));
+        assertTrue(rules.stream().allMatch(rule -> rule.get("fix") == null), "a fix only for a failed row");
+    }
+
+    /** An exp past any date is row 19's failure, not a crash on showing it as a date. */
+    @Test
+    void anExpPastAnyDateIsARefusalNotACrash() throws Exception {
+        for (double exp : new double[] {1e300, -1e300}) {
+            TestSupport.Result r = inspect(file(assertion(h -> { }, c -> c.put("exp", exp), false)).toString());
+            assertEquals(3, r.exit(), r.err() + r.out());
+        }
     }
 
     @Test

@@ -89,6 +89,7 @@ class MockPageTest {
         String token = (String) TestSupport.parseJson(granted.body()).get("access_token");
         HttpResponse<String> json = get("/_mock/requests.json");
         assertEquals("application/json", json.headers().firstValue("Content-Type").orElse(null));
+        assertEquals("nosniff", json.headers().firstValue("X-Content-Type-Options").orElse(null));
         String signature = jwt.substring(jwt.lastIndexOf('.') + 1);
         for (String secret : List.of(APP, token, signature)) {
             assertFalse(json.body().contains(secret), secret + " shown in " + json.body());

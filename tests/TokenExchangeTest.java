@@ -198,6 +198,8 @@ class TokenExchangeTest {
             // The token itself where its file goes (ps would show it), and a file far too big for an ID token.
             assertSecretsKept(run(new GetToken(), server, "--subject-token", ID_TOKEN)
                     .assertOneLineError(2, "--subject-token takes a file, or - for stdin, not the token itself").err());
+            assertSecretsKept(run(new GetToken(), server, "--subject-token", ID_TOKEN + ".x")
+                    .assertOneLineError(2, "not the token itself").err());
             Path huge = Files.write(dir.resolve("huge.jwt"), new byte[70_000]);
             run(new GetToken(), server, "--subject-token", huge.toString()).assertOneLineError(2, "over 65536 bytes");
             assertTrue(server.requests.isEmpty(), "nothing is sent");

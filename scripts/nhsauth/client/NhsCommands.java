@@ -57,7 +57,9 @@ public final class NhsCommands {
             } catch (IOException e) {
                 throw new UsageException("cannot read " + what + " from stdin: " + NhsFiles.reason(e), e);
             }
-        } else if (fileOrDash.matches("[\\w-]+\\.[\\w-]+\\.[\\w-]*") && !Files.exists(Path.of(fileOrDash))) {
+        } else if (fileOrDash.matches("[^/\\\\]{100,}|[^/\\\\]*\\.[^/\\\\]*\\.[^/\\\\]*") && !Files.exists(Path.of(fileOrDash))) {
+            // Long or dotted like a JWT or JWE, with no folder, and no such file: a token pasted in a file's place,
+            // not quoted back.
             throw new UsageException(what + " takes a file, or - for stdin, not the token itself (the process list "
                     + "shows arguments): put it in a file, or pipe it in");
         } else {

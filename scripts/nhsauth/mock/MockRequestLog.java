@@ -38,12 +38,18 @@ final class MockRequestLog {
     private final AtomicReferenceArray<Entry> ring = new AtomicReferenceArray<>(SIZE);
     private final AtomicLong sequence = new AtomicLong();
 
+    /**
+     * Keeps only what the page shows: a token request's form (its client assertion), and a refusal's
+     * answer. Other bodies, and any answer that succeeded (it may hold a live token), are not kept.
+     */
     void record(HttpExchange exchange, long time, byte[] body, Reply reply) {
         long n = sequence.getAndIncrement();
-        ring.set((int) (n % SIZE), new Entry(n, time, exchange.getRequestMethod(),
-                String.valueOf(exchange.getRequestURI().getRawPath()), exchange.getRequestHeaders().getFirst("Content-Type"),
-                exchange.getRequestHeaders().getFirst("apikey"), body != null && body.length <= MAX_KEPT_BODY ? body : null,
-                reply.status(), reply.body(), reply.note()));
+        String path = String.valueOf(exchange.getRequestURI().getRawPath());
+        boolean form = path.equals(MockIdentityService.TOKEN_PATH) && body != null && body.length <= MAX_KEPT_BODY;
+        boolean refusal = reply.status() >= 400 && reply.body() != null && reply.body().length <= MAX_KEPT_BODY;
+        ring.set((int) (n % SIZE), new Entry(n, time, exchange.getRequestMethod(), path,
+                exchange.getRequestHeaders().getFirst("Content-Type"), exchange.getRequestHeaders().getFirst("apikey"),
+                form ? body : null, reply.status(), refusal ? reply.body() : null, reply.note()));
     }
 
     Reply page(HttpExchange exchange) {
@@ -54,7 +60,7 @@ final class MockRequestLog {
         List<Map<String, Object>> shown = newestFirst().stream().map(MockRequestLog::shown).toList();
         String text = json ? JSONObjectUtils.toJSONString(Map.of("requests", shown)) : html(shown);
         return new Reply(200, Map.of("Content-Type", json ? "application/json" : "text/html; charset=utf-8",
-                "Cache-Control", "no-store"), text.getBytes(StandardCharsets.UTF_8), null);
+                "Cache-Control", "no-store", "X-Content-Type-Options", "nosniff"), text.getBytes(StandardCharsets.UTF_8), null);
     }
 
     private List<Entry> newestFirst() {
