@@ -130,9 +130,11 @@ final class NhsTokenCache {
         json.put("token_type", token.tokenType());
         json.put("expires_in", token.expiresInSeconds());
         json.put("issued_at", token.issuedAtMillis());
-        json.put("refresh_token", token.refreshToken());
-        json.put("refresh_token_expires_in", token.refreshTokenExpiresInSeconds());
-        json.put("issued_token_type", token.issuedTokenType());
+        if (token.refreshToken() != null) { // an exchanged token's
+            json.put("refresh_token", token.refreshToken());
+            json.put("refresh_token_expires_in", token.refreshTokenExpiresInSeconds());
+            json.put("issued_token_type", token.issuedTokenType());
+        }
         try {
             NhsFiles.createFolders(dir);
             String problem = NhsFiles.privacyProblem(dir, true);
@@ -144,6 +146,15 @@ final class NhsTokenCache {
             }
             try (var staged = NhsFiles.StagedFile.stage(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true)) {
                 staged.commit(true);
+            }
+            // No token lives over a day (NhsTokenEndpoint.usableLifetime): an older file is only a leftover,
+            // one per ID token exchanged, say.
+            try (var files = Files.newDirectoryStream(dir, "token-*.json")) {
+                for (Path f : files) {
+                    if (Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toMillis() < System.currentTimeMillis() - 86_400_000L) {
+                        Files.deleteIfExists(f);
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             // The token is good; only its reuse is lost.

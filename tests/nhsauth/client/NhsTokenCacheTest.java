@@ -97,6 +97,28 @@ class NhsTokenCacheTest {
         assertNull(cache(dir).read(URL, "key", "kid", "another key's thumbprint", null));
     }
 
+    /** A file older than any token's life goes when a token is written; a client-credentials file has no refresh fields. */
+    @Test
+    void writingATokenClearsFilesOlderThanAnyTokensLife() throws Exception {
+        Path dir = cacheWithAToken();
+        Path leftover = Files.writeString(dir.resolve("token-0123456789abcdef0123456789abcdef.json"), "{}");
+        Files.setLastModifiedTime(leftover, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 2 * 86_400_000L));
+        cache(dir).write(URL, "key", "kid", "other thumb", null, token("second"));
+        assertTrue(Files.notExists(leftover), "a two-day-old file is gone");
+        assertNotNull(cache(dir).read(URL, "key", "kid", "thumb", null), "a live token stays");
+        try (Stream<Path> files = Files.list(dir)) {
+            assertTrue(files.allMatch(f -> !snapshotOf(f).contains("refresh")), "no refresh fields for client credentials");
+        }
+    }
+
+    static String snapshotOf(Path f) {
+        try {
+            return Files.readString(f);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** A lifetime the token endpoint's answer may not have (an earlier version cached such) is no token, not a crash. */
     @Test
     void aCachedLifetimeOutsideTheEndpointsRangeIsReadAsNoToken() throws Exception {
