@@ -78,8 +78,8 @@ class EndToEndTest {
     @Test
     void optionsComeFromTheEnvironmentAndTheKeyIsOwnerOnlyWhateverTheUmask() throws Exception {
         List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c",
-                "umask 000 && exec \"$0\" generate-keys" + catalog() + " --key-size 2048",
-                TestSupport.repoRoot().resolve("jbang").toString()));
+                "umask 000 && exec \"$0\" \"$1\" --key-size 2048",
+                TestSupport.repoRoot().resolve("jbang").toString(), "generate-keys" + catalog()));
         TestSupport.process(scratch, Map.of("NHS_ENV", "dev", "NHS_OUTPUT_DIR", "from-env"), null, cmd).assertOk();
         assertEquals("rw-------", TestSupport.posixMode(scratch.resolve("from-env/dev-1.pem")));
         assertEquals("rw-r--r--", TestSupport.posixMode(scratch.resolve("from-env/dev-1.json")));

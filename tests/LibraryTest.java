@@ -27,7 +27,7 @@ class LibraryTest {
 
     static final String SCRIPT = String.join("\n",
             "///usr/bin/env jbang \"$0\" \"$@\" ; exit $?",
-            "//SOURCES %s",
+            "//SOURCES \"%s\"",
             "import nhsauth.client.NhsClient;",
             "public class MyCheck {",
             "    public static void main(String... args) {",

@@ -116,8 +116,9 @@ class ProgressTest {
     @Test
     void aRealTerminalDecides() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "util-linux script is not installed");
-        String alias = TestSupport.repoRoot().resolve("jbang") + " generate-keys@" + TestSupport.repoRoot()
-                + " --key-size 2048 --output-dir";
+        // Quoted: the repository may sit under a folder with a space.
+        String alias = "'" + TestSupport.repoRoot().resolve("jbang") + "' 'generate-keys@" + TestSupport.repoRoot()
+                + "' --key-size 2048 --output-dir";
         TestSupport.Result onScreen = underTerminal(alias + " a --format json > a.json");
         assertTrue(onScreen.out().contains(LABEL), "stderr on the terminal, stdout redirected: " + onScreen.out());
         assertFalse(Files.readString(dir.resolve("a.json")).contains(LABEL));
