@@ -90,7 +90,7 @@ class ReadmeTest {
                 String block = blocks.get(i)
                         .replace(INT + "hello-world/", mock.baseUrl() + "/hello-world/")
                         .replace(INT, mock.baseUrl() + "/echo/")
-                        .replace("/path/to/nhs-auth", root.toString())
+                        .replace("/path/to/nhs-auth", "'" + root + "'") // a folder with a space stays one word
                         .replaceAll("(?m)^.*tests/RunTests\\.java.*$", ": skipped, this is the test run itself");
                 script.append("echo '### README block ").append(i + 1).append("' >&2\n").append(block);
             }
