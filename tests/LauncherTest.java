@@ -1074,7 +1074,9 @@ class LauncherTest {
         Assumptions.assumeTrue(Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
                 .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, "shellcheck"))),
                 "skipped: shellcheck is not installed (Debian package shellcheck)");
-        TestSupport.Result r = run(tmp, Map.of(), List.of("shellcheck", launcher.toString()));
+        // The other bash the project ships or runs: the installed fast path and CI.
+        TestSupport.Result r = run(tmp, Map.of(), List.of("shellcheck", launcher.toString(),
+                TestSupport.repoRoot().resolve("scripts/install.sh").toString(), TestSupport.repoRoot().resolve(".ci/run").toString()));
         assertEquals(0, r.exit(), () -> r.out() + r.err());
     }
 
