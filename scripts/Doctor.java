@@ -7,8 +7,7 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 
 import java.io.PrintWriter;
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;

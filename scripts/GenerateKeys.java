@@ -6,15 +6,11 @@
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Path;
+import java.io.*;
+import java.nio.file.*;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPublicKey;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;

@@ -11,10 +11,7 @@ import nhsauth.mock.MockInspection;
 import java.io.PrintWriter;
 import java.security.GeneralSecurityException;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 import java.util.concurrent.Callable;
 
 import com.nimbusds.jose.util.JSONObjectUtils;

@@ -14,18 +14,13 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 import nhsauth.mock.*;
 
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.*;
+import java.nio.file.*;
 import java.util.*;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
+import java.util.stream.*;
 
-import picocli.AutoComplete;
-import picocli.CommandLine;
+import picocli.*;
 import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
 

@@ -8,8 +8,7 @@ import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.security.interfaces.RSAPrivateCrtKey;
-import java.security.interfaces.RSAPublicKey;
+import java.security.interfaces.*;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;

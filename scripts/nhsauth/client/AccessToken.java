@@ -1,7 +1,6 @@
 package nhsauth.client;
 
-import java.time.Duration;
-import java.time.Instant;
+import java.time.*;
 import java.util.Map;
 
 /**

@@ -1,8 +1,6 @@
 package nhsauth.client;
 
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 
 /** Every check of {@link NhsClient.Builder#diagnose}, in order. */
 public record Diagnosis(List<Diagnosis.Check> checks) {

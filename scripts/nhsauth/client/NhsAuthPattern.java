@@ -1,7 +1,6 @@
 package nhsauth.client;
 
-import java.util.Arrays;
-import java.util.Locale;
+import java.util.*;
 import java.util.stream.Collectors;
 
 /**

@@ -1,10 +1,8 @@
 package nhsauth.client;
 
-import java.util.List;
-import java.util.Map;
+import java.util.*;
 
-import com.nimbusds.jose.util.JSONArrayUtils;
-import com.nimbusds.jose.util.JSONObjectUtils;
+import com.nimbusds.jose.util.*;
 
 /**
  * JSON text for what nhs-auth writes: {@code --format json} lines and JWKS files, written by nimbus

@@ -1,17 +1,11 @@
 package nhsauth.client;
 
 import java.math.BigInteger;
-import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.PrivateKey;
+import java.security.*;
 import java.security.interfaces.RSAPrivateCrtKey;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.RSAPrivateCrtKeySpec;
-import java.util.Arrays;
-import java.util.Base64;
-import java.util.Objects;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.security.spec.*;
+import java.util.*;
+import java.util.regex.*;
 
 /**
  * RSA keys in PEM with the JDK alone: the two unencrypted forms generate-keys and openssl write.

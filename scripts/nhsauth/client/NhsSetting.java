@@ -1,13 +1,9 @@
 package nhsauth.client;
 
-import java.net.InetAddress;
-import java.net.URI;
-import java.net.UnknownHostException;
-import java.util.Arrays;
+import java.net.*;
+import java.util.*;
 import java.time.Duration;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.regex.*;
 
 /**
  * Every setting of the toolkit, each once with all its names: the {@code NHS_*} variable that

@@ -2,15 +2,9 @@ package nhsauth.client;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
+import java.nio.file.*;
+import java.security.*;
+import java.util.*;
 import java.util.function.Consumer;
 
 import com.nimbusds.jose.util.JSONObjectUtils;

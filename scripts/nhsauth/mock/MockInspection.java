@@ -1,16 +1,10 @@
 //SOURCES MockIdentityService.java
 package nhsauth.mock;
 
-import nhsauth.mock.MockTokenEndpoint.ClientAssertion;
-import nhsauth.mock.MockTokenEndpoint.Refusal;
-import nhsauth.mock.MockTokenEndpoint.Refused;
+import nhsauth.mock.MockTokenEndpoint.*;
 
 import java.security.GeneralSecurityException;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
+import java.util.*;
 
 import com.nimbusds.jose.jwk.JWKSet;
 

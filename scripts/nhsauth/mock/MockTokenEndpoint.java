@@ -2,26 +2,15 @@
 package nhsauth.mock;
 
 import nhsauth.client.*;
-import nhsauth.mock.MockIdentityService.Reply;
-import nhsauth.mock.MockIdentityService.RequestBody;
+import nhsauth.mock.MockIdentityService.*;
 
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.NoSuchAlgorithmException;
-import java.security.Signature;
-import java.security.SignatureException;
+import java.nio.charset.*;
+import java.security.*;
 import java.security.interfaces.RSAPublicKey;
-import java.util.Base64;
-import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
+import java.util.*;
 import java.util.concurrent.ConcurrentHashMap;
 
 import com.nimbusds.jose.util.JSONObjectUtils;

@@ -2,26 +2,15 @@
 package nhsauth.mock;
 
 import nhsauth.mock.MockIdentityService.Reply;
-import nhsauth.mock.MockTokenEndpoint.ClientAssertion;
-import nhsauth.mock.MockTokenEndpoint.Refusal;
-import nhsauth.mock.MockTokenEndpoint.Refused;
+import nhsauth.mock.MockTokenEndpoint.*;
 
-import java.security.GeneralSecurityException;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
+import java.security.*;
 import java.security.interfaces.RSAPublicKey;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
+import java.util.*;
 
-import com.nimbusds.jose.JOSEException;
-import com.nimbusds.jose.JOSEObjectType;
-import com.nimbusds.jose.JWSAlgorithm;
-import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.*;
 import com.nimbusds.jose.crypto.RSASSASigner;
-import com.nimbusds.jwt.JWTClaimsSet;
-import com.nimbusds.jwt.SignedJWT;
+import com.nimbusds.jwt.*;
 import com.sun.net.httpserver.HttpExchange;
 
 /**
