@@ -9,7 +9,6 @@
 //SOURCES NhsEnvironment.java
 //SOURCES NhsAuthPattern.java
 //SOURCES NhsSetting.java
-//SOURCES NhsVariables.java
 //SOURCES NhsSigningKey.java
 //SOURCES NhsHttp.java
 //SOURCES NhsProxies.java
@@ -32,15 +31,12 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * A client for NHS England's application-restricted APIs with signed-JWT authentication: it
- * signs a client assertion with your private key, exchanges it at the token endpoint for an
- * access token, reuses the token while it lives, and sends API requests with
- * {@code Authorization: Bearer}. The platform's other patterns, an {@code apikey} header and
- * open access, are one {@link Builder#auth(NhsAuthPattern)} away.
- *
- * <p>Pull it into a JBang script with one line, {@code //SOURCES <path or URL>/nhsauth/client/NhsClient.java};
- * its helpers and {@code //DEPS} come along. Failures are {@link NhsAuthException}s whose message
- * is one line naming the problem and the fix, with an exit code.
+ * A client for NHS England's application-restricted APIs with signed-JWT authentication: it signs a client assertion
+ * with your private key, exchanges it for an access token, reuses the token while it lives, and sends API requests with
+ * {@code Authorization: Bearer}. The other patterns, an {@code apikey} header and open access, are one
+ * {@link Builder#auth(NhsAuthPattern)} away. Pull it into a JBang script with
+ * {@code //SOURCES <path or URL>/nhsauth/client/NhsClient.java}; its helpers and {@code //DEPS} come along.
+ * Failures are {@link NhsAuthException}s: a one-line message naming the problem and the fix, and an exit code.
  */
 public final class NhsClient {
     /** How many times a token request is resent after a transient failure. */
@@ -78,11 +74,7 @@ public final class NhsClient {
     /** Starts a client configuration; {@link Builder#build()} checks it. */
     public static Builder builder() { return new Builder(); }
 
-    /**
-     * A client configured from the {@code NHS_*} environment variables, as the commands read them.
-     *
-     * @throws UsageException a variable is missing or its value is unusable ({@link Builder#fromEnvironment()})
-     */
+    /** A client configured from the {@code NHS_*} variables as the commands read them; a bad one is a UsageException. */
     public static NhsClient fromEnvironment() {
         return builder().fromEnvironment().build();
     }
@@ -135,11 +127,8 @@ public final class NhsClient {
     }
 
     /**
-     * An access token, reusing the last one while it has more than a minute to live: from this
-     * process, or with {@link Builder#tokenCache(Path)} from the cache shared across runs.
-     *
-     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     * An access token, reusing the last one (from this process, or the {@link Builder#tokenCache(Path)}) while it has
+     * more than a minute to live. Throws TokenRequestException when refused (exit 3), NetworkException (exit 5).
      */
     public String accessToken() {
         return token().value();
@@ -162,7 +151,6 @@ public final class NhsClient {
         return cached;
     }
 
-    /** A new token in place of the one held (and cached), which the API may have refused. */
     private synchronized AccessToken renewToken() {
         renewals++;
         cached = requestToken();
@@ -173,12 +161,9 @@ public final class NhsClient {
     }
 
     /**
-     * Exchanges a fresh client assertion (and the subject token, if given) for a new access token, retrying transient failures
-     * (connection refused or reset, HTTP 429, 502, 503, 504) up to twice, each time with a newly
-     * signed assertion so no jti is ever reused.
-     *
-     * @throws TokenRequestException the token endpoint refused, or answered with something that is not a token (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure, or a 200 that is not JSON (exit 5)
+     * Exchanges a fresh client assertion (and the subject token, if given) for a new access token, resending after a
+     * refused or reset connection or HTTP 429, 502, 503, 504 up to twice, each time newly signed so no jti is reused.
+     * Throws TokenRequestException for a refusal or a non-token (exit 3), NetworkException (exit 5).
      */
     public AccessToken requestToken() {
         signingKey();
@@ -187,15 +172,11 @@ public final class NhsClient {
     }
 
     /**
-     * Sends an API request with the pattern's credentials ({@code Authorization: Bearer} for
-     * signed-jwt, {@code apikey} for api-key, nothing for none), an {@code X-Request-ID} (a fresh
-     * UUID unless the request has one) and {@code User-Agent: nhs-auth/<version>} (unless it has
-     * one). With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same X-Request-ID.
-     * The caller's builder is left as it was.
-     *
-     * @throws TokenRequestException getting the token failed (exit 3)
-     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
-     * @throws UsageException the request has a header the JDK may not set, or would send the token in clear (exit 2)
+     * Sends an API request with the pattern's credentials ({@code Authorization: Bearer}, {@code apikey} or none), an
+     * {@code X-Request-ID} (a fresh UUID) and {@code User-Agent: nhs-auth/<version>} unless it has them; the caller's
+     * builder is left as it was. With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same
+     * X-Request-ID. Throws TokenRequestException (exit 3), NetworkException (exit 5), or UsageException for a header
+     * the JDK may not set or a credential in clear (exit 2).
      */
     public HttpResponse<byte[]> send(HttpRequest.Builder request, int retries) {
         return send(request, retries, HttpResponse.BodyHandlers.ofByteArray());
@@ -207,10 +188,9 @@ public final class NhsClient {
     }
 
     /**
-     * Like {@link #send(HttpRequest.Builder, int)}, with the body handed to {@code body} as it
-     * arrives (to stream a large answer). Only the answer returned reaches {@code body}: one that
-     * is resent, or a token the API refused, is read and dropped. A token reused from an earlier
-     * request or from the cache that the API answers 401 to is replaced once by a new one.
+     * Like {@link #send(HttpRequest.Builder, int)}, the body handed to {@code body} as it arrives; only the answer
+     * returned reaches it. A reused token (from an earlier request or the cache) that the API answers 401 to is
+     * replaced once by a new one.
      */
     public <T> HttpResponse<T> send(HttpRequest.Builder request, int retries, HttpResponse.BodyHandler<T> body) {
         HttpRequest.Builder ours = request.copy();
@@ -233,33 +213,18 @@ public final class NhsClient {
             ours.header("apikey", config.apiKey);
         }
         int renewedBefore = renewals;
-        AccessToken token = addToken ? token() : null;
+        AccessToken[] token = {addToken ? token() : null};
         // Only a token this call did not just get can be stale (revoked, or from another server's run).
-        boolean mayRenew = token != null && renewals == renewedBefore;
-        for (int attempt = 0; ; attempt++) {
-            if (token != null) {
-                ours.setHeader("Authorization", "Bearer " + token.value());
-            }
-            boolean last = attempt >= retries;
-            boolean renewable = mayRenew;
-            HttpResponse<T> response = http.exchange(ours.build(), "API", info ->
-                    renewable && info.statusCode() == 401 || !last && NhsHttp.isTransient(info.statusCode())
-                            ? HttpResponse.BodySubscribers.replacing(null) : body.apply(info));
-            if (renewable && response.statusCode() == 401) {
-                http.trace("the API refused the reused access token (HTTP 401): getting a new one");
-                token = renewToken();
-                mayRenew = false;
-                attempt--;
-                continue;
-            }
-            if (last || !NhsHttp.isTransient(response.statusCode())) {
-                return response;
-            }
-            http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the API", attempt, retries, response);
-        }
+        boolean[] mayRenew = {token[0] != null && renewals == renewedBefore};
+        return http.send(() -> (token[0] == null ? ours : ours.setHeader("Authorization", "Bearer " + token[0].value())).build(),
+                "API", retries, false, status -> mayRenew[0] && status == 401, () -> {
+                    http.trace("the API refused the reused access token (HTTP 401): getting a new one");
+                    token[0] = renewToken();
+                    mayRenew[0] = false;
+                }, body);
     }
 
-    /** An answer's body as UTF-8 text, whatever charset it names, for get and post. */
+    /** UTF-8, whatever charset the answer names. */
     private static final HttpResponse.BodyHandler<String> TEXT = HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8);
 
     /** GET a URL with the pattern's credentials; the answer as text. Fails as {@link #send} does. */
@@ -314,19 +279,14 @@ public final class NhsClient {
             }
         }
 
-        /**
-         * Takes every setting the {@code NHS_*} variables give, as the commands read them (the
-         * README's table), and the proxy variables. Setters called after it win.
-         *
-         * @throws UsageException a variable's value is unusable, naming the variable
-         */
+        /** Takes every setting the {@code NHS_*} and proxy variables give (the README's table); setters after it win. */
         public Builder fromEnvironment() {
             return fromEnvironment(System.getenv());
         }
 
         /** {@link #fromEnvironment()} from a map of variables instead of the process's. */
         public Builder fromEnvironment(Map<String, String> vars) {
-            NhsVariables.configure(this, vars);
+            NhsSetting.configure(this, vars);
             return this;
         }
 
@@ -403,9 +363,8 @@ public final class NhsClient {
         }
 
         /**
-         * Keeps access tokens across runs in this folder (owner-only), keyed by token URL, API key,
-         * kid, key and subject token; null (the default) keeps them in memory only. {@link NhsCommands#defaultTokenCacheDir()}
-         * is where the commands keep them.
+         * Keeps access tokens across runs in this owner-only folder, keyed by token URL, API key, kid, key and subject
+         * token (the commands': {@link NhsCommands#defaultTokenCacheDir()}); null (the default): in memory only.
          */
         public Builder tokenCache(Path dir) {
             this.tokenCacheDir = dir;
@@ -425,20 +384,15 @@ public final class NhsClient {
         }
 
         /**
-         * Checks the whole chain this configuration would use, link by link, without stopping at
-         * the first failure: the key, the JWKS ({@code jwks}: a file or URL to compare the key
-         * with, or null), the proxy, DNS, TCP, TLS, the clock, the token request and the API
+         * Checks every link of the chain this configuration would use, not stopping at a failure: the key, the JWKS
+         * ({@code jwks}: a file or URL, or null), the proxy, DNS, TCP, TLS, the clock, the token request and the API
          * ({@code apiUrl}: a URL to GET last, or null). Nothing secret is reported.
          */
         public Diagnosis diagnose(String jwks, String apiUrl) {
             return new Diagnosis(NhsDoctor.run(copy(), NhsSetting.blankToNull(jwks), NhsSetting.blankToNull(apiUrl)));
         }
 
-        /**
-         * Checks the configuration and loads the private key, if the pattern needs one.
-         *
-         * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
-         */
+        /** Checks the configuration and loads any private key; a UsageException names what is missing or unusable. */
         public NhsClient build() {
             NhsAuthPattern pattern = NhsAuthPattern.resolve(this);
             if (pattern != NhsAuthPattern.SIGNED_JWT) {

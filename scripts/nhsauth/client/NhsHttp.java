@@ -12,7 +12,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Consumer;
+import java.util.function.*;
 
 import javax.net.ssl.*;
 
@@ -43,10 +43,7 @@ final class NhsHttp {
         this.extraTrust = caCertificates != null ? NhsTls.sslContext(caCertificates) : null;
     }
 
-    /**
-     * The JDK client, made on first use: a run that reuses a cached token or prints an assertion
-     * never needs its selector thread and TLS classes.
-     */
+    /** Made on first use: a run that reuses a cached token or prints an assertion needs no selector thread nor TLS. */
     private synchronized HttpClient client() {
         if (http == null) {
             // HTTP/1.1 as curl and requests speak it: no h2c upgrade headers for proxies to trip on.
@@ -67,9 +64,8 @@ final class NhsHttp {
     }
 
     /**
-     * The JVM's exit waits for threads blocked in native code, as an HttpClient's selector thread
-     * always is; interrupted, it ends. A shutdown hook interrupts them however the JVM exits, so
-     * scripts need no exit of their own: JDK 17 has no public way to close an HttpClient.
+     * The JVM's exit waits for an HttpClient's selector thread, blocked in native code, and JDK 17 cannot close one:
+     * interrupted by a shutdown hook, it ends, so scripts need no exit of their own.
      */
     private static void stopSelectors() {
         for (Thread t : Thread.getAllStackTraces().keySet()) {
@@ -97,10 +93,7 @@ final class NhsHttp {
         }
     }
 
-    /**
-     * Says why a request is resent, as curl's --retry does, and waits: as Retry-After asks (seconds
-     * or an HTTP date; a minute at most), else 0.5 s, 1 s, ... with jitter.
-     */
+    /** Says why a request is resent, as curl's --retry does, and waits as Retry-After asks (1 min at most), else 0.5 s, 1 s, ... */
     void pauseBeforeRetry(String why, int attempt, int retries, HttpResponse<?> answer) {
         String retryAfter = answer == null ? "" : answer.headers().firstValue("Retry-After").orElse("").trim();
         Instant at = parseDate(retryAfter);
@@ -135,10 +128,7 @@ final class NhsHttp {
         }
     }
 
-    /**
-     * A header's value as a trace may show it: credentials masked, in requests and responses alike,
-     * since a trace is pasted into tickets. Authorization keeps its scheme, which helps and is no secret.
-     */
+    /** A header's value as a trace (pasted into tickets) may show it: credentials masked; Authorization keeps its scheme. */
     static String traced(String name, String value) {
         String lower = name.toLowerCase(Locale.ROOT);
         if (lower.equals("authorization") || lower.equals("proxy-authorization")) {
@@ -148,17 +138,45 @@ final class NhsHttp {
         return SECRET_HEADERS.contains(lower) || lower.contains("token") || lower.contains("secret") ? "****" : value;
     }
 
+    /**
+     * Sends the request {@code request} makes, and a fresh one up to {@code retries} times after HTTP 429, 502, 503 or
+     * 504 and, with {@code retryConnections}, a refused or reset connection. An answer {@code stale} picks (by status)
+     * is resent after {@code renew}, uncounted. {@code handler} reads only the answer returned.
+     */
+    <T> HttpResponse<T> send(Supplier<HttpRequest> request, String what, int retries, boolean retryConnections,
+            IntPredicate stale, Runnable renew, HttpResponse.BodyHandler<T> handler) {
+        for (int attempt = 0; ; attempt++) {
+            boolean last = attempt >= retries;
+            try {
+                HttpResponse<T> response = exchange(request.get(), what, info ->
+                        stale.test(info.statusCode()) || !last && isTransient(info.statusCode())
+                                ? HttpResponse.BodySubscribers.replacing(null) : handler.apply(info));
+                if (stale.test(response.statusCode())) {
+                    renew.run();
+                    attempt--;
+                    continue;
+                }
+                if (last || !isTransient(response.statusCode())) {
+                    return response;
+                }
+                pauseBeforeRetry("HTTP " + response.statusCode() + " from the " + what, attempt, retries, response);
+            } catch (NetworkException e) {
+                if (last || !retryConnections || !e.retryable()) {
+                    throw e;
+                }
+                pauseBeforeRetry(e.getMessage(), attempt, retries, null);
+            }
+        }
+    }
+
     /** A request whose answer is read whole, up to {@code maxBytes}: more is a failure, not a full memory. */
     HttpResponse<byte[]> exchange(HttpRequest request, String what, int maxBytes) {
         return exchange(request, what, info -> limited(maxBytes));
     }
 
     /**
-     * Sends a request by the proxy rules and takes its whole answer, body included, within the
-     * request's timeout (else the client's): the JDK's own request timeout ends with the headers,
-     * so a server that trickles its body would otherwise hold a run forever.
-     *
-     * @throws NetworkException DNS, connect, TLS, proxy authentication, timeout, an over-long answer
+     * Sends a request by the proxy rules and takes its whole answer within the request's timeout (else the client's):
+     * the JDK's own ends with the headers, so a server trickling its body would hold a run forever.
      */
     <T> HttpResponse<T> exchange(HttpRequest request, String what, HttpResponse.BodyHandler<T> handler) {
         NhsProxies.Endpoint proxy = proxies.endpointFor(request.uri());
@@ -273,7 +291,6 @@ final class NhsHttp {
                 "try again; " + NhsSetting.TRACE.named() + " shows the exchange", true, e);
     }
 
-    /** The first of {@code e} and its causes that is one of {@code types}; null for none. */
     private static Throwable cause(Throwable e, Class<?>... types) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             for (Class<?> type : types) {
@@ -285,7 +302,6 @@ final class NhsHttp {
         return null;
     }
 
-    /** An answer longer than its limit. */
     private static final class AnswerTooLarge extends IOException {
         final int limit;
 
@@ -296,7 +312,7 @@ final class NhsHttp {
     }
 
     /** The JDK's byte-array body, failing as soon as it grows past {@code limit} instead of filling memory. */
-    private static HttpResponse.BodySubscriber<byte[]> limited(int limit) {
+    static HttpResponse.BodySubscriber<byte[]> limited(int limit) {
         HttpResponse.BodySubscriber<byte[]> whole = HttpResponse.BodySubscribers.ofByteArray();
         return new HttpResponse.BodySubscriber<>() {
             private Flow.Subscription subscription;

@@ -2,6 +2,7 @@ package nhsauth.client;
 
 import java.net.*;
 import java.util.*;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.*;
 
@@ -38,7 +39,10 @@ enum NhsSetting {
     MOCK_ID_TOKEN_JWKS("NHS_MOCK_ID_TOKEN_JWKS", "--id-token-jwks", null),
     MOCK_PORT("NHS_MOCK_PORT", "--port", null);
 
+    /** A placeholder is a form's mark, the setting's name, then END; each audience words it in {@link #render}. */
     private static final Pattern MARK = Pattern.compile("([\uE000\uE002\uE003])([A-Z_]+)\uE001");
+    /** The forms: its two names ({@code check --timeout / NHS_TIMEOUT}), what sets it, its one name ({@code use --kid int-1}). */
+    static final char NOUN = '\uE000', ACTION = '\uE002', SHORT = '\uE003';
     private final String variable;
     private final String option;
     private final String method;
@@ -49,36 +53,20 @@ enum NhsSetting {
         this.method = method;
     }
 
-    /** The forms a message can name a setting in; each placeholder starts with its mark. */
-    enum Form {
-        /** Both its names: {@code check --timeout / NHS_TIMEOUT}. */
-        NOUN('\uE000'),
-        /** What sets it: {@code no API key: pass --api-key or set NHS_API_KEY to …}. */
-        ACTION('\uE002'),
-        /** Its one name in this audience's hands: {@code use --kid int-1}. */
-        SHORT('\uE003');
-
-        final char mark;
-
-        Form(char mark) {
-            this.mark = mark;
-        }
-    }
-
     /** How one audience words a setting in a form. */
     interface Words {
-        String of(NhsSetting setting, Form form);
+        String of(NhsSetting setting, char form);
     }
 
     /** The library's words: the variable and the builder method. */
-    static final Words LIBRARY = (setting, form) -> form == Form.SHORT ? setting.method.replace("(…)", "")
+    static final Words LIBRARY = (setting, form) -> form == SHORT ? setting.method.replace("(…)", "")
             : setting.variable == null ? setting.method
-            : form == Form.ACTION ? "set " + setting.variable + " or call " + setting.method
+            : form == ACTION ? "set " + setting.variable + " or call " + setting.method
             : setting.variable + " / " + setting.method;
 
     /** The commands' words: the option and the variable. */
-    static final Words COMMAND_LINE = (setting, form) -> form == Form.SHORT || setting.variable == null ? setting.option
-            : form == Form.ACTION ? "pass " + setting.option + " or set " + setting.variable
+    static final Words COMMAND_LINE = (setting, form) -> form == SHORT || setting.variable == null ? setting.option
+            : form == ACTION ? "pass " + setting.option + " or set " + setting.variable
             : setting.option + " / " + setting.variable;
 
     /** The setting an option gives; null for an option that no variable gives. */
@@ -96,35 +84,53 @@ enum NhsSetting {
         return variable;
     }
 
+    /** Its variable's value in {@code vars}, trimmed; null when unset or blank. */
+    String in(Map<String, String> vars) {
+        return blankToNull(vars.get(variable));
+    }
+
     /** A placeholder for the setting as a noun: {@code check <it>}. */
     String named() {
-        return Form.NOUN.mark + name() + "\uE001";
+        return NOUN + name() + "\uE001";
     }
 
     /** A placeholder for the action that sets it: {@code no API key: <set it> to …}. */
     String action() {
-        return Form.ACTION.mark + name() + "\uE001";
+        return ACTION + name() + "\uE001";
     }
 
     /** A placeholder for its one name: {@code use <it> int-1}. */
     String shortName() {
-        return Form.SHORT.mark + name() + "\uE001";
+        return SHORT + name() + "\uE001";
     }
 
     /** Replaces each placeholder with {@code words} for it. */
     static String render(String text, Words words) {
-        if (text == null || text.indexOf('\uE001') < 0) {
-            return text;
+        return text == null ? null : MARK.matcher(text)
+                .replaceAll(m -> Matcher.quoteReplacement(words.of(valueOf(m.group(2)), m.group(1).charAt(0))));
+    }
+
+    /** Every setting the {@code NHS_*} variables give, into {@code b}; a bad value names its variable. */
+    static void configure(NhsClient.Builder b, Map<String, String> vars) {
+        b.apiKey(API_KEY.in(vars));
+        if (ENV.in(vars) != null) {
+            b.environment(NhsEnvironment.parse(ENV.in(vars), ENV.variable));
         }
-        Matcher m = MARK.matcher(text);
-        StringBuilder out = new StringBuilder();
-        while (m.find()) {
-            char mark = m.group(1).charAt(0);
-            Form form = Arrays.stream(Form.values()).filter(f -> f.mark == mark).findFirst().orElseThrow();
-            String said = words.of(valueOf(m.group(2)), form);
-            m.appendReplacement(out, Matcher.quoteReplacement(said));
+        b.auth(AUTH.in(vars) == null ? null : NhsAuthPattern.parse(AUTH.in(vars), AUTH.variable));
+        b.kid(KID.in(vars));
+        b.tokenUrl(TOKEN_URL.in(vars));
+        b.subjectToken(SUBJECT_TOKEN.in(vars));
+        String passphrase = vars.get(PASSPHRASE.variable);
+        b.privateKey(PRIVATE_KEY.in(vars) == null ? null : Path.of(PRIVATE_KEY.in(vars)),
+                passphrase == null ? null : passphrase.toCharArray());
+        if (TIMEOUT.in(vars) != null) {
+            b.timeout(parseTimeout(TIMEOUT.in(vars), TIMEOUT.variable));
         }
-        return m.appendTail(out).toString();
+        b.caCertificates(CA_CERT.in(vars) == null ? null : Path.of(CA_CERT.in(vars)));
+        if (isOn(vars.get(TOKEN_CACHE.variable))) {
+            b.tokenCache(TOKEN_CACHE_DIR.in(vars) != null ? Path.of(TOKEN_CACHE_DIR.in(vars)) : NhsTokenCache.defaultDir(vars));
+        }
+        b.proxyVariables(vars);
     }
 
     // ------------------------------------------------------------------ value checks

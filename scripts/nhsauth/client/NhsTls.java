@@ -16,17 +16,14 @@ final class NhsTls {
     }
 
     /**
-     * The JDK's own TLS, set up when a handshake first needs it: the HttpClient takes its SSL
-     * context when it is built, and a plain-http call (the mock server, a local gateway) then
-     * never loads the TLS classes nor reads the JDK's CA store. The client must be given its
-     * SSLParameters, or it would ask this context for them at once.
+     * The JDK's own TLS, set up when a handshake first needs it, so a plain-http run (a mock, a local gateway) never
+     * loads the TLS classes nor the CA store. The HttpClient must be given SSLParameters, or it asks for them at once.
      */
     static SSLContext jdkDefaultsOnFirstUse() {
         return new SSLContext(new FirstUse(), null, "TLS") {
         };
     }
 
-    /** Every call is the real context's, made on the first one. */
     private static final class FirstUse extends SSLContextSpi {
         private SSLContext real;
 
@@ -58,7 +55,7 @@ final class NhsTls {
         return context;
     }
 
-    /** The JDK's default trust manager: its CA store, the one every trust decision here starts from. */
+    /** The JDK's default trust manager: its CA store. */
     static X509ExtendedTrustManager jdkTrust() throws CertificateException {
         try {
             TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());

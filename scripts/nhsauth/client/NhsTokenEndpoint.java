@@ -9,10 +9,7 @@ import java.util.function.Supplier;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 
-/**
- * The token request: the form the endpoint expects, resending after transient failures, and its
- * answer turned into a token or a {@link TokenRequestException} with a hint.
- */
+/** The token request: the form the endpoint expects, and its answer as a token or a {@link TokenRequestException} with a hint. */
 final class NhsTokenEndpoint {
     static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -27,33 +24,15 @@ final class NhsTokenEndpoint {
     private NhsTokenEndpoint() {
     }
 
-    /**
-     * Exchanges a client assertion for a new access token, resending after a refused or reset
-     * connection or HTTP 429, 502, 503, 504, at most {@link NhsClient#TOKEN_RETRIES} times, each
-     * time with a newly signed assertion so no jti is ever reused; with a subject token (else null), a token exchange.
-     */
+    /** A new access token for a client assertion, newly signed for each resend; with a subject token (else null), an exchange. */
     static AccessToken request(NhsHttp http, Duration timeout, Supplier<String> clientAssertion, String subjectToken,
             Asked asked) {
-        for (int attempt = 0; ; attempt++) {
-            boolean last = attempt >= NhsClient.TOKEN_RETRIES;
-            HttpRequest request = HttpRequest.newBuilder(URI.create(asked.tokenUrl())).timeout(timeout)
-                    .header("Content-Type", FORM_CONTENT_TYPE).header("Accept", "application/json")
-                    .header("User-Agent", NhsClient.USER_AGENT)
-                    .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get(), subjectToken))).build();
-            try {
-                HttpResponse<byte[]> response = http.exchange(request, "token endpoint", NhsHttp.MAX_TOKEN_ANSWER_BYTES);
-                if (last || !NhsHttp.isTransient(response.statusCode())) {
-                    return read(response, asked);
-                }
-                http.pauseBeforeRetry("HTTP " + response.statusCode() + " from the token endpoint", attempt,
-                        NhsClient.TOKEN_RETRIES, response);
-            } catch (NetworkException e) {
-                if (last || !e.retryable()) {
-                    throw e;
-                }
-                http.pauseBeforeRetry(e.getMessage(), attempt, NhsClient.TOKEN_RETRIES, null);
-            }
-        }
+        return read(http.send(() -> HttpRequest.newBuilder(URI.create(asked.tokenUrl())).timeout(timeout)
+                .header("Content-Type", FORM_CONTENT_TYPE).header("Accept", "application/json")
+                .header("User-Agent", NhsClient.USER_AGENT)
+                .POST(HttpRequest.BodyPublishers.ofString(form(clientAssertion.get(), subjectToken))).build(),
+                "token endpoint", NhsClient.TOKEN_RETRIES, true, status -> false, null,
+                info -> NhsHttp.limited(NhsHttp.MAX_TOKEN_ANSWER_BYTES)), asked);
     }
 
     /** Form body of the token request, exactly as the NHS token endpoint expects it; an exchange with a subject token. */
@@ -132,10 +111,7 @@ final class NhsTokenEndpoint {
                 hint(status, description, response, asked));
     }
 
-    /**
-     * An Apigee fault, the platform's own refusal shape before a request reaches the NHS service:
-     * {@code {"fault": {"faultstring": "…", "detail": {"errorcode": "…"}}}}.
-     */
+    /** An Apigee fault, the platform's refusal before NHS: {@code {"fault": {"faultstring", "detail": {"errorcode"}}}}. */
     record Fault(String faultstring, String errorcode) {
         static Fault of(Map<String, Object> json) {
             if (json == null || !(json.get("fault") instanceof Map<?, ?> fault)) {
