@@ -25,9 +25,8 @@ public record AccessToken(String value, String tokenType, long expiresInSeconds,
     }
 
     /**
-     * The token as one line of JSON, the secrets included: access_token, token_type, expires_in,
-     * issued_at and expires_at (ISO 8601, whole seconds); from an exchange, refresh_token,
-     * refresh_token_expires_in and issued_token_type too.
+     * The token as one line of JSON, secrets included: access_token, token_type, expires_in, issued_at, expires_at
+     * (ISO 8601, whole seconds); from an exchange, refresh_token, refresh_token_expires_in and issued_token_type too.
      */
     public String toJson() {
         Map<String, Object> json = new java.util.LinkedHashMap<>();

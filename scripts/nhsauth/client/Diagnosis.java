@@ -4,10 +4,7 @@ import java.util.*;
 
 /** Every check of {@link NhsClient.Builder#diagnose}, in order. */
 public record Diagnosis(List<Diagnosis.Check> checks) {
-    /**
-     * One link of the chain: what was checked, its status ({@code passed}, {@code failed} or
-     * {@code skipped}), what was found, and for a failure the fix and exit code.
-     */
+    /** One link of the chain: what was checked, {@code passed}, {@code failed} or {@code skipped}, what was found, any fix. */
     public record Check(String name, String status, String found, String fix, int exitCode) {
         static Check passed(String name, String found) {
             return new Check(name, "passed", found, null, NhsClient.ExitCode.OK);

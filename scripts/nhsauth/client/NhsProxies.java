@@ -10,14 +10,11 @@ import java.util.*;
 import java.util.regex.Pattern;
 
 /**
- * HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read the way curl and Python's requests
- * read them. Proxy credentials come from the proxy URL's {@code user:password@} and go out as a
- * {@code Proxy-Authorization} header that the request carries: the JDK sends it to the proxy (in
- * the CONNECT of an https tunnel, never through it) and, unlike an {@code Authenticator}, leaves
- * the request's own {@code Authorization} alone. The JDK copies a Basic header into a CONNECT only
- * when {@code jdk.http.auth.tunneling.disabledSchemes} is empty when its HTTP classes load, hence
- * the runtime option above: a JVM flag, since setting it from code is too late once any HTTP
- * client has run and changes the whole process.
+ * HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), read as curl and Python's requests read them. A proxy URL's
+ * {@code user:password@} goes out as a {@code Proxy-Authorization} header on the request: the JDK sends it to the proxy
+ * (in an https tunnel's CONNECT, never through it) and, unlike an {@code Authenticator}, leaves {@code Authorization}
+ * alone. It copies Basic into a CONNECT only when {@code jdk.http.auth.tunneling.disabledSchemes} is empty as its
+ * HTTP classes load, hence the JVM flag above: set from code it is too late, and changes the whole process.
  */
 final class NhsProxies extends ProxySelector {
     static final String TUNNELING_PROPERTY = "jdk.http.auth.tunneling.disabledSchemes";
@@ -70,8 +67,6 @@ final class NhsProxies extends ProxySelector {
         // Nothing to fall back to: the failure is reported by the request itself.
     }
 
-    // ------------------------------------------------------------------ proxy URLs
-
     private static Endpoint endpoint(String value, String variable) {
         if (value == null) {
             return null;
@@ -120,12 +115,9 @@ final class NhsProxies extends ProxySelector {
         return at < start ? proxyUrl : proxyUrl.substring(0, start) + "****" + proxyUrl.substring(at);
     }
 
-    // ------------------------------------------------------------------ NO_PROXY
-
     /**
-     * NO_PROXY as curl (7.86+) and requests read it: '*', a host, a domain (a leading '.' or '*.'
-     * optional) matching its subdomains, an optional :port, and IPv4/IPv6 CIDR ranges, which
-     * match an address literal in the URL (a name is never resolved to match one).
+     * NO_PROXY as curl (7.86+) and requests read it: '*', a host, a domain (leading '.' or '*.' optional) matching its
+     * subdomains, an optional :port, and CIDR ranges, matching an address literal in the URL (never a resolved name).
      */
     boolean bypassed(URI uri) {
         String host = unbracketed(uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT));
@@ -133,7 +125,7 @@ final class NhsProxies extends ProxySelector {
         return noProxy.stream().anyMatch(entry -> matches(entry, host, port(uri), address));
     }
 
-    /** Whether one NO_PROXY entry matches a URL's host, port, and address when the host is a literal (else null). */
+    /** Whether a NO_PROXY entry matches a URL's host, port, and address (null unless the host is a literal). */
     private static boolean matches(String entry, String host, int port, byte[] address) {
         if (entry.equals("*")) {
             return true;
@@ -160,7 +152,6 @@ final class NhsProxies extends ProxySelector {
         return uri.getPort() > 0 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
     }
 
-    /** An IPv6 literal without its URL brackets; anything else as it is. */
     private static String unbracketed(String host) {
         return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }

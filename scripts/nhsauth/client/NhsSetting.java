@@ -7,12 +7,9 @@ import java.time.Duration;
 import java.util.regex.*;
 
 /**
- * Every setting of the toolkit, each once with all its names: the {@code NHS_*} variable that
- * gives it, the command-line option, and the builder method. {@link NhsClient.Builder#fromEnvironment}
- * reads the variables from here, and the commands' default-value provider finds an option's
- * variable here ({@link NhsCommands#variableFor}). Messages name a setting with a placeholder
- * ({@link #named()}, {@link #action()}) that each audience reads in its own terms ({@link #render}).
- * Also the small value checks that the library and the commands share.
+ * Every setting of the toolkit once, with its {@code NHS_*} variable, option and builder method; messages name one with
+ * a placeholder ({@link #named()}) that each audience reads in its own terms ({@link #render}). Also the small value
+ * checks that the library and the commands share.
  */
 enum NhsSetting {
     AUTH("NHS_AUTH", "--auth", "auth(…)"),
@@ -71,12 +68,7 @@ enum NhsSetting {
 
     /** The setting an option gives; null for an option that no variable gives. */
     static NhsSetting ofOption(String option) {
-        for (NhsSetting s : values()) {
-            if (s.option.equals(option) && s.variable != null) {
-                return s;
-            }
-        }
-        return null;
+        return Arrays.stream(values()).filter(s -> s.option.equals(option) && s.variable != null).findFirst().orElse(null);
     }
 
     /** The environment variable that supplies it; null for none. */
@@ -154,10 +146,7 @@ enum NhsSetting {
         return uri;
     }
 
-    /**
-     * Refuses plain http to any host but this machine when a secret would ride on it: a mock on
-     * loopback is the one place where http is harmless (and loopback is never proxied).
-     */
+    /** Refuses plain http to any host but this machine (a mock, never proxied) when a secret would ride on it. */
     static URI checkNotInClear(URI uri, String what, String secret) {
         if ("http".equalsIgnoreCase(uri.getScheme()) && !isLoopback(uri.getHost())) {
             throw new UsageException(what + " '" + uri + "' is plain http to another machine, so the "
@@ -167,9 +156,8 @@ enum NhsSetting {
     }
 
     /**
-     * Whether a URL's host is this machine by its spelling: a loopback address, or {@code localhost}
-     * when every address it resolves to is loopback. Any other name is not, whatever DNS answers
-     * now: the answer could change before the connection, and no name needs a lookup to be proxied.
+     * Whether a URL's host is this machine by its spelling: a loopback address, or {@code localhost} when all its
+     * addresses are. No other name is, whatever DNS answers now: the answer could change before the connection.
      */
     static boolean isLoopback(String host) {
         if (host == null || !(host.equalsIgnoreCase("localhost") || host.startsWith("[")

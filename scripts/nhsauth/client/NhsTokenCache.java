@@ -10,11 +10,9 @@ import java.util.function.Consumer;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * Access tokens kept across runs, one owner-only file per token URL, API key, kid, key thumbprint and (for an
- * exchange) subject token, in a folder
- * that is the user's alone. A file that is not ours, not private, unreadable or for another key
- * is ignored and replaced; a folder that is not the user's alone is neither read nor written: a
- * cache must never be a way to inject a token, nor to leak one.
+ * Access tokens kept across runs, one owner-only file per token URL, API key, kid, key thumbprint and (for an exchange)
+ * subject token. A file not ours, not private, unreadable or for another key is ignored and replaced; a folder not the
+ * user's alone is neither read nor written: a cache must never be a way to inject a token, nor to leak one.
  */
 final class NhsTokenCache {
     private final Path dir;
@@ -31,11 +29,9 @@ final class NhsTokenCache {
     }
 
     /**
-     * Each platform's cache folder, from the OS name and environment variables alone:
-     * {@code %LOCALAPPDATA%\nhs-auth} on Windows, {@code ~/Library/Caches/nhs-auth} on macOS,
-     * else {@code $XDG_CACHE_HOME/nhs-auth} (an absolute path; the XDG spec ignores a relative
-     * one) or {@code $HOME/.cache/nhs-auth}. Home is {@code HOME} as shells mean it; Java's
-     * {@code user.home} only when it is unset.
+     * Each platform's cache folder: {@code %LOCALAPPDATA%\nhs-auth} on Windows, {@code ~/Library/Caches/nhs-auth} on
+     * macOS, else {@code $XDG_CACHE_HOME/nhs-auth} (if absolute, as the XDG spec says) or {@code $HOME/.cache/nhs-auth}.
+     * Home is {@code HOME} as shells mean it; Java's {@code user.home} only when it is unset.
      */
     static Path defaultDir(String osName, Map<String, String> vars) {
         String os = osName == null ? "" : osName.toLowerCase(Locale.ROOT);
@@ -141,8 +137,7 @@ final class NhsTokenCache {
             try (var staged = NhsFiles.StagedFile.stage(fileFor(key), NhsJson.compact(json).getBytes(StandardCharsets.UTF_8), true)) {
                 staged.commit(true);
             }
-            // No token lives over a day (NhsTokenEndpoint.usableLifetime): an older file is only a leftover,
-            // one per ID token exchanged, say.
+            // No token lives over a day (NhsTokenEndpoint.usableLifetime): an older file is a leftover.
             try (var files = Files.newDirectoryStream(dir, "token-*.json")) {
                 for (Path f : files) {
                     if (Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toMillis() < System.currentTimeMillis() - 86_400_000L) {
