@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 import com.nimbusds.jose.*;
 import com.nimbusds.jose.jwk.*;
@@ -35,30 +36,23 @@ public final class NhsKeys {
     }
 
     /**
-     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime
-     * search takes a random time, so with two cores two of the JDK's own generators race and the
-     * first key wins; the loser runs on as a daemon thread.
+     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime search
+     * takes a random time, so with two cores two generators race; the loser runs on as a daemon thread.
      *
      * @throws IllegalArgumentException the JDK makes no RSA key of that size
      */
     public static KeyPair generateKeyPair(int bits) {
         newGenerator(bits); // a bad size fails here, on the caller's thread
-        int racers = Math.min(2, Runtime.getRuntime().availableProcessors());
-        CompletableFuture<KeyPair> first = new CompletableFuture<>();
-        for (int i = 0; i < racers; i++) {
-            Thread racer = new Thread(() -> {
-                try {
-                    first.complete(newGenerator(bits).generateKeyPair());
-                } catch (RuntimeException e) {
-                    first.completeExceptionally(e);
-                }
-            }, "key-generator-" + i);
+        Executor daemons = task -> {
+            Thread racer = new Thread(task, "key-generator");
             racer.setDaemon(true);
             racer.setPriority(Thread.NORM_PRIORITY - 1);
             racer.start();
-        }
+        };
+        CompletableFuture<?>[] racers = new CompletableFuture<?>[Math.min(2, Runtime.getRuntime().availableProcessors())];
+        Arrays.setAll(racers, i -> CompletableFuture.supplyAsync(() -> newGenerator(bits).generateKeyPair(), daemons));
         try {
-            return first.get();
+            return (KeyPair) CompletableFuture.anyOf(racers).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
@@ -78,9 +72,8 @@ public final class NhsKeys {
     }
 
     /**
-     * The three files a key pair with {@code kid} is written to in {@code dir}, in this order: the
-     * private key {@code <kid>.pem}, the public key {@code <kid>.pem.pub} and its JWKS {@code <kid>.json}.
-     * {@code kid} becomes a file name: generate-keys allows only letters, digits, '.', '_' and '-'.
+     * The files a key pair with {@code kid} is written to in {@code dir}: {@code <kid>.pem} (private key),
+     * {@code <kid>.pem.pub} (public key), {@code <kid>.json} (JWKS). generate-keys allows only [A-Za-z0-9._-] in a kid.
      */
     public static List<Path> keyFiles(Path dir, String kid) {
         return List.of(dir.resolve(kid + ".pem"), dir.resolve(kid + ".pem.pub"), dir.resolve(kid + ".json"));
@@ -94,7 +87,6 @@ public final class NhsKeys {
 
     /**
      * Checks, before a key is made, that {@link #writeKeyFiles} could write it now.
-     *
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
      * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
      */
@@ -112,9 +104,8 @@ public final class NhsKeys {
     }
 
     /**
-     * Creates {@code dir} for key files, and each folder missing above it, owner-only whatever the
-     * umask; {@code warnings} hears if others can write in it. {@code what} names it in messages.
-     *
+     * Creates {@code dir} and each folder missing above it, owner-only whatever the umask; {@code warnings}
+     * hears if others can write in it. {@code what} names it in messages.
      * @throws UsageException it cannot be created or written in
      */
     public static void createKeyFolder(Path dir, String what, Consumer<String> warnings) {
@@ -138,31 +129,32 @@ public final class NhsKeys {
     }
 
     /**
-     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist) as the Python tool
-     * did: the private key as PKCS#1 PEM, owner-only before a byte of it is written; the public key as
-     * SubjectPublicKeyInfo PEM; a JWKS with alg RS512 and use sig. With {@code addTo} (through a link,
-     * the file it names), the public key is appended to that JWKS, all else kept in order (a rotation).
-     * All are staged, then moved into place; without {@code force} never over an existing key file.
+     * Writes a key pair to its {@link #keyFiles} in existing {@code dir} as the Python tool did: PKCS#1 PEM,
+     * owner-only before a byte is written; SubjectPublicKeyInfo PEM; a JWKS with alg RS512, use sig. With
+     * {@code addTo} (through a link, the file it names) the key is also appended to that JWKS, all else kept
+     * (a rotation). All are staged, then moved into place; without {@code force} never over a key file.
      *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
-     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid};
-     *         the drive keeps no permissions or ACLs to keep the private key private
+     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}; the drive keeps
+     *         no permissions or ACLs to keep the private key private
      * @throws IOException a file cannot be written
      */
     public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
         Map<String, Object> document = addTo == null ? null : jwksDocument(addTo, kid);
-        RSAKey jwk = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid).algorithm(JWSAlgorithm.RS512)
-                .keyUse(KeyUse.SIGNATURE).build();
+        Map<String, Object> members = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid)
+                .algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build().toJSONObject();
+        Map<String, Object> jwk = new LinkedHashMap<>(); // in the Python tool's member order
+        List.of("kty", "n", "e", "alg", "kid", "use").forEach(name -> jwk.put(name, members.get(name)));
         List<Path> files = keyFiles(dir, kid);
         for (Path file : files) {
             NhsFiles.removeStaleTemporaries(file);
         }
         try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
              NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.pem("PUBLIC KEY", pair.getPublic().getEncoded()), false);
-             NhsFiles.StagedFile jwks = stage(files.get(2), withKeyAdded(Map.of("keys", List.of()), jwk), false);
-             NhsFiles.StagedFile rotated = document == null ? null
-                     : stage(addTo.toRealPath(), withKeyAdded(document, jwk), false)) {
+             NhsFiles.StagedFile jwks = stage(files.get(2), withKeys(Map.of(), List.of(jwk)), false);
+             NhsFiles.StagedFile rotated = document == null ? null : stage(addTo.toRealPath(),
+                     withKeys(document, Stream.concat(keysOf(document).stream(), Stream.of(jwk)).toList()), false)) {
             privateKey.commit(force);
             publicKey.commit(force);
             jwks.commit(force);
@@ -183,14 +175,12 @@ public final class NhsKeys {
     }
 
     /**
-     * Reads an RSA private key from PEM in any common form: PKCS#1 ({@code BEGIN RSA PRIVATE KEY},
-     * as the Python tool and this toolkit write it), PKCS#8 ({@code BEGIN PRIVATE KEY}, as
-     * {@code openssl genpkey} writes it), and both encrypted. As ssh, it refuses a key file of yours
-     * that group or others have any permission on; one that another user owns is read, with a
-     * line for {@code warnings}.
+     * Reads an RSA private key from PEM: PKCS#1 ({@code BEGIN RSA PRIVATE KEY}, as generate-keys writes it),
+     * PKCS#8 ({@code BEGIN PRIVATE KEY}, as {@code openssl genpkey} does), either encrypted. As ssh, it refuses
+     * a key file of yours open to group or others; one another user owns is read, with a line for {@code warnings}.
      *
-     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private
-     *         key (a public key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
+     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key,
+     *         or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
@@ -240,10 +230,8 @@ public final class NhsKeys {
     }
 
     /**
-     * A JWKS from a file or an http(s) URL, fetched as the NHS token endpoint fetches it, with
-     * {@code User-Agent: APIM}, through the environment's proxy, trusting {@code caCertificates}
-     * (null for none) besides the JDK's CAs.
-     *
+     * A JWKS from a file or an http(s) URL, fetched as the token endpoint does ({@code User-Agent: APIM}),
+     * through the environment's proxy, trusting {@code caCertificates} (or null) besides the JDK's CAs.
      * @throws UsageException missing file, bad URL, a non-200 answer or not a JWKS
      * @throws NetworkException the URL cannot be reached
      */
@@ -317,7 +305,8 @@ public final class NhsKeys {
             List<JWK> keys = jwks.getKeys();
             String there = keys.stream().filter(k -> k.getKeyID() != null && k instanceof RSAKey && sameKey((RSAKey) k, key))
                     .map(JWK::getKeyID).findFirst().orElse(null);
-            String kids = keys.isEmpty() ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
+            String kids = keys.isEmpty() ? "none"
+                    : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
             return new Mismatch("no key with kid '" + kid + "' in " + source + " (kids there: " + kids + ")",
                     there != null ? "this key is there as kid '" + there + "', so use " + NhsSetting.KID.shortName() + " " + there
                             : "publish this key's JWKS (thumbprint " + thumbprint(key) + ")"
@@ -350,19 +339,6 @@ public final class NhsKeys {
                 && jwk.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent());
     }
 
-    /** A JWK as a map in the Python tool's member order: kty, n, e, alg, kid, use. */
-    private static Map<String, Object> jwkMembers(JWK jwk) {
-        Map<String, Object> json = jwk.toJSONObject();
-        Map<String, Object> ordered = new LinkedHashMap<>();
-        for (String name : List.of("kty", "n", "e", "alg", "kid", "use")) {
-            if (json.containsKey(name)) {
-                ordered.put(name, json.get(name));
-            }
-        }
-        ordered.putAll(json);
-        return ordered;
-    }
-
     /**
      * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
      * keys of types nimbus does not know included), so that adding or removing a key loses nothing published;
@@ -388,14 +364,7 @@ public final class NhsKeys {
         return (List<Map<String, Object>>) document.get("keys");
     }
 
-    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text indented as the Python tool's. */
-    private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
-        List<Object> keys = new ArrayList<>(keysOf(document));
-        keys.add(jwkMembers(jwk));
-        return withKeys(document, keys);
-    }
-
-    /** The document with {@code keys} for its keys, everything else kept, as JWKS text. */
+    /** The document with {@code keys} for its keys, everything else kept, as JWKS text indented as the Python tool's. */
     private static String withKeys(Map<String, Object> document, List<?> keys) {
         Map<String, Object> doc = new LinkedHashMap<>(document);
         doc.put("keys", keys);

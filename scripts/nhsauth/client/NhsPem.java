@@ -8,10 +8,8 @@ import java.util.*;
 import java.util.regex.*;
 
 /**
- * RSA keys in PEM with the JDK alone: the two unencrypted forms generate-keys and openssl write.
- * BouncyCastle's signed jars cost about a quarter of a second to verify when first loaded, on
- * every run, and a plain key is what nearly every run reads; anything else (encrypted, EC,
- * certificates, damage) goes to {@link NhsPemBouncyCastle}, which also names what it found.
+ * The plain PEM keys nearly every run reads, with the JDK alone: BouncyCastle's signed jars take a quarter
+ * second to verify when loaded. Anything else goes to {@link NhsPemBouncyCastle}, which names what it found.
  */
 final class NhsPem {
     private static final Pattern BLOCK = Pattern.compile(
@@ -51,12 +49,12 @@ final class NhsPem {
         return new RSAPrivateCrtKeySpec(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
     }
 
-    /** The private key as the Python tool wrote it: PKCS#1 PEM ({@code BEGIN RSA PRIVATE KEY}). */
+    /** PKCS#1 PEM ({@code BEGIN RSA PRIVATE KEY}), as the Python tool wrote it. */
     static String privateKeyPem(PrivateKey key) {
         return pem("RSA PRIVATE KEY", pkcs1Inside(key.getEncoded()));
     }
 
-    /** PEM text as OpenSSL writes it: base64 in lines of 64. */
+    /** As OpenSSL writes it: base64 in lines of 64. */
     static String pem(String type, byte[] der) {
         return "-----BEGIN " + type + "-----\n"
                 + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)

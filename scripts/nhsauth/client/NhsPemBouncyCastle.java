@@ -17,9 +17,8 @@ import org.bouncycastle.openssl.jcajce.*;
 import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /**
- * Every PEM form the JDK alone does not read, through BouncyCastle: encrypted PKCS#8 and PKCS#1,
- * and whatever is not an RSA private key, named for the user. A class of its own so that the JVM
- * touches BouncyCastle's jars only when a key needs it.
+ * Encrypted PKCS#8 and PKCS#1 through BouncyCastle, and whatever is not an RSA private key, named for the
+ * user: a class of its own so that the JVM touches BouncyCastle's jars only when a key needs it.
  */
 final class NhsPemBouncyCastle {
     private NhsPemBouncyCastle() {

@@ -12,12 +12,10 @@ import com.nimbusds.jwt.*;
 
 /** The private key and what signs client assertions with it. */
 final class NhsSigningKey {
-    private final RSAPrivateCrtKey privateKey;
     private final RSAPublicKey publicKey;
     private final JWSSigner signer;
 
     NhsSigningKey(RSAPrivateCrtKey privateKey) {
-        this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
             throw new UsageException("the private key has only " + bits()
@@ -27,7 +25,11 @@ final class NhsSigningKey {
     }
 
     int bits() {
-        return privateKey.getModulus().bitLength();
+        return publicKey.getModulus().bitLength();
+    }
+
+    RSAPublicKey publicKey() {
+        return publicKey;
     }
 
     String thumbprint() {
