@@ -4,9 +4,8 @@ import java.util.*;
 import java.util.stream.Collectors;
 
 /**
- * How an application-restricted API call proves which app makes it. NHS England's API platform
- * has three patterns: a signed JWT exchanged for a bearer token, the app's API key in an
- * {@code apikey} header, and open access (sandboxes), where nothing is sent.
+ * How an application-restricted API call proves which app makes it: a signed JWT exchanged for a bearer
+ * token, the app's API key in an {@code apikey} header, or open access (sandboxes), where nothing is sent.
  */
 public enum NhsAuthPattern {
     /** {@code Authorization: Bearer <token>}, the token got with a client assertion signed by the app's key. */
@@ -26,19 +25,12 @@ public enum NhsAuthPattern {
         return Arrays.stream(values()).map(NhsAuthPattern::id).collect(Collectors.joining(", "));
     }
 
-    /**
-     * What an environment uses when nothing is said: sandboxes are open access, unless a token
-     * URL is given, which says a token is wanted; everything else takes a signed JWT.
-     */
+    /** What an environment uses when nothing is said: sandboxes open access, unless a token URL is given; else signed JWT. */
     public static NhsAuthPattern defaultFor(NhsEnvironment env, boolean tokenUrlGiven) {
         return env == NhsEnvironment.SANDBOX && !tokenUrlGiven ? NONE : SIGNED_JWT;
     }
 
-    /**
-     * The pattern a client uses, checking it has what that pattern needs beyond the signed JWT's
-     * own settings (checked where the key is loaded): an open API needs nothing, an API-key one
-     * only the key, so nothing else is read for them.
-     */
+    /** The pattern a client uses, checked for what it needs beyond the signed JWT's settings (checked with the key). */
     static NhsAuthPattern resolve(NhsClient.Builder b) {
         NhsAuthPattern pattern = b.auth != null ? b.auth : defaultFor(b.env, b.tokenUrl != null);
         if (pattern == API_KEY && b.apiKey == null) {

@@ -19,10 +19,8 @@ import com.nimbusds.jose.jwk.JWKSet;
 import nhsauth.client.Diagnosis.Check;
 
 /**
- * The whole chain from settings to an API answer, checked link by link: the key, the JWKS, the
- * proxy, DNS, TCP, TLS, the clock, the token request and the API call. Every check runs and
- * reports, whatever failed before it; one that cannot mean anything after an earlier failure
- * says why it was skipped. Nothing secret is reported: the API key only by its first characters.
+ * The chain from settings to an API answer, checked link by link; every check reports whatever failed
+ * before it, or says why it was skipped. Nothing secret is reported: the API key only by its first characters.
  */
 final class NhsDoctor {
     /** The endpoint takes an exp at most 310 s ahead of its clock; behind it, the assertion has expired on arrival. */
@@ -78,16 +76,14 @@ final class NhsDoctor {
 
     /** A check that throws becomes a failure with its message: one check's fault never stops the rest. */
     private void check(String name, Step step) {
-        Check result;
         try {
-            result = step.run(name);
+            checks.add(step.run(name));
         } catch (NhsAuthException e) {
-            result = failed(name, e.exitCode(), e.message(names), e.hint(names));
+            checks.add(failed(name, e.exitCode(), e.message(names), e.hint(names)));
         } catch (Exception e) {
-            result = failed(name, INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
-                    "please report this with the output of " + said(NhsSetting.TRACE.named()));
+            checks.add(failed(name, INTERNAL, "unexpected: " + NhsSetting.oneLine(String.valueOf(e)),
+                    "please report this with the output of " + said(NhsSetting.TRACE.named())));
         }
-        checks.add(result);
     }
 
     private String said(String text) {
@@ -221,10 +217,7 @@ final class NhsDoctor {
         return passed(name, shown + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
     }
 
-    /**
-     * One request to the first URL, through the library's own transport (proxy, CA, timeout):
-     * its handshake is the TLS check and its Date header the clock check. Any answer will do.
-     */
+    /** One request through the library's own transport: its handshake is the TLS check, its Date the clock's. */
     private HttpResponse<byte[]> probe() {
         if (probe == null) {
             NhsClient client = s.copy().auth(NhsAuthPattern.NONE).subjectToken(null).build();
@@ -245,16 +238,12 @@ final class NhsDoctor {
         if (session == null) {
             return passed(name, "handshake done (no session details)");
         }
-        Certificate[] chain = session.getPeerCertificates();
-        X509Certificate leaf = (X509Certificate) chain[0];
-        String trust;
-        if (s.caCertificates == null) {
-            trust = "trusted by the JDK's CAs";
-        } else {
-            X509Certificate[] x509 = Arrays.stream(chain).map(c -> (X509Certificate) c).toArray(X509Certificate[]::new);
-            trust = jdkTrusts(x509) ? "trusted by the JDK's CAs (" + said(NhsSetting.CA_CERT.named()) + " not needed)"
-                    : "trusted through " + said(NhsSetting.CA_CERT.named()) + " (the JDK's CAs alone do not)";
-        }
+        X509Certificate[] chain = Arrays.stream(session.getPeerCertificates()).map(c -> (X509Certificate) c)
+                .toArray(X509Certificate[]::new);
+        X509Certificate leaf = chain[0];
+        String trust = s.caCertificates == null ? "trusted by the JDK's CAs"
+                : jdkTrusts(chain) ? "trusted by the JDK's CAs (" + said(NhsSetting.CA_CERT.named()) + " not needed)"
+                : "trusted through " + said(NhsSetting.CA_CERT.named()) + " (the JDK's CAs alone do not)";
         return passed(name, session.getProtocol() + " with " + leaf.getSubjectX500Principal().getName()
                 + ", issued by " + leaf.getIssuerX500Principal().getName() + "; " + trust);
     }

@@ -5,37 +5,25 @@ import java.util.stream.Collectors;
 
 /** An NHS API platform environment and its base URL; {@code local} is the mock server. */
 public enum NhsEnvironment {
-    PROD("https://api.service.nhs.uk"),
-    INT("https://int.api.service.nhs.uk"),
-    DEV("https://dev.api.service.nhs.uk"),
-    SANDBOX("https://sandbox.api.service.nhs.uk"),
-    REF("https://ref.api.service.nhs.uk"),
-    INTERNAL_DEV("https://internal-dev.api.service.nhs.uk"),
-    INTERNAL_QA("https://internal-qa.api.service.nhs.uk"),
-    LOCAL("http://127.0.0.1:9000");
+    PROD, INT, DEV, SANDBOX, REF, INTERNAL_DEV, INTERNAL_QA, LOCAL;
 
     /** The mock server's default port, which {@code local} points at. */
     public static final int LOCAL_PORT = 9000;
-
-    private final String baseUrl;
-
-    NhsEnvironment(String baseUrl) {
-        this.baseUrl = baseUrl;
-    }
 
     /** The name users type: {@code int}, {@code prod}, {@code internal-dev}, … */
     public String id() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    /** Where its APIs live, e.g. {@code https://int.api.service.nhs.uk}. */
+    /** Where its APIs live: {@code https://api.service.nhs.uk} for prod, {@code https://<id>.api.service.nhs.uk} else. */
     public String baseUrl() {
-        return baseUrl;
+        return this == LOCAL ? "http://127.0.0.1:" + LOCAL_PORT
+                : "https://" + (this == PROD ? "" : id() + ".") + "api.service.nhs.uk";
     }
 
     /** The token endpoint: the client assertion's {@code aud} must equal it exactly. */
     public String tokenUrl() {
-        return baseUrl + "/oauth2/token";
+        return baseUrl() + "/oauth2/token";
     }
 
     /** The kid the Python tool defaulted to. */

@@ -13,8 +13,7 @@ import java.util.regex.Pattern;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
 final class NhsFiles {
-    private NhsFiles() {
-    }
+    private NhsFiles() { }
 
     /** A small UTF-8 text file; every I/O failure a one-line usage error. */
     static String readText(Path file, String what) {
@@ -67,10 +66,8 @@ final class NhsFiles {
 
     static Protection protectionOf(Path existing) throws IOException {
         Set<String> views = existing.getFileSystem().supportedFileAttributeViews();
-        if (views.contains("posix")) {
-            return Protection.POSIX;
-        }
-        return views.contains("acl") && Files.getFileStore(existing).supportsFileAttributeView(AclFileAttributeView.class)
+        return views.contains("posix") ? Protection.POSIX
+                : views.contains("acl") && Files.getFileStore(existing).supportsFileAttributeView(AclFileAttributeView.class)
                 ? Protection.ACL : Protection.NONE;
     }
 

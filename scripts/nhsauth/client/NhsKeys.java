@@ -1,5 +1,4 @@
 //SOURCES NhsPem.java
-//SOURCES NhsPemBouncyCastle.java
 
 package nhsauth.client;
 
@@ -24,21 +23,18 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and
- * doctor do with keys, for your own scripts too. Problems the user can fix are
- * {@link UsageException}s with a one-line message.
+ * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and doctor do
+ * with keys, for your own scripts too. Problems the user can fix are one-line {@link UsageException}s.
  */
 public final class NhsKeys {
     /** The RSA key size NHS guidance asks for; commands warn about smaller keys. */
     public static final int RECOMMENDED_BITS = 4096;
 
-    private NhsKeys() {
-    }
+    private NhsKeys() { }
 
     /**
      * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime search
      * takes a random time, so with two cores two generators race; the loser runs on as a daemon thread.
-     *
      * @throws IllegalArgumentException the JDK makes no RSA key of that size
      */
     public static KeyPair generateKeyPair(int bits) {
@@ -133,7 +129,6 @@ public final class NhsKeys {
      * owner-only before a byte is written; SubjectPublicKeyInfo PEM; a JWKS with alg RS512, use sig. With
      * {@code addTo} (through a link, the file it names) the key is also appended to that JWKS, all else kept
      * (a rotation). All are staged, then moved into place; without {@code force} never over a key file.
-     *
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
      * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}; the drive keeps
@@ -178,15 +173,12 @@ public final class NhsKeys {
      * Reads an RSA private key from PEM: PKCS#1 ({@code BEGIN RSA PRIVATE KEY}, as generate-keys writes it),
      * PKCS#8 ({@code BEGIN PRIVATE KEY}, as {@code openssl genpkey} does), either encrypted. As ssh, it refuses
      * a key file of yours open to group or others; one another user owns is read, with a line for {@code warnings}.
-     *
      * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key,
      *         or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
-        RSAPrivateCrtKey plain = NhsPem.readPlain(text);
-        RSAPrivateCrtKey key = plain != null ? plain
-                : NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        RSAPrivateCrtKey key = NhsPem.read(text, passphrase, "private key file '" + file + "'");
         try {
             NhsFiles.checkPrivateKey(file, warnings);
         } catch (IOException e) {
@@ -241,10 +233,9 @@ public final class NhsKeys {
             return loadJwks(Path.of(source));
         }
         URI uri = NhsSetting.checkUrl(source, "JWKS URL");
-        NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null, line -> { });
-        HttpResponse<byte[]> response = http.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
-                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
-                NhsHttp.MAX_JWKS_BYTES);
+        HttpResponse<byte[]> response = new NhsHttp(timeout, caCertificates, System.getenv(), null, line -> { }).exchange(
+                HttpRequest.newBuilder(uri).timeout(timeout).header("User-Agent", "APIM").header("Accept", "application/json")
+                        .GET().build(), "JWKS URL", NhsHttp.MAX_JWKS_BYTES);
         if (response.statusCode() != 200) {
             throw new UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
                     + ": the token endpoint could not fetch it either; publish the JWKS there");
@@ -263,16 +254,20 @@ public final class NhsKeys {
     }
 
     /**
-     * Checks that {@code key} is registered in {@code jwks} as the token endpoint will look it up:
-     * under {@code kid} there is an RSA key with the same modulus and exponent, alg absent or
-     * RS512, use absent or sig. {@code source} names the JWKS in messages.
-     *
+     * Checks that {@code key} is registered in {@code jwks} as the token endpoint looks it up: under {@code kid}
+     * an RSA key of the same modulus and exponent, alg absent or RS512, use absent or sig. {@code source} names the JWKS.
      * @param kid the kid the key signs with; null for the JWKS's only key
      * @return the kid checked
      * @throws UsageException the first mismatch, and what to do about it; no kid and not exactly one key
      */
     public static String checkRegistered(RSAPublicKey key, String kid, JWKSet jwks, String source) {
-        String checked = kid != null ? kid : onlyKid(jwks, source);
+        List<JWK> keys = jwks.getKeys();
+        if (kid == null && (keys.size() != 1 || keys.get(0).getKeyID() == null)) {
+            throw new UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
+                    + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
+                    : " keys") + "; give " + NhsSetting.KID.named());
+        }
+        String checked = kid != null ? kid : keys.get(0).getKeyID();
         Mismatch mismatch = mismatch(key, checked, jwks, source);
         if (mismatch != null) {
             throw new UsageException(mismatch.problem() + ": " + mismatch.fix());
@@ -280,19 +275,8 @@ public final class NhsKeys {
         return checked;
     }
 
-    private static String onlyKid(JWKSet jwks, String source) {
-        List<JWK> keys = jwks.getKeys();
-        if (keys.size() == 1 && keys.get(0).getKeyID() != null) {
-            return keys.get(0).getKeyID();
-        }
-        throw new UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
-                + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
-                : " keys") + "; give " + NhsSetting.KID.named());
-    }
-
     /** What is wrong, and what to do about it. */
-    record Mismatch(String problem, String fix) {
-    }
+    record Mismatch(String problem, String fix) { }
 
     private static final String ANOTHER_KEY_FIX = "register this key's JWKS, or use the private key of the registered "
             + "one (the token endpoint would answer 'JWT signature verification failed')";
@@ -340,9 +324,8 @@ public final class NhsKeys {
     }
 
     /**
-     * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
-     * keys of types nimbus does not know included), so that adding or removing a key loses nothing published;
-     * refused if it does not read as a JWKS or already has a key under {@code kid} (null: no kid check).
+     * The JWKS in {@code file} with every member in order, keys nimbus does not know too, so that adding or removing
+     * a key loses nothing published; refused if not a JWKS or it has a key under {@code kid} (null: no kid check).
      */
     private static Map<String, Object> jwksDocument(Path file, String kid) {
         Map<String, Object> document;
@@ -372,10 +355,8 @@ public final class NhsKeys {
     }
 
     /**
-     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: every
-     * other key and member kept in order, the file replaced atomically (through a symbolic link, the
-     * file it names), as {@link #writeKeyFiles} adds a key.
-     *
+     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: all else kept
+     * in order, the file (through a link, the file it names) replaced atomically, as {@link #writeKeyFiles} adds a key.
      * @return the kids the JWKS holds now
      * @throws UsageException {@code file} is missing or not a JWKS, has no key with {@code kid}, or no other key
      * @throws IOException the file cannot be written
