@@ -5,44 +5,30 @@ import java.util.stream.Collectors;
 
 /** An NHS API platform environment and its base URL; {@code local} is the mock server. */
 public enum NhsEnvironment {
-    PROD("prod", "https://api.service.nhs.uk"),
-    INT("int", "https://int.api.service.nhs.uk"),
-    DEV("dev", "https://dev.api.service.nhs.uk"),
-    SANDBOX("sandbox", "https://sandbox.api.service.nhs.uk"),
-    REF("ref", "https://ref.api.service.nhs.uk"),
-    INTERNAL_DEV("internal-dev", "https://internal-dev.api.service.nhs.uk"),
-    INTERNAL_QA("internal-qa", "https://internal-qa.api.service.nhs.uk"),
-    LOCAL("local", "http://127.0.0.1:9000");
+    PROD, INT, DEV, SANDBOX, REF, INTERNAL_DEV, INTERNAL_QA, LOCAL;
 
     /** The mock server's default port, which {@code local} points at. */
     public static final int LOCAL_PORT = 9000;
 
-    private final String id;
-    private final String baseUrl;
-
-    NhsEnvironment(String id, String baseUrl) {
-        this.id = id;
-        this.baseUrl = baseUrl;
-    }
-
-    /** The name users type: {@code int}, {@code prod}, … */
+    /** The name users type: {@code int}, {@code prod}, {@code internal-dev}, … */
     public String id() {
-        return id;
+        return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    /** Where its APIs live, e.g. {@code https://int.api.service.nhs.uk}. */
+    /** Where its APIs live: {@code https://api.service.nhs.uk} for prod, {@code https://<id>.api.service.nhs.uk} else. */
     public String baseUrl() {
-        return baseUrl;
+        return this == LOCAL ? "http://127.0.0.1:" + LOCAL_PORT
+                : "https://" + (this == PROD ? "" : id() + ".") + "api.service.nhs.uk";
     }
 
     /** The token endpoint: the client assertion's {@code aud} must equal it exactly. */
     public String tokenUrl() {
-        return baseUrl + "/oauth2/token";
+        return baseUrl() + "/oauth2/token";
     }
 
     /** The kid the Python tool defaulted to. */
     public String defaultKid() {
-        return id + "-1";
+        return id() + "-1";
     }
 
     /** Every environment's name, comma-separated. */
@@ -58,18 +44,12 @@ public enum NhsEnvironment {
     /** Like {@link #parse(String)}, naming where the value came from (a variable or option) on a mistake. */
     static NhsEnvironment parse(String name, String source) {
         String wanted = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
-        for (NhsEnvironment e : values()) {
-            if (e.id.equals(wanted)) {
-                return e;
-            }
-        }
-        throw new UsageException("unknown environment '" + name + "'" + (source == null ? "" : " in " + source)
-                + ": use one of " + validNames());
+        return Arrays.stream(values()).filter(e -> e.id().equals(wanted)).findFirst().orElseThrow(() -> new UsageException(
+                "unknown environment '" + name + "'" + (source == null ? "" : " in " + source) + ": use one of " + validNames()));
     }
 
     @Override
     public String toString() {
-        return id;
+        return id();
     }
 }
-

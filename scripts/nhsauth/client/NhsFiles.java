@@ -13,10 +13,9 @@ import java.util.regex.Pattern;
 
 /** Reading the user's small files with one-line errors, and writing ours so that nothing is lost. */
 final class NhsFiles {
-    private NhsFiles() {
-    }
+    private NhsFiles() { }
 
-    /** Reads a small text file, turning every I/O failure into a one-line usage error. */
+    /** A small UTF-8 text file; every I/O failure a one-line usage error. */
     static String readText(Path file, String what) {
         byte[] bytes = readBytes(file, what);
         try {
@@ -26,12 +25,11 @@ final class NhsFiles {
         }
     }
 
-    /** Reads a small file as bytes (a request body may be binary), every I/O failure a one-line usage error. */
     static byte[] readBytes(Path file, String what) {
         return readBytes(file, what, Integer.MAX_VALUE - 8);
     }
 
-    /** {@link #readBytes(Path, String)} of at most {@code maxBytes}; a longer file is a usage error. */
+    /** A small file of at most {@code maxBytes} (a request body may be binary); every I/O failure a usage error. */
     static byte[] readBytes(Path file, String what, int maxBytes) {
         try {
             if (Files.isDirectory(file)) {
@@ -68,10 +66,8 @@ final class NhsFiles {
 
     static Protection protectionOf(Path existing) throws IOException {
         Set<String> views = existing.getFileSystem().supportedFileAttributeViews();
-        if (views.contains("posix")) {
-            return Protection.POSIX;
-        }
-        return views.contains("acl") && Files.getFileStore(existing).supportsFileAttributeView(AclFileAttributeView.class)
+        return views.contains("posix") ? Protection.POSIX
+                : views.contains("acl") && Files.getFileStore(existing).supportsFileAttributeView(AclFileAttributeView.class)
                 ? Protection.ACL : Protection.NONE;
     }
 
@@ -80,21 +76,16 @@ final class NhsFiles {
         Path create(FileAttribute<?>... attributes) throws IOException;
     }
 
-    /**
-     * Creates the folder {@code named}, or a file beside it, that only its owner can open before
-     * anything is put in it; refused where the drive keeps neither POSIX permissions nor ACLs.
-     */
+    /** Creates folder {@code named}, or a file beside it, owner-only before anything is put in it. */
     static Path createOwnerOnly(Path named, boolean folder, Creation creation) throws IOException {
         switch (protectionOf(named.toAbsolutePath().getParent())) {
             case POSIX:
                 return creation.create(PosixFilePermissions.asFileAttribute(
                         PosixFilePermissions.fromString(folder ? "rwx------" : "rw-------")));
             case ACL:
-                // Not an ACL given at creation: NTFS merges the folder's inheritable entries into it
-                // (the JDK cannot mark it protected), so the file is restricted before it is written.
+                // Not at creation: NTFS would merge in the folder's inheritable entries (the JDK cannot mark it protected).
                 Path created = creation.create();
                 try {
-                    // One ALLOW entry for the owner the filesystem recorded, inheriting nothing, inherited by nothing.
                     var view = Files.getFileAttributeView(created, AclFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
                     view.setAcl(List.of(AclEntry.newBuilder().setType(AclEntryType.ALLOW).setPrincipal(view.getOwner())
                             .setPermissions(EnumSet.allOf(AclEntryPermission.class)).build()));
@@ -125,16 +116,15 @@ final class NhsFiles {
         }
     }
 
-    /** Its permissions, {@code rwxr-x---}, where its file system keeps POSIX ones; else null. */
+    /** {@code rwxr-x---} where the file system keeps POSIX permissions; else null. */
     static String posixMode(Path p, LinkOption... options) throws IOException {
         return protectionOf(p) != Protection.POSIX ? null
                 : PosixFilePermissions.toString(Files.readAttributes(p, PosixFileAttributes.class, options).permissions());
     }
 
     /**
-     * You, as user.name, not as the owner of a file made to find out: trusting a folder must not write
-     * in it. Where the two differ (a Windows account whose new files belong to the Administrators
-     * group) the token cache misses; it never trusts more. Null if unknown.
+     * You, as user.name, not as the owner of a file made to find out: trusting a folder must not write in it.
+     * Where they differ (new files owned by Administrators) the token cache misses; it never trusts more. Null: unknown.
      */
     private static UserPrincipal me(Path p) {
         try {
@@ -144,10 +134,7 @@ final class NhsFiles {
         }
     }
 
-    /**
-     * ssh's rule for every private key read: refused if it is yours and group or others have any
-     * permission on it; a warning when another user owns it (ssh says nothing). POSIX only.
-     */
+    /** ssh's rule, on POSIX: refused if yours and open to group or others; a warning if another user owns it. */
     static void checkPrivateKey(Path key, Consumer<String> warnings) throws IOException {
         String mode = posixMode(key);
         UserPrincipal me = me(key);
@@ -161,11 +148,7 @@ final class NhsFiles {
         }
     }
 
-    /**
-     * Why {@code p} is not yours alone, or null when it is: it must be a real file (or folder),
-     * not a link, owned by you, with no permission for group or others (POSIX), or an ACL of
-     * exactly one ALLOW entry, for you, with no inheritance flags (Windows).
-     */
+    /** Why {@code p} is not yours alone, or null: no link, your own, no group/other bits or one ALLOW ACL entry for you. */
     static String privacyProblem(Path p, boolean folder) throws IOException {
         BasicFileAttributes basic = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (basic.isSymbolicLink()) {
@@ -204,12 +187,9 @@ final class NhsFiles {
     }
 
     /**
-     * The bytes of a file that is yours alone and at most {@code maxBytes} long, else null.
-     * The JDK cannot read attributes through an open channel, so the file is opened without
-     * following links and its file key is read by path just before and just after: the same key
-     * means the file opened is the file checked, unless it was swapped twice in between, which
-     * takes write access to the folder, a folder the caller has checked is yours alone.
-     * (Windows reports no file key; there the folder check carries it.)
+     * The bytes of a file yours alone and at most {@code maxBytes} long, else null. The JDK cannot read
+     * attributes of an open channel, so the same file key by path before and after opening shows the file
+     * opened is the file checked; swapping it twice takes the caller's private folder (on Windows, no file key).
      */
     static byte[] readIfPrivate(Path file, int maxBytes) throws IOException {
         Object before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
@@ -219,11 +199,8 @@ final class NhsFiles {
             if (!Objects.equals(before, after.fileKey()) || privacyProblem(file, false) != null || after.size() > maxBytes) {
                 return null;
             }
-            ByteBuffer buffer = ByteBuffer.allocate(maxBytes + 1);
-            while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
-                // until the end, or one byte past the limit
-            }
-            return buffer.position() > maxBytes ? null : Arrays.copyOf(buffer.array(), buffer.position());
+            byte[] bytes = Channels.newInputStream(channel).readNBytes(maxBytes + 1);
+            return bytes.length > maxBytes ? null : bytes;
         }
     }
 
@@ -234,10 +211,7 @@ final class NhsFiles {
         return new String[] {"." + name.substring(0, dot) + ".", ".tmp" + name.substring(dot)};
     }
 
-    /**
-     * Deletes the temporaries of {@code target} that a killed run left behind: those older than any
-     * write takes, so a run writing the same file at the same time keeps its own.
-     */
+    /** Deletes temporaries a killed run left: older than any write takes, so a concurrent run keeps its own. */
     static void removeStaleTemporaries(Path target) throws IOException {
         String[] name = tmpName(target);
         Pattern stale = Pattern.compile(Pattern.quote(name[0]) + "\\d+" + Pattern.quote(name[1]));
@@ -252,9 +226,8 @@ final class NhsFiles {
     }
 
     /**
-     * A file written in full, synced and given its final permissions beside its target, waiting
-     * to be moved into place. Staging every file of a set before committing any shrinks the
-     * moment a crash could leave the set half old, half new to a few renames.
+     * A file written in full, synced and given its final permissions beside its target, to be moved into
+     * place: staging a whole set before committing any shrinks the half-old, half-new moment to a few renames.
      */
     record StagedFile(Path target, Path tmp) implements AutoCloseable {
         static StagedFile stage(Path target, byte[] content, boolean ownerOnly) throws IOException {
@@ -278,7 +251,7 @@ final class NhsFiles {
             }
         }
 
-        /** Moves the file into place; without {@code replace}, fails if the target exists. */
+        /** Without {@code replace}, fails if the target exists. */
         void commit(boolean replace) throws IOException {
             if (replace) {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -290,15 +263,11 @@ final class NhsFiles {
             } catch (FileAlreadyExistsException e) {
                 throw e;
             } catch (UnsupportedOperationException | FileSystemException e) {
-                // No hard links here (FAT, exFAT, some SMB shares). Not ATOMIC_MOVE: with it the JDK
-                // renames over an existing target on POSIX and asks Windows to replace it. A plain
-                // move refuses an existing target: Windows' MoveFileEx itself fails if it exists,
-                // POSIX checks just before rename(2).
+                // No hard links (FAT, exFAT, SMB). Not ATOMIC_MOVE, which replaces an existing target; a plain move refuses it.
                 Files.move(tmp, target);
             }
         }
 
-        /** Removes the temp file if it was not moved into place. */
         @Override
         public void close() throws IOException {
             Files.deleteIfExists(tmp);

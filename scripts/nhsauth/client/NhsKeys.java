@@ -1,5 +1,4 @@
 //SOURCES NhsPem.java
-//SOURCES NhsPemBouncyCastle.java
 
 package nhsauth.client;
 
@@ -16,6 +15,7 @@ import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
 import com.nimbusds.jose.*;
 import com.nimbusds.jose.jwk.*;
@@ -23,42 +23,32 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.util.JSONObjectUtils;
 
 /**
- * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and
- * doctor do with keys, for your own scripts too. Problems the user can fix are
- * {@link UsageException}s with a one-line message.
+ * RSA keys and JWKS as the NHS token endpoint reads them: what generate-keys, verify-keys and doctor do
+ * with keys, for your own scripts too. Problems the user can fix are one-line {@link UsageException}s.
  */
 public final class NhsKeys {
     /** The RSA key size NHS guidance asks for; commands warn about smaller keys. */
     public static final int RECOMMENDED_BITS = 4096;
 
-    private NhsKeys() {
-    }
+    private NhsKeys() { }
 
     /**
-     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime
-     * search takes a random time, so with two cores two of the JDK's own generators race and the
-     * first key wins; the loser runs on as a daemon thread.
-     *
+     * A new RSA key pair of {@code bits} (NHS guidance: 4096; RS512 needs at least 2048). The prime search
+     * takes a random time, so with two cores two generators race; the loser runs on as a daemon thread.
      * @throws IllegalArgumentException the JDK makes no RSA key of that size
      */
     public static KeyPair generateKeyPair(int bits) {
         newGenerator(bits); // a bad size fails here, on the caller's thread
-        int racers = Math.min(2, Runtime.getRuntime().availableProcessors());
-        CompletableFuture<KeyPair> first = new CompletableFuture<>();
-        for (int i = 0; i < racers; i++) {
-            Thread racer = new Thread(() -> {
-                try {
-                    first.complete(newGenerator(bits).generateKeyPair());
-                } catch (RuntimeException e) {
-                    first.completeExceptionally(e);
-                }
-            }, "key-generator-" + i);
+        Executor daemons = task -> {
+            Thread racer = new Thread(task, "key-generator");
             racer.setDaemon(true);
             racer.setPriority(Thread.NORM_PRIORITY - 1);
             racer.start();
-        }
+        };
+        CompletableFuture<?>[] racers = new CompletableFuture<?>[Math.min(2, Runtime.getRuntime().availableProcessors())];
+        Arrays.setAll(racers, i -> CompletableFuture.supplyAsync(() -> newGenerator(bits).generateKeyPair(), daemons));
         try {
-            return first.get();
+            return (KeyPair) CompletableFuture.anyOf(racers).get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NhsAuthException(NhsClient.ExitCode.INTERNAL, "interrupted while generating the key", e);
@@ -78,9 +68,8 @@ public final class NhsKeys {
     }
 
     /**
-     * The three files a key pair with {@code kid} is written to in {@code dir}, in this order: the
-     * private key {@code <kid>.pem}, the public key {@code <kid>.pem.pub} and its JWKS {@code <kid>.json}.
-     * {@code kid} becomes a file name: generate-keys allows only letters, digits, '.', '_' and '-'.
+     * The files a key pair with {@code kid} is written to in {@code dir}: {@code <kid>.pem} (private key),
+     * {@code <kid>.pem.pub} (public key), {@code <kid>.json} (JWKS). generate-keys allows only [A-Za-z0-9._-] in a kid.
      */
     public static List<Path> keyFiles(Path dir, String kid) {
         return List.of(dir.resolve(kid + ".pem"), dir.resolve(kid + ".pem.pub"), dir.resolve(kid + ".json"));
@@ -94,7 +83,6 @@ public final class NhsKeys {
 
     /**
      * Checks, before a key is made, that {@link #writeKeyFiles} could write it now.
-     *
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
      * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}
      */
@@ -112,9 +100,8 @@ public final class NhsKeys {
     }
 
     /**
-     * Creates {@code dir} for key files, and each folder missing above it, owner-only whatever the
-     * umask; {@code warnings} hears if others can write in it. {@code what} names it in messages.
-     *
+     * Creates {@code dir} and each folder missing above it, owner-only whatever the umask; {@code warnings}
+     * hears if others can write in it. {@code what} names it in messages.
      * @throws UsageException it cannot be created or written in
      */
     public static void createKeyFolder(Path dir, String what, Consumer<String> warnings) {
@@ -138,31 +125,31 @@ public final class NhsKeys {
     }
 
     /**
-     * Writes a key pair to its {@link #keyFiles} in {@code dir} (which must exist) as the Python tool
-     * did: the private key as PKCS#1 PEM, owner-only before a byte of it is written; the public key as
-     * SubjectPublicKeyInfo PEM; a JWKS with alg RS512 and use sig. With {@code addTo} (through a link,
-     * the file it names), the public key is appended to that JWKS, all else kept in order (a rotation).
-     * All are staged, then moved into place; without {@code force} never over an existing key file.
-     *
+     * Writes a key pair to its {@link #keyFiles} in existing {@code dir} as the Python tool did: PKCS#1 PEM,
+     * owner-only before a byte is written; SubjectPublicKeyInfo PEM; a JWKS with alg RS512, use sig. With
+     * {@code addTo} (through a link, the file it names) the key is also appended to that JWKS, all else kept
+     * (a rotation). All are staged, then moved into place; without {@code force} never over a key file.
      * @return how many keys {@code addTo} holds now, the new one included; 0 without {@code addTo}
      * @throws FileAlreadyExistsException a key file exists ({@link FileAlreadyExistsException#getFile()} names it)
-     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid};
-     *         the drive keeps no permissions or ACLs to keep the private key private
+     * @throws UsageException {@code addTo} is missing, not a JWKS, or already has {@code kid}; the drive keeps
+     *         no permissions or ACLs to keep the private key private
      * @throws IOException a file cannot be written
      */
     public static int writeKeyFiles(Path dir, String kid, KeyPair pair, Path addTo, boolean force) throws IOException {
         Map<String, Object> document = addTo == null ? null : jwksDocument(addTo, kid);
-        RSAKey jwk = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid).algorithm(JWSAlgorithm.RS512)
-                .keyUse(KeyUse.SIGNATURE).build();
+        Map<String, Object> members = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid)
+                .algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build().toJSONObject();
+        Map<String, Object> jwk = new LinkedHashMap<>(); // in the Python tool's member order
+        List.of("kty", "n", "e", "alg", "kid", "use").forEach(name -> jwk.put(name, members.get(name)));
         List<Path> files = keyFiles(dir, kid);
         for (Path file : files) {
             NhsFiles.removeStaleTemporaries(file);
         }
         try (NhsFiles.StagedFile privateKey = stage(files.get(0), NhsPem.privateKeyPem(pair.getPrivate()), true);
              NhsFiles.StagedFile publicKey = stage(files.get(1), NhsPem.pem("PUBLIC KEY", pair.getPublic().getEncoded()), false);
-             NhsFiles.StagedFile jwks = stage(files.get(2), withKeyAdded(Map.of("keys", List.of()), jwk), false);
-             NhsFiles.StagedFile rotated = document == null ? null
-                     : stage(addTo.toRealPath(), withKeyAdded(document, jwk), false)) {
+             NhsFiles.StagedFile jwks = stage(files.get(2), withKeys(Map.of(), List.of(jwk)), false);
+             NhsFiles.StagedFile rotated = document == null ? null : stage(addTo.toRealPath(),
+                     withKeys(document, Stream.concat(keysOf(document).stream(), Stream.of(jwk)).toList()), false)) {
             privateKey.commit(force);
             publicKey.commit(force);
             jwks.commit(force);
@@ -183,20 +170,15 @@ public final class NhsKeys {
     }
 
     /**
-     * Reads an RSA private key from PEM in any common form: PKCS#1 ({@code BEGIN RSA PRIVATE KEY},
-     * as the Python tool and this toolkit write it), PKCS#8 ({@code BEGIN PRIVATE KEY}, as
-     * {@code openssl genpkey} writes it), and both encrypted. As ssh, it refuses a key file of yours
-     * that group or others have any permission on; one that another user owns is read, with a
-     * line for {@code warnings}.
-     *
-     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private
-     *         key (a public key, a certificate, an EC or DSA key, garbage), or the passphrase is missing or wrong
+     * Reads an RSA private key from PEM: PKCS#1 ({@code BEGIN RSA PRIVATE KEY}, as generate-keys writes it),
+     * PKCS#8 ({@code BEGIN PRIVATE KEY}, as {@code openssl genpkey} does), either encrypted. As ssh, it refuses
+     * a key file of yours open to group or others; one another user owns is read, with a line for {@code warnings}.
+     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key,
+     *         or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
-        RSAPrivateCrtKey plain = NhsPem.readPlain(text);
-        RSAPrivateCrtKey key = plain != null ? plain
-                : NhsPemBouncyCastle.read(text, passphrase, "private key file '" + file + "'");
+        RSAPrivateCrtKey key = NhsPem.read(text, passphrase, "private key file '" + file + "'");
         try {
             NhsFiles.checkPrivateKey(file, warnings);
         } catch (IOException e) {
@@ -240,10 +222,8 @@ public final class NhsKeys {
     }
 
     /**
-     * A JWKS from a file or an http(s) URL, fetched as the NHS token endpoint fetches it, with
-     * {@code User-Agent: APIM}, through the environment's proxy, trusting {@code caCertificates}
-     * (null for none) besides the JDK's CAs.
-     *
+     * A JWKS from a file or an http(s) URL, fetched as the token endpoint does ({@code User-Agent: APIM}),
+     * through the environment's proxy, trusting {@code caCertificates} (or null) besides the JDK's CAs.
      * @throws UsageException missing file, bad URL, a non-200 answer or not a JWKS
      * @throws NetworkException the URL cannot be reached
      */
@@ -253,10 +233,9 @@ public final class NhsKeys {
             return loadJwks(Path.of(source));
         }
         URI uri = NhsSetting.checkUrl(source, "JWKS URL");
-        NhsHttp http = new NhsHttp(timeout, caCertificates, System.getenv(), null, line -> { });
-        HttpResponse<byte[]> response = http.exchange(HttpRequest.newBuilder(uri).timeout(timeout)
-                .header("User-Agent", "APIM").header("Accept", "application/json").GET().build(), "JWKS URL",
-                NhsHttp.MAX_JWKS_BYTES);
+        HttpResponse<byte[]> response = new NhsHttp(timeout, caCertificates, System.getenv(), null, line -> { }).exchange(
+                HttpRequest.newBuilder(uri).timeout(timeout).header("User-Agent", "APIM").header("Accept", "application/json")
+                        .GET().build(), "JWKS URL", NhsHttp.MAX_JWKS_BYTES);
         if (response.statusCode() != 200) {
             throw new UsageException("the JWKS URL " + source + " answered HTTP " + response.statusCode()
                     + ": the token endpoint could not fetch it either; publish the JWKS there");
@@ -275,16 +254,20 @@ public final class NhsKeys {
     }
 
     /**
-     * Checks that {@code key} is registered in {@code jwks} as the token endpoint will look it up:
-     * under {@code kid} there is an RSA key with the same modulus and exponent, alg absent or
-     * RS512, use absent or sig. {@code source} names the JWKS in messages.
-     *
+     * Checks that {@code key} is registered in {@code jwks} as the token endpoint looks it up: under {@code kid}
+     * an RSA key of the same modulus and exponent, alg absent or RS512, use absent or sig. {@code source} names the JWKS.
      * @param kid the kid the key signs with; null for the JWKS's only key
      * @return the kid checked
      * @throws UsageException the first mismatch, and what to do about it; no kid and not exactly one key
      */
     public static String checkRegistered(RSAPublicKey key, String kid, JWKSet jwks, String source) {
-        String checked = kid != null ? kid : onlyKid(jwks, source);
+        List<JWK> keys = jwks.getKeys();
+        if (kid == null && (keys.size() != 1 || keys.get(0).getKeyID() == null)) {
+            throw new UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
+                    + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
+                    : " keys") + "; give " + NhsSetting.KID.named());
+        }
+        String checked = kid != null ? kid : keys.get(0).getKeyID();
         Mismatch mismatch = mismatch(key, checked, jwks, source);
         if (mismatch != null) {
             throw new UsageException(mismatch.problem() + ": " + mismatch.fix());
@@ -292,19 +275,8 @@ public final class NhsKeys {
         return checked;
     }
 
-    private static String onlyKid(JWKSet jwks, String source) {
-        List<JWK> keys = jwks.getKeys();
-        if (keys.size() == 1 && keys.get(0).getKeyID() != null) {
-            return keys.get(0).getKeyID();
-        }
-        throw new UsageException("cannot tell which kid to check: none was given (a key file's name gives one "
-                + "when it ends in .pem) and " + source + " holds " + keys.size() + (keys.size() == 1 ? " key without one"
-                : " keys") + "; give " + NhsSetting.KID.named());
-    }
-
     /** What is wrong, and what to do about it. */
-    record Mismatch(String problem, String fix) {
-    }
+    record Mismatch(String problem, String fix) { }
 
     private static final String ANOTHER_KEY_FIX = "register this key's JWKS, or use the private key of the registered "
             + "one (the token endpoint would answer 'JWT signature verification failed')";
@@ -317,7 +289,8 @@ public final class NhsKeys {
             List<JWK> keys = jwks.getKeys();
             String there = keys.stream().filter(k -> k.getKeyID() != null && k instanceof RSAKey && sameKey((RSAKey) k, key))
                     .map(JWK::getKeyID).findFirst().orElse(null);
-            String kids = keys.isEmpty() ? "none" : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
+            String kids = keys.isEmpty() ? "none"
+                    : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
             return new Mismatch("no key with kid '" + kid + "' in " + source + " (kids there: " + kids + ")",
                     there != null ? "this key is there as kid '" + there + "', so use " + NhsSetting.KID.shortName() + " " + there
                             : "publish this key's JWKS (thumbprint " + thumbprint(key) + ")"
@@ -350,23 +323,9 @@ public final class NhsKeys {
                 && jwk.getPublicExponent().decodeToBigInteger().equals(key.getPublicExponent());
     }
 
-    /** A JWK as a map in the Python tool's member order: kty, n, e, alg, kid, use. */
-    private static Map<String, Object> jwkMembers(JWK jwk) {
-        Map<String, Object> json = jwk.toJSONObject();
-        Map<String, Object> ordered = new LinkedHashMap<>();
-        for (String name : List.of("kty", "n", "e", "alg", "kid", "use")) {
-            if (json.containsKey(name)) {
-                ordered.put(name, json.get(name));
-            }
-        }
-        ordered.putAll(json);
-        return ordered;
-    }
-
     /**
-     * The JWKS in {@code file} as its owner wrote it, every member in order (top-level and per key,
-     * keys of types nimbus does not know included), so that adding or removing a key loses nothing published;
-     * refused if it does not read as a JWKS or already has a key under {@code kid} (null: no kid check).
+     * The JWKS in {@code file} with every member in order, keys nimbus does not know too, so that adding or removing
+     * a key loses nothing published; refused if not a JWKS or it has a key under {@code kid} (null: no kid check).
      */
     private static Map<String, Object> jwksDocument(Path file, String kid) {
         Map<String, Object> document;
@@ -388,14 +347,7 @@ public final class NhsKeys {
         return (List<Map<String, Object>>) document.get("keys");
     }
 
-    /** The document with {@code jwk} appended to its keys, everything else kept, as JWKS text indented as the Python tool's. */
-    private static String withKeyAdded(Map<String, Object> document, JWK jwk) {
-        List<Object> keys = new ArrayList<>(keysOf(document));
-        keys.add(jwkMembers(jwk));
-        return withKeys(document, keys);
-    }
-
-    /** The document with {@code keys} for its keys, everything else kept, as JWKS text. */
+    /** The document with {@code keys} for its keys, everything else kept, as JWKS text indented as the Python tool's. */
     private static String withKeys(Map<String, Object> document, List<?> keys) {
         Map<String, Object> doc = new LinkedHashMap<>(document);
         doc.put("keys", keys);
@@ -403,10 +355,8 @@ public final class NhsKeys {
     }
 
     /**
-     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: every
-     * other key and member kept in order, the file replaced atomically (through a symbolic link, the
-     * file it names), as {@link #writeKeyFiles} adds a key.
-     *
+     * Removes the key(s) with {@code kid} from the JWKS {@code file}, the last step of a rotation: all else kept
+     * in order, the file (through a link, the file it names) replaced atomically, as {@link #writeKeyFiles} adds a key.
      * @return the kids the JWKS holds now
      * @throws UsageException {@code file} is missing or not a JWKS, has no key with {@code kid}, or no other key
      * @throws IOException the file cannot be written

@@ -12,12 +12,10 @@ import com.nimbusds.jwt.*;
 
 /** The private key and what signs client assertions with it. */
 final class NhsSigningKey {
-    private final RSAPrivateCrtKey privateKey;
     private final RSAPublicKey publicKey;
     private final JWSSigner signer;
 
     NhsSigningKey(RSAPrivateCrtKey privateKey) {
-        this.privateKey = privateKey;
         this.publicKey = NhsKeys.publicKeyOf(privateKey);
         if (bits() < 2048) {
             throw new UsageException("the private key has only " + bits()
@@ -27,7 +25,11 @@ final class NhsSigningKey {
     }
 
     int bits() {
-        return privateKey.getModulus().bitLength();
+        return publicKey.getModulus().bitLength();
+    }
+
+    RSAPublicKey publicKey() {
+        return publicKey;
     }
 
     String thumbprint() {
@@ -37,13 +39,9 @@ final class NhsSigningKey {
     /** Section 2 of the NHS reference: RS512, typ JWT, kid; iss = sub = API key, aud, jti, exp. */
     String clientAssertion(String apiKey, String kid, String audience, int lifetimeSeconds) {
         JWSHeader header = new JWSHeader.Builder(JWSAlgorithm.RS512).type(JOSEObjectType.JWT).keyID(kid).build();
-        JWTClaimsSet claims = new JWTClaimsSet.Builder()
-                .issuer(apiKey)
-                .subject(apiKey)
-                .audience(audience)
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(apiKey).subject(apiKey).audience(audience)
                 .jwtID(UUID.randomUUID().toString())
-                .expirationTime(new Date((Instant.now().getEpochSecond() + lifetimeSeconds) * 1000))
-                .build();
+                .expirationTime(new Date((Instant.now().getEpochSecond() + lifetimeSeconds) * 1000)).build();
         SignedJWT jwt = new SignedJWT(header, claims);
         try {
             jwt.sign(signer);
