@@ -1,5 +1,6 @@
 package nhsauth.mock;
 
+import nhsauth.client.NhsKeys;
 import nhsauth.mock.MockIdentityService.Reply;
 import nhsauth.mock.MockTokenEndpoint.*;
 
@@ -29,17 +30,7 @@ record MockTokenExchange(List<MockJwks.Jwks> trusted) {
 
     /** The test issuer's key: one per JVM, made when first needed, never written anywhere. */
     private static final class TestIssuer {
-        static final KeyPair KEY;
-
-        static {
-            try {
-                KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-                generator.initialize(2048);
-                KEY = generator.generateKeyPair();
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("cannot make the test issuer's key", e);
-            }
-        }
+        static final KeyPair KEY = NhsKeys.generateKeyPair(2048);
     }
 
     /** An exchange form's subject token after the form's checks; null for client credentials (no subject token). */
@@ -137,7 +128,7 @@ record MockTokenExchange(List<MockJwks.Jwks> trusted) {
         }
         long now = System.currentTimeMillis() / 1000;
         JWTClaimsSet.Builder claims = new JWTClaimsSet.Builder().subject(subject)
-                .issueTime(new java.util.Date(now * 1000)).expirationTime(new java.util.Date((now + ID_TOKEN_LIFETIME_SECONDS) * 1000));
+                .issueTime(new Date(now * 1000)).expirationTime(new Date((now + ID_TOKEN_LIFETIME_SECONDS) * 1000));
         if (provider.equals("cis2")) {
             claims.issuer(CIS2_ISSUER).audience("mock-cis2-client").claim("acr", "AAL3_ANY")
                     .claim("amr", List.of("N3_SMARTCARD")).claim("tokenName", "id_token");
