@@ -185,38 +185,30 @@ public class MockServer implements Callable<Integer> {
 
     private static void checkJwks(String option, String jwks) {
         if (MockJwks.isUrl(jwks)) {
-            checkJwksUrl(option, jwks);
+            try {
+                URI uri = new URI(jwks);
+                if (uri.getHost() == null) {
+                    throw new URISyntaxException(jwks, "no host");
+                }
+                // As the mock tells users: plain http is for a JWKS served on this machine, and nowhere else.
+                if (uri.getScheme().equalsIgnoreCase("http") && !NhsCommands.isLoopback(uri.getHost())) {
+                    throw new UsageException(option + ": the JWKS URL '" + jwks + "' is plain http to another "
+                            + "machine: use https:// (http only for a JWKS served on this machine)");
+                }
+            } catch (URISyntaxException e) {
+                throw new UsageException(option + ": '" + jwks + "' is not a valid JWKS URL: use "
+                        + "https://host/path/jwks.json");
+            }
         } else if (jwks.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
             // Not a file either: Path.of would quietly turn ftp://host into ftp:/host.
             throw new UsageException(option + ": the JWKS URL '" + jwks + "' must start with "
                     + "https:// (or http:// for a local server)");
         } else {
-            checkJwksFile(jwks);
-        }
-    }
-
-    private static void checkJwksUrl(String option, String url) {
-        try {
-            URI uri = new URI(url);
-            if (uri.getHost() == null) {
-                throw new URISyntaxException(url, "no host");
+            try {
+                NhsKeys.loadJwks(Path.of(jwks));
+            } catch (InvalidPathException e) {
+                throw new UsageException("JWKS file '" + jwks + "' is not a valid path: check it");
             }
-            // As the mock tells users: plain http is for a JWKS served on this machine, and nowhere else.
-            if (uri.getScheme().equalsIgnoreCase("http") && !NhsCommands.isLoopback(uri.getHost())) {
-                throw new UsageException(option + ": the JWKS URL '" + url + "' is plain http to another "
-                        + "machine: use https:// (http only for a JWKS served on this machine)");
-            }
-        } catch (URISyntaxException e) {
-            throw new UsageException(option + ": '" + url + "' is not a valid JWKS URL: use "
-                    + "https://host/path/jwks.json");
-        }
-    }
-
-    private static void checkJwksFile(String file) {
-        try {
-            NhsKeys.loadJwks(Path.of(file));
-        } catch (InvalidPathException e) {
-            throw new UsageException("JWKS file '" + file + "' is not a valid path: check it");
         }
     }
 }

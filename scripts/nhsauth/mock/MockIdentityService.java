@@ -21,17 +21,13 @@ import com.nimbusds.jose.util.JSONObjectUtils;
 import com.sun.net.httpserver.*;
 
 /**
- * A local NHS identity service as an engine, for mock-server, the demo and the tests: the
- * signed-JWT token endpoint (POST /oauth2/token), checking client assertions in the real
- * endpoint's order with its exact errors, and a sample API: Hello World (its application
- * endpoint takes a bearer token or a registered app's {@code apikey}, its world endpoint is
- * open) and an echo; and the token exchange of an ID token, with a test issuer of ID tokens.
- * {@link #start} runs one; {@link #close()} stops it and its threads.
+ * A local NHS identity service as an engine, for mock-server, the demo and the tests: the signed-JWT token endpoint
+ * (POST /oauth2/token) with the exact errors of the real one, the token exchange of an ID token with a test issuer of
+ * ID tokens, and a sample API: Hello World and an echo. {@link #start} runs one; {@link #close()} stops it.
  */
 public final class MockIdentityService implements AutoCloseable {
     static final String TOKEN_PATH = "/oauth2/token";
     static final String HELLO_PATH = "/hello-world/hello/application";
-    /** Hello World's open-access endpoint: nothing is asked of the caller. */
     static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
@@ -57,10 +53,8 @@ public final class MockIdentityService implements AutoCloseable {
         if (jwksCacheSeconds < 0) {
             throw new IllegalArgumentException("JWKS cache of " + jwksCacheSeconds + " s: use 0 or more");
         }
-        // The JDK server reads these once, when the JVM's first HttpServer is made. It sends a reply's
-        // headers and body as two TCP segments; with Nagle's algorithm on, the client's delayed ACK
-        // then adds ~40 ms to every reply (10x fewer token exchanges/s). And a client that is slow to
-        // send a request's headers and body has its connection closed: it may hold a worker, not forever.
+        // Read once, at the JVM's first HttpServer. Headers and body go as two TCP segments: with Nagle's algorithm
+        // the client's delayed ACK adds ~40 ms to every reply. A client slow to send may hold a worker, not forever.
         System.getProperties().putIfAbsent("sun.net.httpserver.nodelay", "true");
         System.getProperties().putIfAbsent("sun.net.httpserver.maxReqTime", String.valueOf(READ_TIMEOUT_SECONDS));
         InetSocketAddress address = new InetSocketAddress(host, port);
@@ -80,8 +74,8 @@ public final class MockIdentityService implements AutoCloseable {
                     + "): use an address of this machine with --host, or another --port", e);
         }
         MockTokenExchange exchanges = new MockTokenExchange(idTokenJwks.stream()
-                .map(jwks -> MockJwks.Jwks.of(jwks, jwksCacheSeconds)).toList());
-        return new MockIdentityService(http, host, MockJwks.Registry.of(apps, jwksCacheSeconds), exchanges, log, verbose);
+                .map(jwks -> new MockJwks.Jwks(jwks, jwksCacheSeconds)).toList());
+        return new MockIdentityService(http, host, MockJwks.registry(apps, jwksCacheSeconds), exchanges, log, verbose);
     }
 
     private final HttpServer http;
@@ -97,8 +91,8 @@ public final class MockIdentityService implements AutoCloseable {
     private final boolean verbose;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private MockIdentityService(HttpServer http, String host, MockJwks.Registry registry, MockTokenExchange exchanges,
-            PrintWriter log, boolean verbose) {
+    private MockIdentityService(HttpServer http, String host, Map<String, MockJwks.Registration> registry,
+            MockTokenExchange exchanges, PrintWriter log, boolean verbose) {
         this.http = http;
         this.log = log;
         this.verbose = verbose;
@@ -196,16 +190,22 @@ public final class MockIdentityService implements AutoCloseable {
 
     private Reply route(HttpExchange exchange, RequestBody body) throws Exception {
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
+        if (READ_ONLY_PATHS.contains(path) && !List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
+            return Reply.empty(405, "Allow", "GET");
+        }
         return switch (path) {
             case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
             case HELLO_PATH -> sampleApi.hello(exchange);
-            case HELLO_WORLD_PATH -> sampleApi.helloWorld(exchange);
+            case HELLO_WORLD_PATH -> Reply.json(200, Map.of("message", "Hello World!"), null); // open access
             case MockTokenExchange.ID_TOKEN_PATH -> MockTokenExchange.idToken(exchange);
             case MockRequestLog.PAGE_PATH, MockRequestLog.JSON_PATH -> requests.page(exchange);
             default -> path.equals(ECHO_PATH) || path.startsWith(ECHO_PATH + "/") ? sampleApi.echo(exchange, body)
                     : Reply.refusal(Refusal.UNKNOWN_ROUTE, null);
         };
     }
+
+    private static final Set<String> READ_ONLY_PATHS = Set.of(HELLO_PATH, HELLO_WORLD_PATH, MockRequestLog.PAGE_PATH,
+            MockRequestLog.JSON_PATH);
 
     private static void send(HttpExchange exchange, RequestBody requestBody, Reply reply) {
         try (exchange) {
@@ -228,9 +228,7 @@ public final class MockIdentityService implements AutoCloseable {
             boolean noBody = body.length == 0 || "HEAD".equals(exchange.getRequestMethod());
             exchange.sendResponseHeaders(reply.status(), noBody ? -1 : body.length);
             if (!noBody) {
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(body);
-                }
+                exchange.getResponseBody().write(body); // closed with the exchange
             }
         } catch (IOException clientWentAway) {
             // nothing to tell a client that is gone; the log line still records the status
@@ -291,11 +289,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
-    /**
-     * One request's body. Read at most once and at most {@code MAX_BODY_BYTES}; whatever a handler
-     * left unread is dropped before the reply, because the JDK server closes a connection whose
-     * body is not at its end, and a client then reuses a dead connection.
-     */
+    /** One request's body, read at most once; what a handler left unread is dropped before the reply (see send). */
     static final class RequestBody {
         /** Up to this much unread body is read and dropped; more is left unread and the connection closed. */
         static final long DISCARD_LIMIT = 1024 * 1024;
@@ -345,13 +339,10 @@ public final class MockIdentityService implements AutoCloseable {
                 InputStream in = exchange.getRequestBody();
                 byte[] buffer = new byte[16 * 1024];
                 long dropped = 0;
-                for (int n; (n = in.read(buffer)) >= 0; ) {
+                for (int n; dropped <= DISCARD_LIMIT && (n = in.read(buffer)) >= 0; ) {
                     dropped += n;
-                    if (dropped > DISCARD_LIMIT) {
-                        return false;
-                    }
                 }
-                return true;
+                return dropped <= DISCARD_LIMIT;
             } catch (IOException e) {
                 return false;
             }
@@ -361,47 +352,24 @@ public final class MockIdentityService implements AutoCloseable {
     // ------------------------------------------------------------------ the protected sample API
 
     /** What an access token unlocks: NHS's hello-world sample and an echo for inspecting requests. */
-    static final class SampleApi {
-        private final MockAccessTokens tokens;
-        private final MockJwks.Registry apps;
-
-        SampleApi(MockAccessTokens tokens, MockJwks.Registry apps) {
-            this.tokens = tokens;
-            this.apps = apps;
-        }
-
+    record SampleApi(MockAccessTokens tokens, Map<String, MockJwks.Registration> apps) {
         /** Application-restricted: a live bearer token, or the API key of a registered app (the api-key pattern). */
         Reply hello(HttpExchange exchange) {
-            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
-                return Reply.empty(405, "Allow", "GET");
-            }
             Reply denied = authorise(exchange);
             if (denied != null) {
                 String apiKey = exchange.getRequestHeaders().getFirst("apikey");
                 if (apiKey == null) {
                     return denied;
                 }
-                if (apps.app(apiKey.trim()) == null) {
-                    return invalidApiKey();
+                if (apps.get(apiKey.trim()) == null) {
+                    // The platform's gateway answers an unknown apikey with its own fault, not the NHS error shape.
+                    Map<String, Object> fault = new LinkedHashMap<>();
+                    fault.put("faultstring", "Invalid ApiKey");
+                    fault.put("detail", Map.of("errorcode", "oauth.v2.InvalidApiKey"));
+                    return Reply.json(401, Map.of("fault", fault), "unknown apikey");
                 }
             }
             return Reply.json(200, Map.of("message", "Hello Application!"), null);
-        }
-
-        /** Open access: answers anyone. */
-        Reply helloWorld(HttpExchange exchange) {
-            if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
-                return Reply.empty(405, "Allow", "GET");
-            }
-            return Reply.json(200, Map.of("message", "Hello World!"), null);
-        }
-
-        /** The platform's gateway answers an unknown apikey with its own fault, not the NHS error shape. */
-        private static Reply invalidApiKey() {
-            Map<String, Object> fault = new LinkedHashMap<>();
-            fault.put("faultstring", "Invalid ApiKey");
-            fault.put("detail", Map.of("errorcode", "oauth.v2.InvalidApiKey"));
-            return Reply.json(401, Map.of("fault", fault), "unknown apikey");
         }
 
         Reply echo(HttpExchange exchange, RequestBody requestBody) throws IOException {
@@ -430,25 +398,18 @@ public final class MockIdentityService implements AutoCloseable {
         /** Null when the bearer token is live; else the 401 to send. */
         private Reply authorise(HttpExchange exchange) {
             String authorization = exchange.getRequestHeaders().getFirst("Authorization");
-            String problem;
-            if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)
-                    || authorization.substring(7).isBlank()) {
-                problem = "Missing access token: send 'Authorization: Bearer <access token>'";
-            } else {
-                switch (tokens.check(authorization.substring(7).trim(), System.currentTimeMillis())) {
-                    case VALID:
-                        return null;
-                    case EXPIRED:
-                        problem = "Access token expired: get a new one from " + TOKEN_PATH;
-                        break;
-                    default:
-                        problem = "Invalid access token";
-                }
+            String token = authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
+                    ? authorization.substring(7).trim() : "";
+            MockAccessTokens.Check check = token.isEmpty() ? null : tokens.check(token, System.currentTimeMillis());
+            if (check == MockAccessTokens.Check.VALID) {
+                return null;
             }
-            Reply reply = Reply.error(401, "invalid_token", problem, null);
-            Map<String, String> headers = new LinkedHashMap<>(reply.headers());
-            headers.put("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-            return new Reply(reply.status(), headers, reply.body(), reply.note());
+            Reply reply = Reply.error(401, "invalid_token", check == null
+                    ? "Missing access token: send 'Authorization: Bearer <access token>'"
+                    : check == MockAccessTokens.Check.EXPIRED ? "Access token expired: get a new one from " + TOKEN_PATH
+                    : "Invalid access token", null);
+            reply.headers().put("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            return reply;
         }
     }
 }

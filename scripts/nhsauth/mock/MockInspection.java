@@ -26,9 +26,8 @@ public final class MockInspection {
     }
 
     /**
-     * Judges {@code jwt} by the endpoint's own checks. {@code aud} (the token URL), {@code apiKey} and {@code jwks}
-     * may be null: their rows are then not checkable, as are the rows that need the service's state.
-     *
+     * Judges {@code jwt} by the endpoint's own checks; a null {@code aud} (token URL), {@code apiKey} or {@code jwks}
+     * leaves its rows not checkable, as are the rows that need the service's state.
      * @throws IllegalArgumentException if it is not a JWT (row 8), saying why
      */
     public static Result inspect(String jwt, String aud, String apiKey, JWKSet jwks, long now) throws GeneralSecurityException {
@@ -38,14 +37,13 @@ public final class MockInspection {
         } catch (Refused r) {
             throw new IllegalArgumentException(r.detail);
         }
-        var keys = jwks == null ? null : MockJwks.Jwks.keysOf(jwks);
+        var keys = jwks == null ? null : MockJwks.keysOf(jwks);
         List<Rule> rules = new ArrayList<>();
-        for (Refusal row : Refusal.values()) {
-            if (row.row >= Refusal.MALFORMED_JWT.row && row.row <= Refusal.NOT_LEVEL_3.row) {
-                Boolean passed = row == Refusal.MALFORMED_JWT ? Boolean.TRUE : assertion.verdict(row, now, aud, apiKey, keys);
-                rules.add(new Rule(row.row, row.name().toLowerCase(Locale.ROOT), row.status, row.error, row.description, passed));
-            }
+        for (Refusal row : EnumSet.range(Refusal.MALFORMED_JWT, Refusal.NOT_LEVEL_3)) {
+            Boolean passed = row == Refusal.MALFORMED_JWT ? Boolean.TRUE : assertion.verdict(row, now, aud, apiKey, keys);
+            rules.add(new Rule(row.row, row.name().toLowerCase(Locale.ROOT), row.status, row.error, row.description, passed));
         }
-        return new Result(Collections.unmodifiableMap(assertion.header), Collections.unmodifiableMap(assertion.claims), rules);
+        return new Result(Collections.unmodifiableMap(assertion.header()), Collections.unmodifiableMap(assertion.claims()),
+                rules);
     }
 }

@@ -1,11 +1,10 @@
-
 package nhsauth.mock;
 
 import nhsauth.client.*;
 
 import java.io.IOException;
 import java.nio.file.*;
-import java.nio.file.attribute.*;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.interfaces.RSAPublicKey;
 import java.time.Duration;
 import java.util.*;
@@ -17,11 +16,7 @@ import com.nimbusds.jose.jwk.*;
 
 /** The registered apps' public keys: JWKS files and URLs, as the NHS token endpoint reads them. */
 public final class MockJwks {
-    /**
-     * A JWKS URL's whole answer, body included, must come within this: the client's own default, as a
-     * slow fetch holds only its own app's requests (they share it) and a loaded CI machine's first
-     * TLS handshake through a proxy can take seconds.
-     */
+    /** The client's own default: a slow fetch holds only its app's requests, and a first TLS handshake may take seconds. */
     static final Duration JWKS_FETCH_TIMEOUT = Duration.ofSeconds(30);
     /** The largest JWKS file the mock reads (the client caps a URL's answer alike). */
     static final int MAX_JWKS_BYTES = 1024 * 1024;
@@ -34,35 +29,21 @@ public final class MockJwks {
         return lower.startsWith("http://") || lower.startsWith("https://");
     }
 
-    /** The registered apps by API key, each with its JWKS source. */
-    static final class Registry {
-        record Registration(MockIdentityService.App app, Jwks jwks) {
-            boolean level3() {
-                return app.level3();
+    /** A registered app and its JWKS, null when it has no public key. */
+    record Registration(MockIdentityService.App app, Jwks jwks) {
+    }
+
+    /** The registered apps by API key. */
+    static Map<String, Registration> registry(List<MockIdentityService.App> apps, long cacheSeconds) {
+        Map<String, Registration> byKey = new HashMap<>();
+        for (MockIdentityService.App app : apps) {
+            Jwks jwks = app.jwks() == null ? null : new Jwks(app.jwks(), cacheSeconds);
+            if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
+                throw new UsageException("API key '" + app.apiKey() + "' is registered twice: "
+                        + "give each app once");
             }
         }
-
-        private final Map<String, Registration> byApiKey;
-
-        private Registry(Map<String, Registration> byApiKey) {
-            this.byApiKey = byApiKey;
-        }
-
-        static Registry of(List<MockIdentityService.App> apps, long cacheSeconds) {
-            Map<String, Registration> byKey = new HashMap<>();
-            for (MockIdentityService.App app : apps) {
-                Jwks jwks = app.jwks() == null ? null : Jwks.of(app.jwks(), cacheSeconds);
-                if (byKey.putIfAbsent(app.apiKey(), new Registration(app, jwks)) != null) {
-                    throw new UsageException("API key '" + app.apiKey() + "' is registered twice: "
-                            + "give each app once");
-                }
-            }
-            return new Registry(Map.copyOf(byKey));
-        }
-
-        Registration app(String apiKey) {
-            return byApiKey.get(apiKey);
-        }
+        return Map.copyOf(byKey);
     }
 
     /** Why an app's keys cannot be had right now: the endpoint's row 22. */
@@ -72,143 +53,97 @@ public final class MockJwks {
         }
     }
 
-    /**
-     * An app's public keys by kid. Only RSA keys with a kid can ever match; a key that cannot be
-     * turned into a public key is skipped, so it simply matches no kid (row 23). A document that is
-     * not a JWKS at all counts as unreachable (row 22), not as "no matching key": the endpoint never
-     * got keys to compare the kid with, and row 23 would send the user checking the wrong thing.
-     */
-    interface Jwks {
-        Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable;
-
-        /** A JWKS file or URL; a URL's keys are reused for {@code cacheSeconds}. */
-        static Jwks of(String source, long cacheSeconds) {
-            return isUrl(source) ? new JwksUrl(source, cacheSeconds) : new JwksFile(Path.of(source));
-        }
-
-        /** A file or URL read by the client's public loader (a URL fetched as APIM fetches it). */
-        static Map<String, RSAPublicKey> load(String source) throws JwksUnavailable {
-            JWKSet set;
-            try {
-                set = NhsKeys.loadJwks(source, JWKS_FETCH_TIMEOUT, null);
-            } catch (NhsAuthException e) {
-                throw new JwksUnavailable(e.getMessage());
-            }
-            return keysOf(set);
-        }
-
-        /** The keys a JWKS offers the endpoint, by kid. */
-        static Map<String, RSAPublicKey> keysOf(JWKSet set) {
-            Map<String, RSAPublicKey> keys = new HashMap<>();
-            for (JWK jwk : set.getKeys()) {
-                if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {
-                    try {
-                        keys.putIfAbsent(rsa.getKeyID(), rsa.toRSAPublicKey());
-                    } catch (JOSEException unusable) {
-                        // skipped: see above
-                    }
+    /** The keys a JWKS offers the endpoint, by kid: only RSA keys with a kid can ever match. */
+    static Map<String, RSAPublicKey> keysOf(JWKSet set) {
+        Map<String, RSAPublicKey> keys = new HashMap<>();
+        for (JWK jwk : set.getKeys()) {
+            if (jwk instanceof RSAKey rsa && rsa.getKeyID() != null) {
+                try {
+                    keys.putIfAbsent(rsa.getKeyID(), rsa.toRSAPublicKey());
+                } catch (JOSEException unusable) {
+                    // skipped, so it simply matches no kid (row 23)
                 }
             }
-            return Map.copyOf(keys);
         }
-    }
-
-    /** A JWKS file, as if uploaded on the portal: re-read only when its time or size changes. */
-    static final class JwksFile implements Jwks {
-        private record Snapshot(FileTime modified, long size, Map<String, RSAPublicKey> keys, String problem) {
-        }
-
-        private final Path path;
-        private volatile Snapshot snapshot;
-
-        JwksFile(Path path) {
-            this.path = path;
-        }
-
-        @Override
-        public Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
-            BasicFileAttributes attributes;
-            try {
-                attributes = Files.readAttributes(path, BasicFileAttributes.class);
-            } catch (IOException e) {
-                throw new JwksUnavailable("cannot read JWKS file " + path + " (" + e + ")");
-            }
-            Snapshot s = snapshot;
-            if (s == null || !s.modified().equals(attributes.lastModifiedTime()) || s.size() != attributes.size()) {
-                s = new Snapshot(attributes.lastModifiedTime(), attributes.size(), null, "JWKS file " + path + " is over 1 MiB");
-                if (attributes.size() <= MAX_JWKS_BYTES) {
-                    try {
-                        s = new Snapshot(s.modified(), s.size(), Jwks.load(path.toString()), null);
-                    } catch (JwksUnavailable e) {
-                        s = new Snapshot(s.modified(), s.size(), null, e.getMessage());
-                    }
-                }
-                snapshot = s;
-            }
-            if (s.keys() == null) {
-                throw new JwksUnavailable(s.problem());
-            }
-            return s.keys();
-        }
+        return Map.copyOf(keys);
     }
 
     /**
-     * A JWKS URL, fetched as APIM fetches it and then reused for the cache period, even for an
-     * unknown kid. The cached keys are read without a lock. Requests that find them stale while a
-     * fetch is under way wait for that one fetch, bounded by its timeout, and share its outcome:
-     * a burst of token requests is never a burst of fetches, nor a queue of them one after another.
+     * An app's keys by kid from a JWKS file (as if uploaded on the portal) or URL (fetched as APIM does, cached even for
+     * an unknown kid). Not a JWKS at all is unreachable (row 22): row 23 would send the user checking the wrong thing.
+     * Requests finding the keys stale share one load under way: a burst of requests is never a burst of fetches.
      */
-    static final class JwksUrl implements Jwks {
-        /** Keys, or the problem that kept them; only keys are kept for the cache period. */
-        private record Fetched(long atNanos, Map<String, RSAPublicKey> keys, String problem) {
+    static final class Jwks {
+        /** Keys, or the problem that kept them; {@code stamp} is a file's time and size when read (null for a URL). */
+        private record Loaded(List<Object> stamp, long atNanos, Map<String, RSAPublicKey> keys, String problem) {
         }
 
         private final String url;
+        private final Path file;
         private final long cacheNanos;
-        private volatile Fetched fetched;
-        private final AtomicReference<CompletableFuture<Fetched>> fetching = new AtomicReference<>();
+        private volatile Loaded loaded;
+        private final AtomicReference<CompletableFuture<Loaded>> loading = new AtomicReference<>();
 
-        JwksUrl(String url, long cacheSeconds) {
-            this.url = url;
+        /** A JWKS file or URL; a URL's keys are reused for {@code cacheSeconds}. */
+        Jwks(String source, long cacheSeconds) {
+            this.url = isUrl(source) ? source : null;
+            this.file = url == null ? Path.of(source) : null;
             this.cacheNanos = TimeUnit.SECONDS.toNanos(cacheSeconds);
         }
 
-        @Override
-        public Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
-            Fetched f = fetched;
-            if (!fresh(f)) {
-                CompletableFuture<Fetched> mine = new CompletableFuture<>();
-                CompletableFuture<Fetched> running = fetching.compareAndExchange(null, mine);
+        Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
+            List<Object> stamp = stamp();
+            Loaded l = loaded;
+            if (!fresh(l, stamp)) {
+                CompletableFuture<Loaded> mine = new CompletableFuture<>();
+                CompletableFuture<Loaded> running = loading.compareAndExchange(null, mine);
                 if (running == null) {
                     try {
-                        Fetched now = fetched;
-                        mine.complete(fresh(now) ? now : fetch());
+                        Loaded now = loaded;
+                        mine.complete(fresh(now, stamp) ? now : (loaded = load(stamp)));
                     } finally {
-                        fetching.set(null);
+                        loading.set(null);
                         // A fault (row 27 for this request) must not leave the others waiting.
                         mine.completeExceptionally(new IllegalStateException("the JWKS fetch failed"));
                     }
                     running = mine;
                 }
-                f = running.join();
+                l = running.join();
             }
-            if (f.keys() == null) {
-                throw new JwksUnavailable(f.problem());
+            if (l.keys() == null) {
+                throw new JwksUnavailable(l.problem());
             }
-            return f.keys();
+            return l.keys();
         }
 
-        private boolean fresh(Fetched f) {
-            return f != null && f.keys() != null && System.nanoTime() - f.atNanos() < cacheNanos;
-        }
-
-        private Fetched fetch() {
+        private List<Object> stamp() throws JwksUnavailable {
+            if (file == null) {
+                return null;
+            }
             try {
-                Fetched f = new Fetched(System.nanoTime(), Jwks.load(url), null);
-                fetched = f;
-                return f;
-            } catch (JwksUnavailable e) {
-                return new Fetched(System.nanoTime(), null, e.getMessage());
+                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+                return List.of(attributes.lastModifiedTime(), attributes.size());
+            } catch (IOException e) {
+                throw new JwksUnavailable("cannot read JWKS file " + file + " (" + e + ")");
+            }
+        }
+
+        /** A file's keys or problem while it is unchanged; a URL's keys (never its problem) for the cache period. */
+        private boolean fresh(Loaded l, List<Object> stamp) {
+            return l != null && (file != null ? l.stamp().equals(stamp)
+                    : l.keys() != null && System.nanoTime() - l.atNanos() < cacheNanos);
+        }
+
+        /** Read by the client's public loader (a URL fetched as APIM fetches it). */
+        private Loaded load(List<Object> stamp) {
+            try {
+                if (file != null && (long) stamp.get(1) > MAX_JWKS_BYTES) {
+                    throw new JwksUnavailable("JWKS file " + file + " is over 1 MiB");
+                }
+                JWKSet set = NhsKeys.loadJwks(file == null ? url : file.toString(), JWKS_FETCH_TIMEOUT, null);
+                return new Loaded(stamp, System.nanoTime(), keysOf(set), null);
+            } catch (JwksUnavailable | NhsAuthException e) {
+                return new Loaded(stamp, System.nanoTime(), null, e.getMessage());
             }
         }
     }

@@ -7,14 +7,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.*;
 import java.util.concurrent.atomic.*;
+import java.util.stream.IntStream;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 import com.sun.net.httpserver.HttpExchange;
 
 /**
- * The last {@link #SIZE} requests, for GET /_mock/requests (HTML) and /_mock/requests.json: why each
- * was refused, in words, with the client assertion decoded. Recording stores the raw pieces in a
- * lock-free ring; all decoding and formatting waits until the page is asked for.
+ * The last {@link #SIZE} requests for /_mock/requests (HTML) and .json, why each was refused, the assertion decoded.
+ * Recording stores raw pieces in a lock-free ring; decoding and formatting wait until the page is asked for.
  */
 final class MockRequestLog {
     static final int SIZE = 100;
@@ -30,10 +30,7 @@ final class MockRequestLog {
     private final AtomicReferenceArray<Entry> ring = new AtomicReferenceArray<>(SIZE);
     private final AtomicLong sequence = new AtomicLong();
 
-    /**
-     * Keeps only what the page shows: a token request's form (its client assertion), and a refusal's
-     * answer. Other bodies, and any answer that succeeded (it may hold a live token), are not kept.
-     */
+    /** Keeps a token request's form (its client assertion) and a refusal's answer; never a success (a live token). */
     void record(HttpExchange exchange, long time, byte[] body, Reply reply) {
         long n = sequence.getAndIncrement();
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
@@ -44,27 +41,14 @@ final class MockRequestLog {
                 form ? body : null, reply.status(), refusal ? reply.body() : null, reply.note()));
     }
 
+    /** GET (or HEAD) of the page or its JSON. */
     Reply page(HttpExchange exchange) {
-        if (!List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "GET");
-        }
         boolean json = exchange.getRequestURI().getRawPath().equals(JSON_PATH);
-        List<Map<String, Object>> shown = newestFirst().stream().map(MockRequestLog::shown).toList();
+        List<Map<String, Object>> shown = IntStream.range(0, SIZE).mapToObj(ring::get).filter(Objects::nonNull)
+                .sorted(Comparator.comparingLong(Entry::sequence).reversed()).map(MockRequestLog::shown).toList();
         String text = json ? JSONObjectUtils.toJSONString(Map.of("requests", shown)) : html(shown);
         return new Reply(200, Map.of("Content-Type", json ? "application/json" : "text/html; charset=utf-8",
                 "Cache-Control", "no-store", "X-Content-Type-Options", "nosniff"), text.getBytes(StandardCharsets.UTF_8), null);
-    }
-
-    private List<Entry> newestFirst() {
-        List<Entry> entries = new ArrayList<>(SIZE);
-        for (int i = 0; i < SIZE; i++) {
-            Entry e = ring.get(i);
-            if (e != null) {
-                entries.add(e);
-            }
-        }
-        entries.sort(Comparator.comparingLong(Entry::sequence).reversed());
-        return entries;
     }
 
     /** One request as the page shows it: credentials masked, the assertion without its signature. */
@@ -224,14 +208,11 @@ final class MockRequestLog {
                             + "\nclaims " + json(((Map<?, ?>) assertion).get("claims")));
             page.append(refused ? "<tr class=\"refused\">" : "<tr>");
             for (int i = 0; i < cells.size(); i++) {
-                page.append("<td data-label=\"").append(COLUMNS.get(i)).append("\">");
-                if (i == 5 && r.get("cause") != null) {
-                    page.append(escape(cells.get(i))).append("<div class=\"why\">").append(escape(r.get("cause")))
-                            .append("</div>");
-                } else {
-                    page.append(i == 6 && assertion != null ? "<pre>" + escape(cells.get(i)) + "</pre>" : escape(cells.get(i)));
-                }
-                page.append("</td>");
+                String cell = escape(cells.get(i));
+                page.append("<td data-label=\"").append(COLUMNS.get(i)).append("\">")
+                        .append(i == 6 && assertion != null ? "<pre>" + cell + "</pre>" : cell)
+                        .append(i == 5 && r.get("cause") != null ? "<div class=\"why\">" + escape(r.get("cause")) + "</div>" : "")
+                        .append("</td>");
             }
             page.append("</tr>");
         }

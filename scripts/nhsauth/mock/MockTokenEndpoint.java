@@ -1,7 +1,5 @@
-
 package nhsauth.mock;
 
-import nhsauth.client.*;
 import nhsauth.mock.MockIdentityService.*;
 
 import java.io.IOException;
@@ -21,12 +19,13 @@ public final class MockTokenEndpoint {
     /** The endpoint's own constants, written here and not taken from the client it judges. */
     static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-    private final MockJwks.Registry registry;
+    private final Map<String, MockJwks.Registration> registry;
     private final JtiRegister jtis;
     private final MockAccessTokens tokens;
     private final MockTokenExchange exchanges;
 
-    MockTokenEndpoint(MockJwks.Registry registry, JtiRegister jtis, MockAccessTokens tokens, MockTokenExchange exchanges) {
+    MockTokenEndpoint(Map<String, MockJwks.Registration> registry, JtiRegister jtis, MockAccessTokens tokens,
+            MockTokenExchange exchanges) {
         this.registry = registry;
         this.jtis = jtis;
         this.tokens = tokens;
@@ -73,12 +72,14 @@ public final class MockTokenEndpoint {
             throw new Refused(Refusal.ASSERTION_MISSING);
         }
         ClientAssertion assertion = ClientAssertion.decode(jwt);
-        assertion.checkClaims(now);
+        for (Refusal row : CLAIM_ROWS) {
+            assertion.check(row, now, null, null, null);
+        }
         // Burnt here, before the app and its keys are looked at, as the real endpoint does:
         // a replayed assertion is refused even if its first use failed a later check.
         jtis.burn(assertion, now);
 
-        MockJwks.Registry.Registration app = registry.app(assertion.subject());
+        MockJwks.Registration app = registry.get(assertion.subject());
         if (app == null) {
             throw new Refused(Refusal.UNKNOWN_APP);
         }
@@ -95,7 +96,7 @@ public final class MockTokenEndpoint {
         // Row 24 through verdict's own check, called directly to keep its detail (an iat or nbf ahead).
         assertion.verifySignature(keys.get(assertion.kid()), now);
         assertion.check(Refusal.AUD_INVALID, now, tokenUrl, null, "expected aud " + tokenUrl);
-        if (!app.level3()) {
+        if (!app.app().level3()) {
             throw new Refused(Refusal.NOT_LEVEL_3);
         }
         if (subject != null) {
@@ -103,6 +104,9 @@ public final class MockTokenEndpoint {
         }
         return issue(form.get("_access_token_expiry_ms"), now, subject != null);
     }
+
+    /** Rows 9 to 17, in the reference's order (rows 18 and 19 need the jti register). */
+    private static final Set<Refusal> CLAIM_ROWS = EnumSet.range(Refusal.ALG_NOT_RS512, Refusal.JTI_NOT_STRING);
 
     private Reply issue(String requestedLifetime, long now, boolean exchange) {
         long lifetime = MockIdentityService.TOKEN_LIFETIME_MS;
@@ -215,11 +219,7 @@ public final class MockTokenEndpoint {
         }
     }
 
-    /**
-     * A form body. Duplicate fields: the first value wins, as Apigee's {@code request.formparam.x}
-     * returns the first; a field that cannot be percent-decoded is kept as sent (it then fails its
-     * own check instead of becoming a 500).
-     */
+    /** A form body: the first of duplicate fields wins, as in Apigee; a field not percent-decodable is kept as sent. */
     public static final class Form {
         private Form() {
         }
@@ -247,8 +247,8 @@ public final class MockTokenEndpoint {
         }
     }
 
-    /** The signed JWT a client sends instead of a secret; decoded but not yet trusted. */
-    static final class ClientAssertion {
+    /** The signed JWT a client sends instead of a secret (or an exchange's ID token); decoded but not yet trusted. */
+    record ClientAssertion(Map<String, Object> header, Map<String, Object> claims, byte[] signingInput, byte[] signature) {
         private static final ThreadLocal<Signature> RS512 = ThreadLocal.withInitial(() -> {
             try {
                 return Signature.getInstance("SHA512withRSA");
@@ -256,19 +256,6 @@ public final class MockTokenEndpoint {
                 throw new IllegalStateException("this JDK lacks SHA512withRSA", e);
             }
         });
-
-        final Map<String, Object> header;
-        final Map<String, Object> claims;
-        private final byte[] signingInput;
-        private final byte[] signature;
-
-        private ClientAssertion(Map<String, Object> header, Map<String, Object> claims, byte[] signingInput,
-                byte[] signature) {
-            this.header = header;
-            this.claims = claims;
-            this.signingInput = signingInput;
-            this.signature = signature;
-        }
 
         /** Row 8: three base64url parts, the first two UTF-8 JSON objects. */
         static ClientAssertion decode(String jwt) throws Refused {
@@ -300,15 +287,6 @@ public final class MockTokenEndpoint {
             return object;
         }
 
-        /** Rows 9 to 17, in the reference's order (rows 18 and 19 need the jti register). */
-        void checkClaims(long now) throws Refused, GeneralSecurityException {
-            for (Refusal row : CLAIM_ROWS) {
-                check(row, now, null, null, null);
-            }
-        }
-
-        private static final Set<Refusal> CLAIM_ROWS = EnumSet.range(Refusal.ALG_NOT_RS512, Refusal.JTI_NOT_STRING);
-
         /** The endpoint's path through {@link #verdict}: a failed row is its refusal. */
         void check(Refusal row, long now, String aud, Map<String, RSAPublicKey> keys, String detail)
                 throws Refused, GeneralSecurityException {
@@ -337,7 +315,9 @@ public final class MockTokenEndpoint {
                 case NO_MATCHING_KID -> keys == null ? null : kid() != null && keys.containsKey(kid());
                 case SIGNATURE_INVALID -> keys == null || kid() == null || !keys.containsKey(kid()) ? null
                         : signatureVerifies(keys.get(kid()), now);
-                case AUD_INVALID -> aud == null ? null : isFor(aud);
+                // aud as the token URL, or a JSON array holding it (RFC 7519 allows both)
+                case AUD_INVALID -> aud == null ? null
+                        : aud.equals(claims.get("aud")) || claims.get("aud") instanceof List<?> list && list.contains(aud);
                 default -> null;
             };
         }
@@ -355,43 +335,21 @@ public final class MockTokenEndpoint {
             return (String) claims.get("sub");
         }
 
-        Object header(String name) {
-            return header.get(name);
-        }
-
-        Object claim(String name) {
-            return claims.get(name);
-        }
-
-        String jti() {
-            return (String) claims.get("jti");
-        }
-
         /** A kid that is not a string can match no key: there is no such thing as a non-string kid. */
         String kid() {
             return header.get("kid") instanceof String s ? s : null;
         }
 
-        double expMillis() {
-            return ((Number) claims.get("exp")).doubleValue() * 1000;
-        }
-
-        /**
-         * Row 24, with iat and nbf. They are optional and allowed 10 s of clock skew; one further
-         * ahead fails here because the real endpoint checks them in the same Apigee VerifyJWT step
-         * that checks the signature (inferred), so the jti is burnt first, as with a bad signature.
-         */
+        /** Row 24, and iat or nbf over 10 s ahead, checked in the same Apigee step as the signature (inferred). */
         void verifySignature(RSAPublicKey key, long now) throws Refused, GeneralSecurityException {
             Signature verifier = RS512.get();
             verifier.initVerify(key);
             verifier.update(signingInput);
-            boolean valid;
             try {
-                valid = verifier.verify(signature);
+                if (!verifier.verify(signature)) {
+                    throw new Refused(Refusal.SIGNATURE_INVALID);
+                }
             } catch (SignatureException wrongLength) {
-                valid = false;
-            }
-            if (!valid) {
                 throw new Refused(Refusal.SIGNATURE_INVALID);
             }
             for (String claim : List.of("iat", "nbf")) {
@@ -400,18 +358,9 @@ public final class MockTokenEndpoint {
                 }
             }
         }
-
-        /** Row 25: aud as the token URL, or a JSON array holding it (RFC 7519 allows both). */
-        boolean isFor(String tokenUrl) {
-            Object aud = claims.get("aud");
-            return tokenUrl.equals(aud) || (aud instanceof List<?> list && list.contains(tokenUrl));
-        }
     }
 
-    /**
-     * The jtis each app has used. NHS remembers them for 30 days; we forget one once its
-     * assertion's exp has passed, since row 10 already refuses any replay of that assertion.
-     */
+    /** The jtis each app has used, forgotten (NHS: after 30 days) once their exp has passed: row 10 then refuses a replay. */
     static final class JtiRegister {
         private record Used(String sub, String jti) {
         }
@@ -420,13 +369,13 @@ public final class MockTokenEndpoint {
 
         /** Rows 18 and 19; on success the jti is burnt for this sub. */
         void burn(ClientAssertion assertion, long now) throws Refused, GeneralSecurityException {
-            Used used = new Used(assertion.subject(), assertion.jti());
+            Used used = new Used(assertion.subject(), (String) assertion.claims().get("jti"));
             Long previous = forgetAfter.get(used);
             if (previous != null && previous >= now) {
                 throw new Refused(Refusal.JTI_REUSED);
             }
             assertion.check(Refusal.EXP_TOO_FAR, now, null, null, null);
-            long until = (long) Math.ceil(assertion.expMillis());
+            long until = (long) Math.ceil(((Number) assertion.claims().get("exp")).doubleValue() * 1000);
             boolean[] reused = {false};
             forgetAfter.compute(used, (k, old) -> {
                 if (old != null && old >= now) {

@@ -1,6 +1,6 @@
-
 package nhsauth.mock;
 
+import nhsauth.client.NhsKeys;
 import nhsauth.mock.MockIdentityService.Reply;
 import nhsauth.mock.MockTokenEndpoint.*;
 
@@ -14,13 +14,10 @@ import com.nimbusds.jwt.*;
 import com.sun.net.httpserver.HttpExchange;
 
 /**
- * User-restricted access with separate authentication: the app signs the user in with NHS CIS2 or
- * NHS login itself, then exchanges the ID token (the subject token) at /oauth2/token with its client
- * assertion. Here: the exchange form's checks, the subject token's checks in the reference's order,
- * the ID-token issuers the mock trusts (JWKS files or URLs, and always its own test issuer), and
- * GET /mock/id-token, the test issuer, which signs ID tokens shaped like either provider's.
+ * The token exchange of an ID token (the subject token) from NHS CIS2 or NHS login: its form's and subject token's checks,
+ * the trusted ID-token issuers, and GET /mock/id-token, the mock's own test issuer, shaped like either provider.
  */
-final class MockTokenExchange {
+record MockTokenExchange(List<MockJwks.Jwks> trusted) {
     static final String GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
     static final String ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
     static final String ID_TOKEN_PATH = "/mock/id-token";
@@ -31,31 +28,12 @@ final class MockTokenExchange {
     /** The test issuer's ID tokens live as long as a sign-in would leave time to exchange one. */
     static final long ID_TOKEN_LIFETIME_SECONDS = 600;
 
-    private final List<MockJwks.Jwks> trusted;
-
-    MockTokenExchange(List<MockJwks.Jwks> trusted) {
-        this.trusted = trusted;
-    }
-
     /** The test issuer's key: one per JVM, made when first needed, never written anywhere. */
     private static final class TestIssuer {
-        static final KeyPair KEY;
-
-        static {
-            try {
-                KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
-                generator.initialize(2048);
-                KEY = generator.generateKeyPair();
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("cannot make the test issuer's key", e);
-            }
-        }
+        static final KeyPair KEY = NhsKeys.generateKeyPair(2048);
     }
 
-    /**
-     * The subject token of a form that asks for an exchange, after the form's checks; null for a form
-     * that does not (client credentials). A form with a subject token but another grant_type asks for one.
-     */
+    /** An exchange form's subject token after the form's checks; null for client credentials (no subject token). */
     static ClientAssertion subjectToken(Map<String, String> form) throws Refused {
         String grantType = form.get("grant_type");
         if (!GRANT_TYPE.equals(grantType)) {
@@ -82,25 +60,24 @@ final class MockTokenExchange {
 
     /** The subject token's checks in the reference's order, then its signature by a trusted issuer. */
     void judge(ClientAssertion subject, long now) throws Refused, GeneralSecurityException {
-        Object kid = subject.header("kid");
-        Object exp = subject.claim("exp");
+        Map<String, Object> header = subject.header(), claims = subject.claims();
+        Object kid = header.get("kid"), exp = claims.get("exp"), iss = claims.get("iss");
         Refusal failed = kid == null || "".equals(kid) ? Refusal.SUBJECT_KID_MISSING
-                : !(subject.header("typ") instanceof String typ && typ.equalsIgnoreCase("JWT")) ? Refusal.SUBJECT_TYP_INVALID
-                : subject.header("alg") == null ? Refusal.SUBJECT_ALG_MISSING
+                : !(header.get("typ") instanceof String typ && typ.equalsIgnoreCase("JWT")) ? Refusal.SUBJECT_TYP_INVALID
+                : header.get("alg") == null ? Refusal.SUBJECT_ALG_MISSING
                 : exp == null ? Refusal.SUBJECT_EXP_MISSING
                 : !(exp instanceof Number n) ? Refusal.SUBJECT_EXP_NOT_NUMBER
                 : n.doubleValue() * 1000 < now ? Refusal.SUBJECT_EXP_PASSED
-                : subject.claim("iss") == null || "".equals(subject.claim("iss")) ? Refusal.SUBJECT_ISS_MISSING
-                : subject.claim("aud") == null ? Refusal.SUBJECT_AUD_MISSING : null;
+                : iss == null || "".equals(iss) ? Refusal.SUBJECT_ISS_MISSING
+                : claims.get("aud") == null ? Refusal.SUBJECT_AUD_MISSING : null;
         if (failed != null) {
             throw new Refused(failed);
         }
         // The issuer picks the identity provider whose keys verify it; the mock trusts the same keys for both.
-        String iss = String.valueOf(subject.claim("iss"));
-        if (!iss.contains("NHSIdentity") && !iss.contains("signin.nhs.uk")) {
+        if (!iss.toString().contains("NHSIdentity") && !iss.toString().contains("signin.nhs.uk")) {
             throw new Refused(Refusal.SIGNATURE_INVALID, "subject_token: its iss is neither NHS CIS2's nor NHS login's");
         }
-        RSAPublicKey key = "RS512".equals(subject.header("alg")) ? trustedKey(subject.kid()) : null;
+        RSAPublicKey key = "RS512".equals(header.get("alg")) ? trustedKey(subject.kid()) : null;
         if (key == null) {
             throw new Refused(Refusal.SIGNATURE_INVALID, "subject_token: not RS512, or no trusted issuer has its kid");
         }
@@ -151,7 +128,7 @@ final class MockTokenExchange {
         }
         long now = System.currentTimeMillis() / 1000;
         JWTClaimsSet.Builder claims = new JWTClaimsSet.Builder().subject(subject)
-                .issueTime(new java.util.Date(now * 1000)).expirationTime(new java.util.Date((now + ID_TOKEN_LIFETIME_SECONDS) * 1000));
+                .issueTime(new Date(now * 1000)).expirationTime(new Date((now + ID_TOKEN_LIFETIME_SECONDS) * 1000));
         if (provider.equals("cis2")) {
             claims.issuer(CIS2_ISSUER).audience("mock-cis2-client").claim("acr", "AAL3_ANY")
                     .claim("amr", List.of("N3_SMARTCARD")).claim("tokenName", "id_token");
