@@ -42,10 +42,11 @@ public final class NhsCli {
             3 the token endpoint refused the client assertion
             4 the API answered with a non-2xx status
             5 network failure: DNS, connect, TLS, timeout, an answer too large
-            %1$d the result could not be written to stdout (as curl's %1$d): a full disk, or a reader that closed the pipe early (then quietly)
+            {OUTPUT_FAILED} the result could not be written to stdout (as curl's {OUTPUT_FAILED}): a full disk, or a reader that closed the pipe early (then quietly)
             130 interrupted (Ctrl-C)
-            """.formatted(OUTPUT_FAILED).lines().collect(Collectors.toMap(row -> row.substring(0, row.indexOf(' ')),
-            row -> row.substring(row.indexOf(' ') + 1), (a, b) -> a, LinkedHashMap::new));
+            """.replace("{OUTPUT_FAILED}", String.valueOf(OUTPUT_FAILED)).lines()
+            .collect(Collectors.toMap(row -> row.substring(0, row.indexOf(' ')),
+                    row -> row.substring(row.indexOf(' ') + 1), (a, b) -> a, LinkedHashMap::new));
 
     // ------------------------------------------------------------------ running a command
 
