@@ -12,13 +12,10 @@ import java.net.http.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "call-api", sortOptions = false,
         description = {"Call an NHS API with Authorization: Bearer <a fresh access token>, or with the app's "
                 + "apikey header (--auth api-key), or with nothing (--auth none, open access).",
                 "The response body goes to stdout exactly as received; the status line, the elapsed time and "
@@ -30,13 +27,10 @@ import picocli.CommandLine.Model.CommandSpec;
                 "  call-api --url URL --data @body.xml --header 'Content-Type: application/xml'",
                 "  call-api --auth api-key --api-key KEY \\",
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
-public class CallApi implements Callable<Integer> {
+public class CallApi extends NhsCli.Base {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
     static final String DEFAULT_PRODUCT_ID = "P.WTJ-FJT";
-
-    @Spec
-    CommandSpec spec;
 
     @Mixin
     NhsCli.ClientOptions options;

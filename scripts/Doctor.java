@@ -8,13 +8,10 @@ import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "doctor", sortOptions = false,
         description = {"Check the whole chain from your settings to an API answer, one line per check, without "
                 + "stopping at the first failure: Java and nhs-auth; the API key; the private key (type, bits, the kid "
                 + "get-token derives); the key against the registered JWKS (--jwks); the proxy in effect and why; DNS; "
@@ -28,10 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application",
                 "  doctor --auth api-key --format json \\",
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
-public class Doctor implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class Doctor extends NhsCli.Base {
 
     @Mixin
     NhsCli.ClientOptions options;

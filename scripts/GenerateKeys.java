@@ -11,26 +11,20 @@ import java.nio.file.*;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPublicKey;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "generate-keys", sortOptions = false,
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
                 "Writes <kid>.pem (private key, PKCS#1, mode 600; on Windows an ACL for you alone), "
                         + "<kid>.pem.pub (public key) and <kid>.json (JWKS). Never overwrites a file unless --force is given."},
         footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options",
                 "of the same name."})
-public class GenerateKeys implements Callable<Integer> {
+public class GenerateKeys extends NhsCli.Base {
 
     static final int MINIMUM_KEY_SIZE = 2048;
     static final int MAXIMUM_KEY_SIZE = 16384;
-
-    @Spec
-    CommandSpec spec;
 
     @Mixin
     NhsCli.EnvOption environment;

@@ -12,15 +12,12 @@ import java.io.PrintWriter;
 import java.security.GeneralSecurityException;
 import java.time.Instant;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "inspect", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "inspect", sortOptions = false,
         description = {"Say what the NHS token endpoint would answer to a client assertion, offline and every rule at "
                 + "once: the decoded header and claims (never the signature), each rule of the endpoint's table as "
                 + "pass, FAIL or not checkable offline, with its exact error_description and the fix, and the failure "
@@ -29,10 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
                         + "2 when the input is not a JWT."},
         footer = {"%nExamples:", "  inspect assertion.jwt --env int --jwks .auth/int-1.json",
                 "  echo \"$JWT\" | inspect - --api-key \"$NHS_API_KEY\" --format json"})
-public class Inspect implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class Inspect extends NhsCli.Base {
 
     @Parameters(paramLabel = "FILE|-", description = "The client assertion: a file, or - for stdin.")
     String assertion;

@@ -24,10 +24,9 @@ import picocli.*;
 import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
-        description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
+@Command(name = "nhs-auth", description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
-public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
+public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
 
     /**
      * Every command, in the order --help lists them. picocli builds a command's model by reflection,
@@ -35,9 +34,6 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
      */
     static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
             Doctor.class, Jwks.class, Inspect.class, MockServer.class, Demo.class, Cache.class, Completion.class);
-
-    @Spec
-    CommandSpec spec;
 
     @Override
     public void addSubcommands(CommandLine cl, String[] args) {
@@ -134,19 +130,16 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
      * The demo: the other commands run in-process against a mock on loopback, each step shown as the
      * command a user would type.
      */
-    @Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
+    @Command(name = "demo",
             description = {"Run the whole signed-JWT flow offline, in a temporary folder: generate a key pair, start a local "
                     + "NHS token endpoint (mock-server) on a free loopback port, get an access token, call the "
                     + "Hello World API and the echo API, then exchange a user's ID token for a user-restricted token.",
                     "Each step is shown as the command you would type, then its result (secrets redacted). "
                             + "Nothing is left running or on disk."})
-    public static final class Demo implements Callable<Integer> {
+    public static final class Demo extends NhsCli.Base {
 
         static final String API_KEY = "demo-api-key";
         static final String KID = "demo-1";
-
-        @Spec
-        CommandSpec spec;
 
         @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
                 description = "Size of the demo key (default: ${DEFAULT-VALUE}, as NHS guidance asks).")

@@ -9,22 +9,16 @@ import nhsauth.client.*;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.interfaces.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "verify-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "verify-keys", sortOptions = false,
         description = {"Check that a private key matches the JWKS registered for it: the key loads and is RSA, "
                 + "the kid is in the JWKS, modulus and exponent match, alg is absent or RS512, use is absent or sig.",
                 "Needs --private-key and --jwks. Prints a one-line verdict on stdout (exit 0), or the first mismatch "
                         + "and what to do (exit 2; exit 5 when a JWKS URL cannot be fetched: network, TLS, an answer too large)."},
         footer = {"%nExample:", "  verify-keys --private-key .auth/int-1.pem --jwks .auth/int-1.json"})
-public class VerifyKeys implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class VerifyKeys extends NhsCli.Base {
 
     @Mixin
     NhsCli.KeyOptions keyFile;

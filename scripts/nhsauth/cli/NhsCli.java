@@ -238,6 +238,13 @@ public final class NhsCli {
         return exitCode;
     }
 
+    /** What every command has: --help, --version ("nhs-auth get-token 1.0") and its model, {@code spec}. */
+    @Command(mixinStandardHelpOptions = true, versionProvider = Version.class)
+    public abstract static class Base implements Callable<Integer> {
+        @Spec
+        protected CommandSpec spec;
+    }
+
     /** "nhs-auth get-token 1.0" for --version. */
     public static final class Version implements IVersionProvider {
         @Spec
