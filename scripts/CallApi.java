@@ -180,10 +180,7 @@ public class CallApi extends NhsCli.Base {
         }
     }
 
-    /**
-     * GET and DELETE without a body go without a body publisher: JDKs from 19 on send Content-Length: 0
-     * on any request given one (JDK 17 and 18 send it on every request that has no body, whatever we do).
-     */
+    /** GET and DELETE without a body get no body publisher: JDKs from 19 on send Content-Length: 0 with one. */
     private static void setMethod(HttpRequest.Builder request, String verb, byte[] body) {
         if (body == null && verb.equals("GET")) {
             request.GET();
@@ -194,15 +191,11 @@ public class CallApi extends NhsCli.Base {
         }
     }
 
-    /** A value sent as a header: a line break in it would end the header and smuggle in another. */
     static String oneLineValue(String option, String value) {
         return headerValue(option, null, value);
     }
 
-    /**
-     * A header value, checked: no line break (it would smuggle in another header) and ASCII only (the JDK
-     * sends anything else as '?'). A bad value is shown masked when {@code name} is a credential header.
-     */
+    /** Refuses a line break (it would smuggle in a header) and non-ASCII (sent as '?'); credentials are masked. */
     static String headerValue(String option, String name, String value) {
         String shown = name == null ? value : NhsCommands.redactedHeader(name, value);
         if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {

@@ -105,10 +105,7 @@ public class GenerateKeys extends NhsCli.Base {
         return NhsClient.ExitCode.OK;
     }
 
-    /**
-     * Key ids become file names, so only a safe alphabet is allowed, and no leading '-': a file named
-     * '-x.pem' reads as an option to the tools it is later given to. {@code variable}: where it came from.
-     */
+    /** A kid becomes file names: a safe alphabet, no leading '-' (a file '-x.pem' reads as an option to tools). */
     static String checkKid(String kid, String variable) {
         if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
             throw new UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)

@@ -28,10 +28,7 @@ import picocli.CommandLine.Model.CommandSpec;
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
 public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
 
-    /**
-     * Every command, in the order --help lists them. picocli builds a command's model by reflection,
-     * so a run adds only the command it names; help, errors and completion get them all.
-     */
+    /** In --help's order. A model is built by reflection, so a run adds only the command it names. */
     static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
             Doctor.class, Jwks.class, Inspect.class, MockServer.class, Demo.class, Cache.class, Completion.class);
 
@@ -56,10 +53,7 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
         throw new ParameterException(spec.commandLine(), "a command is needed");
     }
 
-    /**
-     * A completion script for bash or zsh, made by picocli from the umbrella's own model, so
-     * every command, option, environment and format is in it as this version has them.
-     */
+    /** A completion script made by picocli from the umbrella's own model, so it matches this version. */
     @Command(name = "completion", mixinStandardHelpOptions = true,
             description = {"Print a shell completion script for nhs-auth, its commands and their options.",
                     "Enable it for this shell with: source <(nhs-auth completion bash)   (or zsh)"})
@@ -95,7 +89,6 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
         }
     }
 
-    /** The token cache that get-token and call-api keep with --token-cache. */
     @Command(name = "cache", mixinStandardHelpOptions = true,
             description = "The access-token cache kept by --token-cache: 'cache clear' deletes every cached token.",
             subcommands = {Cache.Clear.class})
@@ -126,10 +119,7 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
         }
     }
 
-    /**
-     * The demo: the other commands run in-process against a mock on loopback, each step shown as the
-     * command a user would type.
-     */
+    /** The other commands run in-process against a mock on loopback, each shown as a user would type it. */
     @Command(name = "demo",
             description = {"Run the whole signed-JWT flow offline, in a temporary folder: generate a key pair, start a local "
                     + "NHS token endpoint (mock-server) on a free loopback port, get an access token, call the "
@@ -199,10 +189,7 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
             }
         }
 
-        /**
-         * Runs one command in-process, showing it as typed as it starts, a spinner while it runs and
-         * what it printed when done; a failure ends the demo.
-         */
+        /** Runs a command in-process: shown as typed, a spinner while it runs, then what it printed; failure ends all. */
         private String step(PrintWriter out, String title, String name, Object command, String... args) {
             out.println(title);
             out.println("   $ " + name + " " + shellQuote(args));
