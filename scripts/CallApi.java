@@ -30,7 +30,6 @@ import picocli.CommandLine.*;
 public class CallApi extends NhsCli.Base {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
-    static final String DEFAULT_PRODUCT_ID = "P.WTJ-FJT";
 
     @Mixin
     NhsCli.ClientOptions options;
@@ -83,7 +82,7 @@ public class CallApi extends NhsCli.Base {
             + "NHSE-Product-ID (as the Python tool did). A number failing the modulus-11 check is warned about, not refused.")
     String nhsNumber;
 
-    @Option(names = "--product-id", paramLabel = "ID", defaultValue = DEFAULT_PRODUCT_ID,
+    @Option(names = "--product-id", paramLabel = "ID", defaultValue = "P.WTJ-FJT",
             description = "NHSE-Product-ID sent with --nhs-number (env NHS_PRODUCT_ID; default: ${DEFAULT-VALUE}).")
     String productId;
 
@@ -133,7 +132,16 @@ public class CallApi extends NhsCli.Base {
             throw new UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
                     + "DELETE, HEAD, OPTIONS");
         }
-        setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
+        byte[] bytes = data != null ? body("--data", data) : json != null ? body("--json", json) : null;
+        // GET and DELETE without a body get no body publisher: JDKs from 19 on send Content-Length: 0 with one.
+        if (bytes == null && verb.equals("GET")) {
+            request.GET();
+        } else if (bytes == null && verb.equals("DELETE")) {
+            request.DELETE();
+        } else {
+            request.method(verb, bytes == null ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(bytes));
+        }
         for (String header : headers) {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
@@ -177,17 +185,6 @@ public class CallApi extends NhsCli.Base {
     private static void unlessGiven(HttpRequest.Builder request, String name, String value) {
         if (request.copy().build().headers().firstValue(name).isEmpty()) {
             request.setHeader(name, value);
-        }
-    }
-
-    /** GET and DELETE without a body get no body publisher: JDKs from 19 on send Content-Length: 0 with one. */
-    private static void setMethod(HttpRequest.Builder request, String verb, byte[] body) {
-        if (body == null && verb.equals("GET")) {
-            request.GET();
-        } else if (body == null && verb.equals("DELETE")) {
-            request.DELETE();
-        } else {
-            request.method(verb, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
         }
     }
 
@@ -238,9 +235,6 @@ public class CallApi extends NhsCli.Base {
 
     /** NHS number check digit (modulus 11), from the NHS Data Dictionary. */
     static final class NhsNumber {
-        private NhsNumber() {
-        }
-
         static boolean isValid(String number) {
             if (!number.matches("\\d{10}")) {
                 return false;

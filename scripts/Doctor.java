@@ -45,9 +45,7 @@ public class Doctor extends NhsCli.Base {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: one line per check; json: an array of {check, status, found, fix, exit_code} "
                     + "(default: ${DEFAULT-VALUE}).")
-    Format format;
-
-    enum Format { text, json }
+    NhsCli.Format format;
 
     static final Map<String, String> MARKS = Map.of("passed", "✔", "failed", "✘", "skipped", "–");
 
@@ -61,7 +59,7 @@ public class Doctor extends NhsCli.Base {
         Diagnosis diagnosis = options.builder(err, auth.auth).diagnose(jwks, url);
         List<Diagnosis.Check> checks = diagnosis.checks();
         PrintWriter out = NhsCli.out(spec);
-        if (format == Format.json) {
+        if (format == NhsCli.Format.json) {
             out.println(diagnosis.toJson());
         } else {
             int width = checks.stream().mapToInt(c -> c.name().length()).max().orElse(0);

@@ -51,7 +51,7 @@ public class GenerateKeys extends NhsCli.Base {
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text (report on stderr) or json (paths and thumbprint on stdout).")
-    Format format;
+    NhsCli.Format format;
 
     @Option(names = "--api-key", paramLabel = "KEY", showDefaultValue = Visibility.NEVER,
             description = "Accepted for compatibility with the Python tool; not used.")
@@ -62,8 +62,6 @@ public class GenerateKeys extends NhsCli.Base {
 
     /** Progress while the key is made: null shows it when stderr is a terminal; tests force it either way. */
     Boolean progress;
-
-    enum Format { text, json }
 
     public static void main(String... args) {
         NhsCli.main(new GenerateKeys(), args);
@@ -77,8 +75,13 @@ public class GenerateKeys extends NhsCli.Base {
             throw new UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
                     + "or '-'), or leave --kid out for " + environment.env.defaultKid());
         }
-        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
-                NhsCli.variableBehind(spec, "--kid"));
+        String keyId = kid == null ? environment.env.defaultKid() : kid.trim();
+        // A kid becomes file names: a safe alphabet, no leading '-' (a file '-x.pem' reads as an option to tools).
+        if (!keyId.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || keyId.equals(".") || keyId.equals("..")) {
+            String variable = NhsCli.variableBehind(spec, "--kid");
+            throw new UsageException("invalid kid '" + keyId + "'" + (variable == null ? "" : " from " + variable)
+                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
+        }
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
             throw new UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + NhsKeys.RECOMMENDED_BITS + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
@@ -105,21 +108,12 @@ public class GenerateKeys extends NhsCli.Base {
         return NhsClient.ExitCode.OK;
     }
 
-    /** A kid becomes file names: a safe alphabet, no leading '-' (a file '-x.pem' reads as an option to tools). */
-    static String checkKid(String kid, String variable) {
-        if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
-            throw new UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
-                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
-        }
-        return kid;
-    }
-
     /** {@code keys}: how many the JWKS of --add-to-jwks holds now. */
     private void report(String keyId, List<Path> files, String thumbprint, int keys) {
         Path privateKey = files.get(0);
         Path publicKey = files.get(1);
         Path jwks = files.get(2);
-        if (format == Format.json) {
+        if (format == NhsCli.Format.json) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("kid", keyId);
             result.put("private_key", privateKey.toString());

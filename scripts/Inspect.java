@@ -50,15 +50,13 @@ public class Inspect extends NhsCli.Base {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: one line per rule; json: {header, claims, rules: [{row, id, status, "
                     + "error_description, fix}], first_failure} (default: ${DEFAULT-VALUE}).")
-    Format format;
+    NhsCli.Format format;
 
     @Mixin
     NhsCli.ConnectionOptions connection;
 
     @Mixin
     NhsCli.VerboseOption verbose;
-
-    enum Format { text, json }
 
     /** What to do about each row that fails, by row of the endpoint's table. */
     static final Map<Integer, String> FIXES = Map.ofEntries(
@@ -105,13 +103,9 @@ public class Inspect extends NhsCli.Base {
         }
         MockInspection.Rule first = result.firstFailure();
         PrintWriter out = NhsCli.out(spec);
-        out.println(format == Format.json ? json(result, first) : text(result, first, aud));
+        out.println(format == NhsCli.Format.json ? json(result, first) : text(result, first, aud));
         out.flush();
         return first == null ? NhsClient.ExitCode.OK : NhsClient.ExitCode.TOKEN_REFUSED;
-    }
-
-    static String status(MockInspection.Rule rule) {
-        return rule.passed() == null ? "not checkable offline" : rule.passed() ? "pass" : "FAIL";
     }
 
     static String text(MockInspection.Result result, MockInspection.Rule first, String aud) {
@@ -126,7 +120,8 @@ public class Inspect extends NhsCli.Base {
         }
         s.append("aud expected: ").append(aud).append("\n\n");
         for (MockInspection.Rule rule : result.rules()) {
-            s.append(String.format("%2d %-21s %s", rule.row(), status(rule), rule.errorDescription()));
+            String status = rule.passed() == null ? "not checkable offline" : rule.passed() ? "pass" : "FAIL";
+            s.append(String.format("%2d %-21s %s", rule.row(), status, rule.errorDescription()));
             if (rule.passed() == null && UNCHECKED.containsKey(rule.row())) {
                 s.append(" (").append(UNCHECKED.get(rule.row())).append(')');
             } else if (Boolean.FALSE.equals(rule.passed())) {

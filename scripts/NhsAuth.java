@@ -192,7 +192,8 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
         /** Runs a command in-process: shown as typed, a spinner while it runs, then what it printed; failure ends all. */
         private String step(PrintWriter out, String title, String name, Object command, String... args) {
             out.println(title);
-            out.println("   $ " + name + " " + shellQuote(args));
+            out.println("   $ " + name + " " + Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a
+                    : "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" ")));
             out.flush();
             StringWriter stdout = new StringWriter();
             StringWriter stderr = new StringWriter();
@@ -203,10 +204,11 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
             try (NhsProgress running = NhsProgress.start(NhsCli.err(spec), progress, "running " + name)) {
                 exit = cl.execute(args);
             }
-            // Talk first, then the result, as they would scroll past in a terminal.
+            // Talk first, then the result, as they would scroll past in a terminal; tokens shown to exist, never shown.
             for (String line : (stderr + "\n" + stdout).split("\n")) {
                 if (!line.isBlank()) {
-                    out.println("   " + redact(line));
+                    out.println("   " + line.replaceAll("(\"(?:access|refresh|id)_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
+                            .replaceAll("(Bearer )[A-Za-z0-9._~+/=-]+", "$1****"));
                 }
             }
             out.println();
@@ -216,17 +218,6 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
                         + " (its output is above)", null);
             }
             return stdout.toString();
-        }
-
-        /** The demo shows tokens exist without showing them. */
-        static String redact(String line) {
-            return line.replaceAll("(\"(?:access|refresh|id)_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
-                    .replaceAll("(Bearer )[A-Za-z0-9._~+/=-]+", "$1****");
-        }
-
-        static String shellQuote(String... args) {
-            return Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a : "'" + a.replace("'", "'\\''") + "'")
-                    .collect(Collectors.joining(" "));
         }
 
         private static String[] concat(String[] a, String... b) {

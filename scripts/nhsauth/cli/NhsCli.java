@@ -319,6 +319,9 @@ public final class NhsCli {
         throw new UsageException("'" + value + "' " + problem);
     }
 
+    /** The values of --format for the commands that print text or json. */
+    public enum Format { text, json }
+
     public static final class VerboseOption {
         @Option(names = "--verbose",
                 description = "Trace requests and responses on stderr (secrets redacted); stack traces for errors.")
