@@ -101,7 +101,6 @@ public class CallApi extends NhsCli.Base {
         }
         String id = request.copy().build().headers().firstValue("X-Request-ID").orElseThrow();
         err.println("X-Request-ID: " + id);
-        err.flush();
         long start = System.nanoTime();
         // The body goes out as it arrives, byte for byte, so a large download runs in small memory.
         PrintStream body = NhsCli.resultBytes(spec);
@@ -111,7 +110,6 @@ public class CallApi extends NhsCli.Base {
                     chunk -> chunk.ifPresentOrElse(bytes -> body.write(bytes, 0, bytes.length), body::flush));
         });
         err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
-        err.flush();
         return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
     }
 

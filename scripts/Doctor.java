@@ -68,12 +68,10 @@ public class Doctor extends NhsCli.Base {
                         + (c.fix() == null ? "" : " → fix: " + c.fix()));
             }
         }
-        out.flush();
         int exit = diagnosis.exitCode();
         long failed = checks.stream().filter(Diagnosis.Check::isFailed).count();
         err.println(failed == 0 ? "doctor: every check passed" : "doctor: " + failed + " check" + (failed == 1 ? "" : "s")
                 + " failed; exit " + exit + " is the first's");
-        err.flush();
         return exit;
     }
 }

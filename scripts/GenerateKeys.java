@@ -124,7 +124,6 @@ public class GenerateKeys extends NhsCli.Base {
                 result.put("added_to_jwks", addToJwks.toString());
             }
             NhsCli.out(spec).println(com.nimbusds.jose.util.JSONObjectUtils.toJSONString(result));
-            NhsCli.out(spec).flush();
             return;
         }
         PrintWriter err = NhsCli.err(spec);
@@ -152,7 +151,6 @@ public class GenerateKeys extends NhsCli.Base {
             err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + environment.env.id()
                     + " --private-key " + quoted(privateKey));
         }
-        err.flush();
     }
 
     /** A path as a shell takes it: as it is when safe, else in single quotes (POSIX) or double quotes (Windows). */

@@ -61,7 +61,6 @@ public class GetToken extends NhsCli.Base {
                                 + "Refresh token: received (not shown: --format json prints it)");
             });
         }
-        out.flush();
         return NhsClient.ExitCode.OK;
     }
 }

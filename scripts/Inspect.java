@@ -8,7 +8,6 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 import nhsauth.mock.MockInspection;
 
-import java.io.PrintWriter;
 import java.security.GeneralSecurityException;
 import java.time.Instant;
 import java.util.*;
@@ -102,9 +101,7 @@ public class Inspect extends NhsCli.Base {
                     + "): give a client assertion, three base64url parts separated by dots");
         }
         MockInspection.Rule first = result.firstFailure();
-        PrintWriter out = NhsCli.out(spec);
-        out.println(format == NhsCli.Format.json ? json(result, first) : text(result, first, aud));
-        out.flush();
+        NhsCli.out(spec).println(format == NhsCli.Format.json ? json(result, first) : text(result, first, aud));
         return first == null ? NhsClient.ExitCode.OK : NhsClient.ExitCode.TOKEN_REFUSED;
     }
 

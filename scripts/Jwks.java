@@ -85,10 +85,8 @@ public class Jwks extends NhsCli.Base {
             for (String[] row : rows) {
                 out.println(String.format("%-" + width + "s  %-3s  %-4s  %-5s  %-3s  %s", (Object[]) row));
             }
-            out.flush();
             PrintWriter err = NhsCli.err(spec);
             problems.forEach(p -> err.println(spec.qualifiedName() + ": " + p));
-            err.flush();
             return problems.isEmpty() ? NhsClient.ExitCode.OK : NhsClient.ExitCode.USAGE;
         }
     }
@@ -114,10 +112,8 @@ public class Jwks extends NhsCli.Base {
                 throw new UsageException("no --jwks: give the JWKS file to remove the key from (or set NHS_JWKS)");
             }
             List<String> left = NhsKeys.removeFromJwks(jwks, kid);
-            PrintWriter err = NhsCli.err(spec);
-            err.println("removed kid '" + kid + "' from " + jwks + ", which holds " + String.join(", ", left)
+            NhsCli.err(spec).println("removed kid '" + kid + "' from " + jwks + ", which holds " + String.join(", ", left)
                     + " now: publish it again where it is registered");
-            err.flush();
             return NhsClient.ExitCode.OK;
         }
     }

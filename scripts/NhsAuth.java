@@ -182,7 +182,6 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
                 }
                 out.println("Done. With a real app: generate-keys --env int, register the JWKS on the portal, then");
                 out.println("get-token / call-api with --env int and your app's API key (see README).");
-                out.flush();
                 return NhsClient.ExitCode.OK;
             } finally {
                 deleteRecursively(dir);
@@ -194,7 +193,6 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
             out.println(title);
             out.println("   $ " + name + " " + Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a
                     : "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" ")));
-            out.flush();
             StringWriter stdout = new StringWriter();
             StringWriter stderr = new StringWriter();
             CommandLine cl = NhsCli.commandLine(command);
@@ -212,7 +210,6 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
                 }
             }
             out.println();
-            out.flush();
             if (exit != 0) {
                 throw new NhsAuthException(exit, "step '" + name + "' failed with exit " + exit
                         + " (its output is above)", null);

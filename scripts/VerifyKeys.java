@@ -6,7 +6,6 @@
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.interfaces.*;
 
@@ -55,10 +54,8 @@ public class VerifyKeys extends NhsCli.Base {
         if (bits < NhsKeys.RECOMMENDED_BITS) {
             NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for " + NhsKeys.RECOMMENDED_BITS);
         }
-        PrintWriter out = NhsCli.out(spec);
-        out.println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
+        NhsCli.out(spec).println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
                 + " bits, thumbprint " + NhsKeys.thumbprint(publicKey) + ")");
-        out.flush();
         return NhsClient.ExitCode.OK;
     }
 }

@@ -127,17 +127,13 @@ public final class NhsCli {
             super(OUTPUT_FAILED, "cannot write the result to stdout (" + oneLine(e.getMessage())
                     + "): make room where stdout goes, or send it elsewhere", e);
         }
-
-        /** A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint. */
-        boolean readerClosedThePipe() {
-            String detail = String.valueOf(getCause().getMessage()).toLowerCase(Locale.ROOT);
-            return detail.contains("broken pipe") || detail.contains("pipe is being closed")
-                    || detail.contains("pipe has been ended");
-        }
     }
 
     private static int reportLost(OutputLost lost, PrintWriter err, String name, boolean verbose) {
-        if (!lost.readerClosedThePipe()) {
+        // A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint.
+        String detail = String.valueOf(lost.getCause().getMessage()).toLowerCase(Locale.ROOT);
+        if (!detail.contains("broken pipe") && !detail.contains("pipe is being closed")
+                && !detail.contains("pipe has been ended")) {
             err.println(name + ": " + lost.commandLineMessage());
         }
         return finish(err, verbose ? lost : null, OUTPUT_FAILED);
@@ -184,7 +180,10 @@ public final class NhsCli {
                 // Our converters' words start with the value: the option, or the variable behind it, goes in front.
                 message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
             } else if (variable != null) {
-                message = fromVariable(message, variable);
+                // Names the variable: the user did not type the value, so '--env' alone misleads.
+                Matcher m = Pattern.compile("Invalid value for option '[^']+'").matcher(message);
+                message = m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
+                        : message + " (the value came from " + variable + ")";
             }
         }
         cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
@@ -260,13 +259,6 @@ public final class NhsCli {
     private static boolean typedIn(String[] args, OptionSpec option) {
         return Stream.of(args).anyMatch(arg -> Stream.of(option.names()).anyMatch(name -> arg.equals(name)
                 || arg.startsWith(name + "=") || name.length() == 2 && arg.startsWith(name)));
-    }
-
-    /** Names the variable in picocli's message: the user did not type the value, so '--env' alone misleads. */
-    static String fromVariable(String message, String variable) {
-        Matcher m = Pattern.compile("Invalid value for option '[^']+'").matcher(message);
-        return m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
-                : message + " (the value came from " + variable + ")";
     }
 
     /** The variable behind an option's value when the user did not type the option; else null. */
