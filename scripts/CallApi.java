@@ -12,13 +12,10 @@ import java.net.http.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "call-api", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "call-api", sortOptions = false,
         description = {"Call an NHS API with Authorization: Bearer <a fresh access token>, or with the app's "
                 + "apikey header (--auth api-key), or with nothing (--auth none, open access).",
                 "The response body goes to stdout exactly as received; the status line, the elapsed time and "
@@ -30,13 +27,9 @@ import picocli.CommandLine.Model.CommandSpec;
                 "  call-api --url URL --data @body.xml --header 'Content-Type: application/xml'",
                 "  call-api --auth api-key --api-key KEY \\",
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
-public class CallApi implements Callable<Integer> {
+public class CallApi extends NhsCli.Base {
 
     static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
-    static final String DEFAULT_PRODUCT_ID = "P.WTJ-FJT";
-
-    @Spec
-    CommandSpec spec;
 
     @Mixin
     NhsCli.ClientOptions options;
@@ -89,7 +82,7 @@ public class CallApi implements Callable<Integer> {
             + "NHSE-Product-ID (as the Python tool did). A number failing the modulus-11 check is warned about, not refused.")
     String nhsNumber;
 
-    @Option(names = "--product-id", paramLabel = "ID", defaultValue = DEFAULT_PRODUCT_ID,
+    @Option(names = "--product-id", paramLabel = "ID", defaultValue = "P.WTJ-FJT",
             description = "NHSE-Product-ID sent with --nhs-number (env NHS_PRODUCT_ID; default: ${DEFAULT-VALUE}).")
     String productId;
 
@@ -108,7 +101,6 @@ public class CallApi implements Callable<Integer> {
         }
         String id = request.copy().build().headers().firstValue("X-Request-ID").orElseThrow();
         err.println("X-Request-ID: " + id);
-        err.flush();
         long start = System.nanoTime();
         // The body goes out as it arrives, byte for byte, so a large download runs in small memory.
         PrintStream body = NhsCli.resultBytes(spec);
@@ -118,7 +110,6 @@ public class CallApi implements Callable<Integer> {
                     chunk -> chunk.ifPresentOrElse(bytes -> body.write(bytes, 0, bytes.length), body::flush));
         });
         err.println("HTTP " + response.statusCode() + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
-        err.flush();
         return response.statusCode() / 100 == 2 ? NhsClient.ExitCode.OK : NhsClient.ExitCode.API_ERROR;
     }
 
@@ -139,7 +130,16 @@ public class CallApi implements Callable<Integer> {
             throw new UsageException("unknown --method '" + method + "': use one of GET, POST, PUT, PATCH, "
                     + "DELETE, HEAD, OPTIONS");
         }
-        setMethod(request, verb, data != null ? body("--data", data) : json != null ? body("--json", json) : null);
+        byte[] bytes = data != null ? body("--data", data) : json != null ? body("--json", json) : null;
+        // GET and DELETE without a body get no body publisher: JDKs from 19 on send Content-Length: 0 with one.
+        if (bytes == null && verb.equals("GET")) {
+            request.GET();
+        } else if (bytes == null && verb.equals("DELETE")) {
+            request.DELETE();
+        } else {
+            request.method(verb, bytes == null ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(bytes));
+        }
         for (String header : headers) {
             int colon = header.indexOf(':');
             String name = colon < 0 ? "" : header.substring(0, colon).trim();
@@ -186,29 +186,11 @@ public class CallApi implements Callable<Integer> {
         }
     }
 
-    /**
-     * GET and DELETE without a body go without a body publisher: JDKs from 19 on send Content-Length: 0
-     * on any request given one (JDK 17 and 18 send it on every request that has no body, whatever we do).
-     */
-    private static void setMethod(HttpRequest.Builder request, String verb, byte[] body) {
-        if (body == null && verb.equals("GET")) {
-            request.GET();
-        } else if (body == null && verb.equals("DELETE")) {
-            request.DELETE();
-        } else {
-            request.method(verb, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        }
-    }
-
-    /** A value sent as a header: a line break in it would end the header and smuggle in another. */
     static String oneLineValue(String option, String value) {
         return headerValue(option, null, value);
     }
 
-    /**
-     * A header value, checked: no line break (it would smuggle in another header) and ASCII only (the JDK
-     * sends anything else as '?'). A bad value is shown masked when {@code name} is a credential header.
-     */
+    /** Refuses a line break (it would smuggle in a header) and non-ASCII (sent as '?'); credentials are masked. */
     static String headerValue(String option, String name, String value) {
         String shown = name == null ? value : NhsCommands.redactedHeader(name, value);
         if (value.chars().anyMatch(c -> (c < 0x20 && c != '\t') || c == 0x7f)) {
@@ -251,9 +233,6 @@ public class CallApi implements Callable<Integer> {
 
     /** NHS number check digit (modulus 11), from the NHS Data Dictionary. */
     static final class NhsNumber {
-        private NhsNumber() {
-        }
-
         static boolean isValid(String number) {
             if (!number.matches("\\d{10}")) {
                 return false;

@@ -8,13 +8,10 @@ import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "doctor", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "doctor", sortOptions = false,
         description = {"Check the whole chain from your settings to an API answer, one line per check, without "
                 + "stopping at the first failure: Java and nhs-auth; the API key; the private key (type, bits, the kid "
                 + "get-token derives); the key against the registered JWKS (--jwks); the proxy in effect and why; DNS; "
@@ -28,10 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application",
                 "  doctor --auth api-key --format json \\",
                 "    --url https://int.api.service.nhs.uk/hello-world/hello/application"})
-public class Doctor implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class Doctor extends NhsCli.Base {
 
     @Mixin
     NhsCli.ClientOptions options;
@@ -51,9 +45,7 @@ public class Doctor implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: one line per check; json: an array of {check, status, found, fix, exit_code} "
                     + "(default: ${DEFAULT-VALUE}).")
-    Format format;
-
-    enum Format { text, json }
+    NhsCli.Format format;
 
     static final Map<String, String> MARKS = Map.of("passed", "✔", "failed", "✘", "skipped", "–");
 
@@ -67,7 +59,7 @@ public class Doctor implements Callable<Integer> {
         Diagnosis diagnosis = options.builder(err, auth.auth).diagnose(jwks, url);
         List<Diagnosis.Check> checks = diagnosis.checks();
         PrintWriter out = NhsCli.out(spec);
-        if (format == Format.json) {
+        if (format == NhsCli.Format.json) {
             out.println(diagnosis.toJson());
         } else {
             int width = checks.stream().mapToInt(c -> c.name().length()).max().orElse(0);
@@ -76,12 +68,10 @@ public class Doctor implements Callable<Integer> {
                         + (c.fix() == null ? "" : " → fix: " + c.fix()));
             }
         }
-        out.flush();
         int exit = diagnosis.exitCode();
         long failed = checks.stream().filter(Diagnosis.Check::isFailed).count();
         err.println(failed == 0 ? "doctor: every check passed" : "doctor: " + failed + " check" + (failed == 1 ? "" : "s")
                 + " failed; exit " + exit + " is the first's");
-        err.flush();
         return exit;
     }
 }

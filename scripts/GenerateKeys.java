@@ -11,26 +11,20 @@ import java.nio.file.*;
 import java.security.KeyPair;
 import java.security.interfaces.RSAPublicKey;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "generate-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "generate-keys", sortOptions = false,
         description = {"Generate an RSA key pair and the JWKS to register for an NHS application.",
                 "Writes <kid>.pem (private key, PKCS#1, mode 600; on Windows an ACL for you alone), "
                         + "<kid>.pem.pub (public key) and <kid>.json (JWKS). Never overwrites a file unless --force is given."},
         footer = {"%nEnvironment: NHS_ENV, NHS_KID, NHS_OUTPUT_DIR, NHS_KEY_SIZE supply the options",
                 "of the same name."})
-public class GenerateKeys implements Callable<Integer> {
+public class GenerateKeys extends NhsCli.Base {
 
     static final int MINIMUM_KEY_SIZE = 2048;
     static final int MAXIMUM_KEY_SIZE = 16384;
-
-    @Spec
-    CommandSpec spec;
 
     @Mixin
     NhsCli.EnvOption environment;
@@ -57,7 +51,7 @@ public class GenerateKeys implements Callable<Integer> {
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text (report on stderr) or json (paths and thumbprint on stdout).")
-    Format format;
+    NhsCli.Format format;
 
     @Option(names = "--api-key", paramLabel = "KEY", showDefaultValue = Visibility.NEVER,
             description = "Accepted for compatibility with the Python tool; not used.")
@@ -68,8 +62,6 @@ public class GenerateKeys implements Callable<Integer> {
 
     /** Progress while the key is made: null shows it when stderr is a terminal; tests force it either way. */
     Boolean progress;
-
-    enum Format { text, json }
 
     public static void main(String... args) {
         NhsCli.main(new GenerateKeys(), args);
@@ -83,8 +75,13 @@ public class GenerateKeys implements Callable<Integer> {
             throw new UsageException("--kid '" + kid + "' is empty: give a key id (1-64 letters, digits, '.', '_' "
                     + "or '-'), or leave --kid out for " + environment.env.defaultKid());
         }
-        String keyId = checkKid(kid == null || kid.isBlank() ? environment.env.defaultKid() : kid.trim(),
-                NhsCli.variableBehind(spec, "--kid"));
+        String keyId = kid == null ? environment.env.defaultKid() : kid.trim();
+        // A kid becomes file names: a safe alphabet, no leading '-' (a file '-x.pem' reads as an option to tools).
+        if (!keyId.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || keyId.equals(".") || keyId.equals("..")) {
+            String variable = NhsCli.variableBehind(spec, "--kid");
+            throw new UsageException("invalid kid '" + keyId + "'" + (variable == null ? "" : " from " + variable)
+                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
+        }
         if (keySize < MINIMUM_KEY_SIZE || keySize > MAXIMUM_KEY_SIZE) {
             throw new UsageException(NhsCli.source(spec, "--key-size") + " " + keySize + " is out of range: use "
                     + NhsKeys.RECOMMENDED_BITS + " (NHS guidance), or at least " + MINIMUM_KEY_SIZE
@@ -111,24 +108,12 @@ public class GenerateKeys implements Callable<Integer> {
         return NhsClient.ExitCode.OK;
     }
 
-    /**
-     * Key ids become file names, so only a safe alphabet is allowed, and no leading '-': a file named
-     * '-x.pem' reads as an option to the tools it is later given to. {@code variable}: where it came from.
-     */
-    static String checkKid(String kid, String variable) {
-        if (kid == null || !kid.matches("[A-Za-z0-9._][A-Za-z0-9._-]{0,63}") || kid.equals(".") || kid.equals("..")) {
-            throw new UsageException("invalid kid '" + kid + "'" + (variable == null ? "" : " from " + variable)
-                    + ": use 1-64 letters, digits, '.', '_' or '-', not starting with '-'");
-        }
-        return kid;
-    }
-
     /** {@code keys}: how many the JWKS of --add-to-jwks holds now. */
     private void report(String keyId, List<Path> files, String thumbprint, int keys) {
         Path privateKey = files.get(0);
         Path publicKey = files.get(1);
         Path jwks = files.get(2);
-        if (format == Format.json) {
+        if (format == NhsCli.Format.json) {
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("kid", keyId);
             result.put("private_key", privateKey.toString());
@@ -139,7 +124,6 @@ public class GenerateKeys implements Callable<Integer> {
                 result.put("added_to_jwks", addToJwks.toString());
             }
             NhsCli.out(spec).println(com.nimbusds.jose.util.JSONObjectUtils.toJSONString(result));
-            NhsCli.out(spec).flush();
             return;
         }
         PrintWriter err = NhsCli.err(spec);
@@ -167,7 +151,6 @@ public class GenerateKeys implements Callable<Integer> {
             err.println("  3. Get a token: get-token --api-key YOUR_API_KEY --env " + environment.env.id()
                     + " --private-key " + quoted(privateKey));
         }
-        err.flush();
     }
 
     /** A path as a shell takes it: as it is when safe, else in single quotes (POSIX) or double quotes (Windows). */

@@ -8,13 +8,10 @@ import nhsauth.client.*;
 
 import java.io.PrintWriter;
 import java.time.temporal.ChronoUnit;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "get-token", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "get-token", sortOptions = false,
         description = {"Sign a client assertion (RS512 JWT) with your private key and exchange it at the "
                 + "NHS token endpoint for an access token.",
                 "Needs --api-key and --private-key (or NHS_API_KEY and NHS_PRIVATE_KEY)."},
@@ -22,10 +19,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "  get-token --api-key KEY --env int --private-key .auth/int-1.pem",
                 "  TOKEN=$(get-token --format token)      # with NHS_API_KEY, NHS_PRIVATE_KEY set",
                 "  get-token --subject-token id.jwt       # exchange a user's ID token"})
-public class GetToken implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class GetToken extends NhsCli.Base {
 
     @Mixin
     NhsCli.ClientOptions options;
@@ -67,7 +61,6 @@ public class GetToken implements Callable<Integer> {
                                 + "Refresh token: received (not shown: --format json prints it)");
             });
         }
-        out.flush();
         return NhsClient.ExitCode.OK;
     }
 }

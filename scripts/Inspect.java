@@ -8,19 +8,15 @@ import nhsauth.cli.*;
 import nhsauth.client.*;
 import nhsauth.mock.MockInspection;
 
-import java.io.PrintWriter;
 import java.security.GeneralSecurityException;
 import java.time.Instant;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import com.nimbusds.jose.util.JSONObjectUtils;
 import picocli.CommandLine.*;
 import picocli.CommandLine.Help.Visibility;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "inspect", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "inspect", sortOptions = false,
         description = {"Say what the NHS token endpoint would answer to a client assertion, offline and every rule at "
                 + "once: the decoded header and claims (never the signature), each rule of the endpoint's table as "
                 + "pass, FAIL or not checkable offline, with its exact error_description and the fix, and the failure "
@@ -29,10 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
                         + "2 when the input is not a JWT."},
         footer = {"%nExamples:", "  inspect assertion.jwt --env int --jwks .auth/int-1.json",
                 "  echo \"$JWT\" | inspect - --api-key \"$NHS_API_KEY\" --format json"})
-public class Inspect implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class Inspect extends NhsCli.Base {
 
     @Parameters(paramLabel = "FILE|-", description = "The client assertion: a file, or - for stdin.")
     String assertion;
@@ -56,15 +49,13 @@ public class Inspect implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "text",
             description = "text: one line per rule; json: {header, claims, rules: [{row, id, status, "
                     + "error_description, fix}], first_failure} (default: ${DEFAULT-VALUE}).")
-    Format format;
+    NhsCli.Format format;
 
     @Mixin
     NhsCli.ConnectionOptions connection;
 
     @Mixin
     NhsCli.VerboseOption verbose;
-
-    enum Format { text, json }
 
     /** What to do about each row that fails, by row of the endpoint's table. */
     static final Map<Integer, String> FIXES = Map.ofEntries(
@@ -110,14 +101,8 @@ public class Inspect implements Callable<Integer> {
                     + "): give a client assertion, three base64url parts separated by dots");
         }
         MockInspection.Rule first = result.firstFailure();
-        PrintWriter out = NhsCli.out(spec);
-        out.println(format == Format.json ? json(result, first) : text(result, first, aud));
-        out.flush();
+        NhsCli.out(spec).println(format == NhsCli.Format.json ? json(result, first) : text(result, first, aud));
         return first == null ? NhsClient.ExitCode.OK : NhsClient.ExitCode.TOKEN_REFUSED;
-    }
-
-    static String status(MockInspection.Rule rule) {
-        return rule.passed() == null ? "not checkable offline" : rule.passed() ? "pass" : "FAIL";
     }
 
     static String text(MockInspection.Result result, MockInspection.Rule first, String aud) {
@@ -132,7 +117,8 @@ public class Inspect implements Callable<Integer> {
         }
         s.append("aud expected: ").append(aud).append("\n\n");
         for (MockInspection.Rule rule : result.rules()) {
-            s.append(String.format("%2d %-21s %s", rule.row(), status(rule), rule.errorDescription()));
+            String status = rule.passed() == null ? "not checkable offline" : rule.passed() ? "pass" : "FAIL";
+            s.append(String.format("%2d %-21s %s", rule.row(), status, rule.errorDescription()));
             if (rule.passed() == null && UNCHECKED.containsKey(rule.row())) {
                 s.append(" (").append(UNCHECKED.get(rule.row())).append(')');
             } else if (Boolean.FALSE.equals(rule.passed())) {

@@ -9,26 +9,21 @@ import nhsauth.client.*;
 import java.io.*;
 import java.nio.file.Path;
 import java.util.*;
-import java.util.concurrent.Callable;
 
 import com.nimbusds.jose.jwk.*;
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "jwks", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
+@Command(name = "jwks",
         description = "The JWKS you publish: 'jwks list' shows its keys, 'jwks remove' takes the old one out after a rotation.",
         subcommands = {Jwks.ListKeys.class, Jwks.RemoveKey.class},
         footer = {"%nRotating a key without downtime (NHS caches a JWKS for an hour):",
                 "  generate-keys --kid int-2 --output-dir .auth --add-to-jwks .auth/int-1.json",
                 "  publish .auth/int-1.json; wait over an hour; sign with .auth/int-2.pem",
                 "  jwks remove int-1 --jwks .auth/int-1.json; publish it again"})
-public class Jwks implements Callable<Integer> {
+public class Jwks extends NhsCli.Base {
 
     /** A JWK's members that hold a private or secret key: never to be published. */
     static final Set<String> PRIVATE_MEMBERS = Set.of("d", "p", "q", "dp", "dq", "qi", "oth", "k");
-
-    @Spec
-    CommandSpec spec;
 
     public static void main(String... args) {
         NhsCli.main(new Jwks(), args);
@@ -39,15 +34,12 @@ public class Jwks implements Callable<Integer> {
         throw new ParameterException(spec.commandLine(), "a subcommand is needed: jwks list or jwks remove");
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NhsCli.Version.class,
+    @Command(name = "list", sortOptions = false,
             description = {"One line per key on stdout: kid, kty, bits, alg, use and RFC 7638 thumbprint ('-' for none).",
                     "On stderr, a line for each key that must not be published as it is, then exit 2: a kid used twice, "
                             + "a key that is not RSA of 4096 bits or more, private members (d, p, q, ...)."},
             footer = {"%nExample:", "  jwks list .auth/int-1.json"})
-    static class ListKeys implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
+    static class ListKeys extends NhsCli.Base {
         @Parameters(paramLabel = "FILE|URL", arity = "0..1",
                 description = "The JWKS: a file or an https URL (default: env NHS_JWKS).")
         String source;
@@ -93,23 +85,18 @@ public class Jwks implements Callable<Integer> {
             for (String[] row : rows) {
                 out.println(String.format("%-" + width + "s  %-3s  %-4s  %-5s  %-3s  %s", (Object[]) row));
             }
-            out.flush();
             PrintWriter err = NhsCli.err(spec);
             problems.forEach(p -> err.println(spec.qualifiedName() + ": " + p));
-            err.flush();
             return problems.isEmpty() ? NhsClient.ExitCode.OK : NhsClient.ExitCode.USAGE;
         }
     }
 
-    @Command(name = "remove", mixinStandardHelpOptions = true, sortOptions = false, versionProvider = NhsCli.Version.class,
+    @Command(name = "remove", sortOptions = false,
             description = {"Remove the key with this kid from a JWKS file, its other keys and members kept as written; "
                     + "the file is replaced atomically.",
                     "Refuses a kid that is not there, and the last key (the app would get no token)."},
             footer = {"%nExample:", "  jwks remove int-1 --jwks .auth/int-1.json"})
-    static class RemoveKey implements Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
+    static class RemoveKey extends NhsCli.Base {
         @Parameters(paramLabel = "KID", description = "The kid of the old key, published beside the new one for over an hour.")
         String kid;
 
@@ -125,10 +112,8 @@ public class Jwks implements Callable<Integer> {
                 throw new UsageException("no --jwks: give the JWKS file to remove the key from (or set NHS_JWKS)");
             }
             List<String> left = NhsKeys.removeFromJwks(jwks, kid);
-            PrintWriter err = NhsCli.err(spec);
-            err.println("removed kid '" + kid + "' from " + jwks + ", which holds " + String.join(", ", left)
+            NhsCli.err(spec).println("removed kid '" + kid + "' from " + jwks + ", which holds " + String.join(", ", left)
                     + " now: publish it again where it is registered");
-            err.flush();
             return NhsClient.ExitCode.OK;
         }
     }

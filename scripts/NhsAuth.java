@@ -24,20 +24,13 @@ import picocli.*;
 import picocli.CommandLine.*;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "nhs-auth", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
-        description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
+@Command(name = "nhs-auth", description = "NHS API platform signed-JWT authentication: keys, tokens, API calls.",
         footer = {"%nRun 'nhs-auth <command> --help' for a command's options."})
-public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
+public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
 
-    /**
-     * Every command, in the order --help lists them. picocli builds a command's model by reflection,
-     * so a run adds only the command it names; help, errors and completion get them all.
-     */
+    /** In --help's order. A model is built by reflection, so a run adds only the command it names. */
     static final List<Class<?>> COMMANDS = List.of(GenerateKeys.class, GetToken.class, CallApi.class, VerifyKeys.class,
             Doctor.class, Jwks.class, Inspect.class, MockServer.class, Demo.class, Cache.class, Completion.class);
-
-    @Spec
-    CommandSpec spec;
 
     @Override
     public void addSubcommands(CommandLine cl, String[] args) {
@@ -60,10 +53,7 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         throw new ParameterException(spec.commandLine(), "a command is needed");
     }
 
-    /**
-     * A completion script for bash or zsh, made by picocli from the umbrella's own model, so
-     * every command, option, environment and format is in it as this version has them.
-     */
+    /** A completion script made by picocli from the umbrella's own model, so it matches this version. */
     @Command(name = "completion", mixinStandardHelpOptions = true,
             description = {"Print a shell completion script for nhs-auth, its commands and their options.",
                     "Enable it for this shell with: source <(nhs-auth completion bash)   (or zsh)"})
@@ -99,7 +89,6 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         }
     }
 
-    /** The token cache that get-token and call-api keep with --token-cache. */
     @Command(name = "cache", mixinStandardHelpOptions = true,
             description = "The access-token cache kept by --token-cache: 'cache clear' deletes every cached token.",
             subcommands = {Cache.Clear.class})
@@ -130,23 +119,17 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
         }
     }
 
-    /**
-     * The demo: the other commands run in-process against a mock on loopback, each step shown as the
-     * command a user would type.
-     */
-    @Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = NhsCli.Version.class,
+    /** The other commands run in-process against a mock on loopback, each shown as a user would type it. */
+    @Command(name = "demo",
             description = {"Run the whole signed-JWT flow offline, in a temporary folder: generate a key pair, start a local "
                     + "NHS token endpoint (mock-server) on a free loopback port, get an access token, call the "
                     + "Hello World API and the echo API, then exchange a user's ID token for a user-restricted token.",
                     "Each step is shown as the command you would type, then its result (secrets redacted). "
                             + "Nothing is left running or on disk."})
-    public static final class Demo implements Callable<Integer> {
+    public static final class Demo extends NhsCli.Base {
 
         static final String API_KEY = "demo-api-key";
         static final String KID = "demo-1";
-
-        @Spec
-        CommandSpec spec;
 
         @Option(names = "--key-size", paramLabel = "BITS", defaultValue = "" + NhsKeys.RECOMMENDED_BITS,
                 description = "Size of the demo key (default: ${DEFAULT-VALUE}, as NHS guidance asks).")
@@ -199,21 +182,17 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
                 }
                 out.println("Done. With a real app: generate-keys --env int, register the JWKS on the portal, then");
                 out.println("get-token / call-api with --env int and your app's API key (see README).");
-                out.flush();
                 return NhsClient.ExitCode.OK;
             } finally {
                 deleteRecursively(dir);
             }
         }
 
-        /**
-         * Runs one command in-process, showing it as typed as it starts, a spinner while it runs and
-         * what it printed when done; a failure ends the demo.
-         */
+        /** Runs a command in-process: shown as typed, a spinner while it runs, then what it printed; failure ends all. */
         private String step(PrintWriter out, String title, String name, Object command, String... args) {
             out.println(title);
-            out.println("   $ " + name + " " + shellQuote(args));
-            out.flush();
+            out.println("   $ " + name + " " + Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a
+                    : "'" + a.replace("'", "'\\''") + "'").collect(Collectors.joining(" ")));
             StringWriter stdout = new StringWriter();
             StringWriter stderr = new StringWriter();
             CommandLine cl = NhsCli.commandLine(command);
@@ -223,30 +202,19 @@ public class NhsAuth implements Callable<Integer>, NhsCli.Umbrella {
             try (NhsProgress running = NhsProgress.start(NhsCli.err(spec), progress, "running " + name)) {
                 exit = cl.execute(args);
             }
-            // Talk first, then the result, as they would scroll past in a terminal.
+            // Talk first, then the result, as they would scroll past in a terminal; tokens shown to exist, never shown.
             for (String line : (stderr + "\n" + stdout).split("\n")) {
                 if (!line.isBlank()) {
-                    out.println("   " + redact(line));
+                    out.println("   " + line.replaceAll("(\"(?:access|refresh|id)_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
+                            .replaceAll("(Bearer )[A-Za-z0-9._~+/=-]+", "$1****"));
                 }
             }
             out.println();
-            out.flush();
             if (exit != 0) {
                 throw new NhsAuthException(exit, "step '" + name + "' failed with exit " + exit
                         + " (its output is above)", null);
             }
             return stdout.toString();
-        }
-
-        /** The demo shows tokens exist without showing them. */
-        static String redact(String line) {
-            return line.replaceAll("(\"(?:access|refresh|id)_token\"\\s*:\\s*\")[^\"]+\"", "$1****\"")
-                    .replaceAll("(Bearer )[A-Za-z0-9._~+/=-]+", "$1****");
-        }
-
-        static String shellQuote(String... args) {
-            return Stream.of(args).map(a -> a.matches("[A-Za-z0-9_./:=@%+,-]+") ? a : "'" + a.replace("'", "'\\''") + "'")
-                    .collect(Collectors.joining(" "));
         }
 
         private static String[] concat(String[] a, String... b) {

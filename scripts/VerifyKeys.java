@@ -6,25 +6,18 @@
 import nhsauth.cli.*;
 import nhsauth.client.*;
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.interfaces.*;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "verify-keys", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "verify-keys", sortOptions = false,
         description = {"Check that a private key matches the JWKS registered for it: the key loads and is RSA, "
                 + "the kid is in the JWKS, modulus and exponent match, alg is absent or RS512, use is absent or sig.",
                 "Needs --private-key and --jwks. Prints a one-line verdict on stdout (exit 0), or the first mismatch "
                         + "and what to do (exit 2; exit 5 when a JWKS URL cannot be fetched: network, TLS, an answer too large)."},
         footer = {"%nExample:", "  verify-keys --private-key .auth/int-1.pem --jwks .auth/int-1.json"})
-public class VerifyKeys implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class VerifyKeys extends NhsCli.Base {
 
     @Mixin
     NhsCli.KeyOptions keyFile;
@@ -61,10 +54,8 @@ public class VerifyKeys implements Callable<Integer> {
         if (bits < NhsKeys.RECOMMENDED_BITS) {
             NhsCli.err(spec).println("warning: the key has " + bits + " bits; NHS guidance asks for " + NhsKeys.RECOMMENDED_BITS);
         }
-        PrintWriter out = NhsCli.out(spec);
-        out.println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
+        NhsCli.out(spec).println("OK: " + privateKey + " matches kid '" + keyId + "' in " + jwks + " (RSA " + bits
                 + " bits, thumbprint " + NhsKeys.thumbprint(publicKey) + ")");
-        out.flush();
         return NhsClient.ExitCode.OK;
     }
 }

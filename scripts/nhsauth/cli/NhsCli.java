@@ -23,10 +23,8 @@ import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Model.*;
 
 /**
- * What the commands share on the command line: one-line errors with an exit code, the exit-code
- * list in every --help, the options that more than one command takes (as mixins), and the
- * options' names for the settings that library messages mention. (The runtime option above
- * spares picocli a search for Groovy closures in every annotation at start-up.)
+ * What the commands share: one-line errors with exit codes, the exit codes in --help, options as mixins. (The runtime
+ * option above spares picocli a search for Groovy closures in every annotation at start-up.)
  */
 public final class NhsCli {
     private NhsCli() { }
@@ -34,7 +32,6 @@ public final class NhsCli {
     /** A result lost on its way to stdout: not a library code (only commands write stdout); curl's "write error". */
     static final int OUTPUT_FAILED = 23;
 
-    /** Every command's exit codes: picocli's exit-code list, one table for every --help. */
     private static final Map<String, String> EXIT_CODES = """
             0 success
             1 unexpected internal error (run again with --verbose for a stack trace)
@@ -42,19 +39,18 @@ public final class NhsCli {
             3 the token endpoint refused the client assertion
             4 the API answered with a non-2xx status
             5 network failure: DNS, connect, TLS, timeout, an answer too large
-            %1$d the result could not be written to stdout (as curl's %1$d): a full disk, or a reader that closed the pipe early (then quietly)
+            {OUTPUT_FAILED} the result could not be written to stdout (as curl's {OUTPUT_FAILED}): a full disk, or a reader that closed the pipe early (then quietly)
             130 interrupted (Ctrl-C)
-            """.formatted(OUTPUT_FAILED).lines().collect(Collectors.toMap(row -> row.substring(0, row.indexOf(' ')),
-            row -> row.substring(row.indexOf(' ') + 1), (a, b) -> a, LinkedHashMap::new));
-
-    // ------------------------------------------------------------------ running a command
+            """.replace("{OUTPUT_FAILED}", String.valueOf(OUTPUT_FAILED)).lines()
+            .collect(Collectors.toMap(row -> row.substring(0, row.indexOf(' ')),
+                    row -> row.substring(row.indexOf(' ') + 1), (a, b) -> a, LinkedHashMap::new));
 
     /** A command that adds its subcommands itself, knowing what it is asked to run. */
     public interface Umbrella {
         void addSubcommands(CommandLine cl, String[] args);
     }
 
-    /** A CommandLine wired with the toolkit's error handling, for main() and for tests; {@code args} choose an umbrella's subcommands. */
+    /** A CommandLine with the toolkit's error handling; {@code args} choose an umbrella's subcommands. */
     public static CommandLine commandLine(Object command, String... args) {
         CommandLine cl = new CommandLine(command);
         if (command instanceof Umbrella umbrella) {
@@ -67,9 +63,10 @@ public final class NhsCli {
         cl.setDefaultValueProvider(NhsCli::variableValue);
         cl.setExitCodeExceptionMapper(t -> t instanceof NhsAuthException known ? known.exitCode()
                 : NhsClient.ExitCode.INTERNAL);
-        // The library's own parsers read its enums, so a mistake is told the valid names in the library's words.
+        // The library's own parsers read its enums and seconds, so a mistake is told in the library's words.
         cl.registerConverter(NhsEnvironment.class, parsedBy(NhsEnvironment::parse));
         cl.registerConverter(NhsAuthPattern.class, parsedBy(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
+        cl.registerConverter(Duration.class, NhsCommands::timeoutOf);
         layOutHelp(cl);
         return cl;
     }
@@ -82,16 +79,14 @@ public final class NhsCli {
         cl.getSubcommands().values().forEach(NhsCli::layOutHelp);
     }
 
-    /** The process's stdout, failing loudly: see {@link ResultStream}. */
     private static final ResultStream RESULT = new ResultStream();
 
     /** stdout as UTF-8 text; {@link #resultBytes} recognises it to write bytes past it. */
     private static final PrintWriter STDOUT = new PrintWriter(new OutputStreamWriter(RESULT, StandardCharsets.UTF_8), true);
 
-    /** The process's stderr writer that {@link #main} gave the command, where progress may be drawn; else null. */
+    /** The process's stderr, where progress may be drawn; null until {@link #main}. */
     static volatile PrintWriter processErr;
 
-    /** For {@code main}: run and exit with the command's code. */
     public static void main(Callable<Integer> command, String[] args) {
         CommandLine cl = commandLine(command, args);
         cl.setOut(STDOUT);
@@ -108,10 +103,7 @@ public final class NhsCli {
         System.exit(code);
     }
 
-    /**
-     * stdout for results. PrintStream and PrintWriter swallow write errors (a token written to a full disk was lost
-     * with exit 0); this stream raises them unchecked, through PrintWriter, and the command stops at that write.
-     */
+    /** stdout that raises write errors, unchecked: PrintStream and PrintWriter swallow them (a lost token, exit 0). */
     private static final class ResultStream extends OutputStream {
         private final OutputStream out = new FileOutputStream(FileDescriptor.out);
 
@@ -130,29 +122,23 @@ public final class NhsCli {
         }
     }
 
-    /** The result could not be written to stdout. */
     static final class OutputLost extends NhsAuthException {
         OutputLost(IOException e) {
             super(OUTPUT_FAILED, "cannot write the result to stdout (" + oneLine(e.getMessage())
                     + "): make room where stdout goes, or send it elsewhere", e);
         }
-
-        /** A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint. */
-        boolean readerClosedThePipe() {
-            String detail = String.valueOf(getCause().getMessage()).toLowerCase(Locale.ROOT);
-            return detail.contains("broken pipe") || detail.contains("pipe is being closed")
-                    || detail.contains("pipe has been ended");
-        }
     }
 
     private static int reportLost(OutputLost lost, PrintWriter err, String name, boolean verbose) {
-        if (!lost.readerClosedThePipe()) {
+        // A reader that stops reading (| head -1) closed the pipe on purpose: not worth a complaint.
+        String detail = String.valueOf(lost.getCause().getMessage()).toLowerCase(Locale.ROOT);
+        if (!detail.contains("broken pipe") && !detail.contains("pipe is being closed")
+                && !detail.contains("pipe has been ended")) {
             err.println(name + ": " + lost.commandLineMessage());
         }
         return finish(err, verbose ? lost : null, OUTPUT_FAILED);
     }
 
-    /** The stream a command writes its result to; {@link #err} its talk. */
     public static PrintWriter out(CommandSpec spec) {
         return spec.commandLine().getOut();
     }
@@ -161,10 +147,7 @@ public final class NhsCli {
         return spec.commandLine().getErr();
     }
 
-    /**
-     * Where a command writes a result byte for byte: the process's stdout, whose failures still stop the command
-     * (PrintStream swallows only checked ones); or, for a buffer (tests, the demo), bytes printed as UTF-8 on flush.
-     */
+    /** A result byte for byte: to stdout, failing loudly; to a buffer (tests, the demo), as UTF-8 on each flush. */
     public static PrintStream resultBytes(CommandSpec spec) {
         PrintWriter out = out(spec);
         return new PrintStream(out == STDOUT ? RESULT : new ByteArrayOutputStream() {
@@ -182,8 +165,7 @@ public final class NhsCli {
         String name = cl.getCommandSpec().qualifiedName();
         String message = oneLine(ex.getMessage());
         if (ex instanceof UnmatchedArgumentException unmatched) {
-            // picocli's guesses: commands most alike first, options that start alike. An unknown option is
-            // named without its value, and without the words after it, either of which may be a secret.
+            // An unknown option is named without its value or the words after it: either may be a secret.
             List<String> likely = unmatched.getSuggestions();
             String first = unmatched.getUnmatched().get(0);
             boolean option = first.startsWith("-");
@@ -195,11 +177,13 @@ public final class NhsCli {
         if (ex.getArgSpec() instanceof OptionSpec option) {
             String variable = typedIn(args, option) ? null : variableOf(option);
             if (ex.getCause() instanceof UsageException refused) {
-                // One of our converters refused it, in words that start with the value ('soon' is not a number
-                // of seconds): the option, or the variable the value came from, goes in front.
+                // Our converters' words start with the value: the option, or the variable behind it, goes in front.
                 message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
             } else if (variable != null) {
-                message = fromVariable(message, variable);
+                // Names the variable: the user did not type the value, so '--env' alone misleads.
+                Matcher m = Pattern.compile("Invalid value for option '[^']+'").matcher(message);
+                message = m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
+                        : message + " (the value came from " + variable + ")";
             }
         }
         cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
@@ -228,7 +212,6 @@ public final class NhsCli {
         return finish(err, verbose ? ex : null, NhsClient.ExitCode.INTERNAL);
     }
 
-    /** Ends a report on {@code err}: the stack trace when one was asked for (--verbose), then the exit code. */
     private static int finish(PrintWriter err, Throwable trace, int exitCode) {
         if (trace != null) {
             trace.printStackTrace(err);
@@ -237,7 +220,13 @@ public final class NhsCli {
         return exitCode;
     }
 
-    /** "nhs-auth get-token 1.0" for --version. */
+    /** What every command has: --help, --version ("nhs-auth get-token 1.0") and its model, {@code spec}. */
+    @Command(mixinStandardHelpOptions = true, versionProvider = Version.class)
+    public abstract static class Base implements Callable<Integer> {
+        @Spec
+        protected CommandSpec spec;
+    }
+
     public static final class Version implements IVersionProvider {
         @Spec
         CommandSpec spec;
@@ -249,19 +238,11 @@ public final class NhsCli {
         }
     }
 
-    // ------------------------------------------------------------------ where a value came from
-
-    private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value for option '[^']+'");
-
-    /**
-     * The default-value provider of every command: an option's {@code NHS_*} variable (by the library's one table),
-     * when set and not blank (an empty variable counts as unset); otherwise the option's own default.
-     */
+    /** Every option's default: its NHS_* variable when set and not blank, else the option's own default. */
     private static String variableValue(ArgSpec arg) {
         return arg instanceof OptionSpec option ? NhsCommands.optionDefault(option.longestName(), System.getenv()) : null;
     }
 
-    /** The variable that gave an option its value, when that variable is set; null otherwise. */
     private static String variableOf(OptionSpec option) {
         return variableValue(option) == null ? null : NhsCommands.variableFor(option.longestName());
     }
@@ -274,20 +255,13 @@ public final class NhsCli {
         return s == null || s.isBlank() ? null : s.trim();
     }
 
-    /** Whether the option is on the command line (for when picocli has no parse result yet). */
+    /** Whether the option is on the command line: picocli has no parse result yet. */
     private static boolean typedIn(String[] args, OptionSpec option) {
         return Stream.of(args).anyMatch(arg -> Stream.of(option.names()).anyMatch(name -> arg.equals(name)
                 || arg.startsWith(name + "=") || name.length() == 2 && arg.startsWith(name)));
     }
 
-    /** Names the variable in picocli's message: the user did not type the value, so '--env' alone misleads. */
-    static String fromVariable(String message, String variable) {
-        Matcher m = INVALID_VALUE.matcher(message);
-        return m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
-                : message + " (the value came from " + variable + ")";
-    }
-
-    /** The variable an option's value came from, when the user did not type the option; null otherwise. */
+    /** The variable behind an option's value when the user did not type the option; else null. */
     public static String variableBehind(CommandSpec command, String option) {
         OptionSpec spec = command.findOption(option);
         ParseResult parsed = command.commandLine().getParseResult();
@@ -300,9 +274,7 @@ public final class NhsCli {
         return variable != null ? variable : option;
     }
 
-    // ------------------------------------------------------------------ option values
-
-    /** A converter by one of the library's parsers, whose message picocli puts after "Invalid value for option '--env': ". */
+    /** A library parser as a converter: picocli puts its message after "Invalid value for option '--env': ". */
     private static <T> ITypeConverter<T> parsedBy(Function<String, T> parse) {
         return value -> {
             try {
@@ -313,17 +285,7 @@ public final class NhsCli {
         };
     }
 
-    // The converters below refuse a value with the library's UsageException: see onParameterException.
-
-    /** Converts {@code --timeout} seconds by the library's rule, which NHS_TIMEOUT follows too. */
-    static final class TimeoutConverter implements ITypeConverter<Duration> {
-        @Override
-        public Duration convert(String value) {
-            return NhsCommands.timeoutOf(value);
-        }
-    }
-
-    /** Converts a port number: 0 (any free port) to 65535. */
+    // The converters refuse a value with the library's UsageException: see onParameterException.
     public static final class PortConverter implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
@@ -331,7 +293,6 @@ public final class NhsCli {
         }
     }
 
-    /** Converts whole seconds from 0 to a year, e.g. how long a fetched JWKS is reused. */
     public static final class SecondsConverter implements ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
@@ -350,23 +311,22 @@ public final class NhsCli {
         throw new UsageException("'" + value + "' " + problem);
     }
 
-    // ------------------------------------------------------------------ shared options
+    /** The values of --format for the commands that print text or json. */
+    public enum Format { text, json }
 
-    /** --verbose, which every command takes. */
     public static final class VerboseOption {
         @Option(names = "--verbose",
                 description = "Trace requests and responses on stderr (secrets redacted); stack traces for errors.")
         public boolean verbose;
     }
 
-    /** --env, for the commands that pick an NHS environment; its values are listed from the enum. */
     public static final class EnvOption {
         @Option(names = "--env", paramLabel = "ENV", defaultValue = "int",
                 description = "NHS environment: ${COMPLETION-CANDIDATES} (env NHS_ENV; default: ${DEFAULT-VALUE}).")
         public NhsEnvironment env;
     }
 
-    /** {@code --auth}, for the commands that call an API (env NHS_AUTH); null means the environment's default. */
+    /** {@code --auth}: null means the environment's default. */
     public static final class AuthOption {
         @Option(names = "--auth", paramLabel = "PATTERN",
                 description = "How the app is identified: signed-jwt (a bearer token: needs --api-key and --private-key), "
@@ -375,7 +335,6 @@ public final class NhsCli {
         public NhsAuthPattern auth;
     }
 
-    /** The private key and its passphrase. */
     public static final class KeyOptions {
         @Option(names = "--private-key", paramLabel = "PEM", showDefaultValue = Visibility.NEVER,
                 description = "RSA private key, PEM: PKCS#1 or PKCS#8, plain or encrypted (env NHS_PRIVATE_KEY).")
@@ -389,7 +348,7 @@ public final class NhsCli {
                 description = "Key id in the JWKS (env NHS_KID; default: the key file's name without .pem, else <env>-1).")
         public String kid;
 
-        /** The kid, null to derive it; a blank one was typed (an empty NHS_KID counts as unset) and is a mistake. */
+        /** The kid, null to derive it; a blank one was typed (an empty NHS_KID counts as unset). */
         public String kid() {
             if (kid != null && kid.isBlank()) {
                 throw new UsageException("--kid '" + kid + "' is empty: give the kid registered in your JWKS, "
@@ -399,9 +358,8 @@ public final class NhsCli {
         }
     }
 
-    /** How to reach a server: the time allowed and extra trusted CAs. */
     public static final class ConnectionOptions {
-        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30", converter = TimeoutConverter.class,
+        @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30",
                 description = "Seconds allowed to connect and to answer (env NHS_TIMEOUT; default: ${DEFAULT-VALUE}).")
         public Duration timeout;
 
@@ -410,7 +368,6 @@ public final class NhsCli {
         public Path caCert;
     }
 
-    /** The token cache's folder, for the commands that keep tokens and for 'cache clear'. */
     public static final class TokenCacheDirOption {
         // A line per path, so that help never breaks one.
         @Option(names = "--token-cache-dir", paramLabel = "DIR",
@@ -424,7 +381,6 @@ public final class NhsCli {
         }
     }
 
-    /** Whether to keep tokens, and where: for the commands that use a token (doctor asks for a fresh one). */
     public static final class TokenCacheOptions {
         @Option(names = "--token-cache",
                 description = "Reuse an access token across runs until a minute before it expires (env NHS_TOKEN_CACHE=1); "
@@ -443,7 +399,6 @@ public final class NhsCli {
         }
     }
 
-    /** The options get-token, call-api and doctor share, each also from an NHS_* environment variable. */
     public static final class ClientOptions {
         @Option(names = "--api-key", paramLabel = "KEY", showDefaultValue = Visibility.NEVER,
                 description = "The app's API key from the developer portal: iss and sub of the client assertion, "
@@ -473,7 +428,7 @@ public final class NhsCli {
         /** Where the proxy variables come from: the process, or a test's own. */
         public Map<String, String> variables = System.getenv();
 
-        /** The client these options describe, not built, for a pattern (null: the default); talk goes to {@code err}. */
+        /** The client these options describe, unbuilt, for a pattern (null: the default). */
         public NhsClient.Builder builder(PrintWriter err, NhsAuthPattern auth) {
             return NhsClient.builder().commandLineNames().auth(auth).environment(env.env).apiKey(apiKey).tokenUrl(tokenUrl)
                     .subjectToken(subjectToken()).privateKey(key.privateKey, key.passphrase).kid(key.kid())

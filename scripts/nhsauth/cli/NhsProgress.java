@@ -6,10 +6,8 @@ import java.nio.file.*;
 import java.util.Locale;
 
 /**
- * One line on stderr while slow work runs (a 4096-bit key takes seconds, an 8192-bit one tens
- * of seconds): a spinner, what is being done and the seconds so far, redrawn in place and wiped
- * when the work ends. Only where a person watches: stderr a terminal, and the command writing
- * to the process's own stderr (not to a buffer, as the demo's steps and the tests do).
+ * A spinner line on stderr while slow work runs (an 8192-bit key takes tens of seconds): the label and the seconds
+ * so far, redrawn in place and wiped at the end; only where a person watches (the process's stderr, a terminal).
  */
 public final class NhsProgress implements AutoCloseable {
     private static final long FRAME_MILLIS = 125;
@@ -35,21 +33,13 @@ public final class NhsProgress implements AutoCloseable {
         }
     }
 
-    /**
-     * Shows {@code label} on {@code err} until {@link #close()}: as {@code forced} says when it is not
-     * null (tests, and the demo for its steps), else when {@code err} is the process's stderr and a
-     * terminal. Otherwise does nothing at all.
-     */
+    /** Shows {@code label} until {@link #close()}: as {@code forced} says (tests, the demo), else if a person watches. */
     public static NhsProgress start(PrintWriter err, Boolean forced, String label) {
         boolean shown = forced != null ? forced : err == NhsCli.processErr && stderrIsTerminal();
         return new NhsProgress(shown ? err : null, label);
     }
 
-    /**
-     * Whether file descriptor 2 is a terminal. {@code System.console()} cannot tell: it is null
-     * when stdin or stdout is redirected ({@code > keys.json}) even with stderr on the screen,
-     * and it says nothing of stderr itself.
-     */
+    /** Whether fd 2 is a terminal: {@code System.console()} tells of stdin and stdout ({@code > keys.json}), not stderr. */
     static boolean stderrIsTerminal() {
         if ("dumb".equals(System.getenv("TERM"))) {
             return false; // a terminal that cannot return to the start of a line
@@ -99,7 +89,6 @@ public final class NhsProgress implements AutoCloseable {
         drawn = Math.max(drawn, line.length());
     }
 
-    /** Stops the spinner and wipes its line, leaving the cursor where the line began. */
     @Override
     public void close() {
         if (ticker == null) {
