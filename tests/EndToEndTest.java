@@ -71,8 +71,8 @@ class EndToEndTest {
                 "--env", "nope");
         aliasErr.assertOneLineError(2, "unknown environment 'nope'");
         umbrellaErr.assertOneLineError(2, "unknown environment 'nope'");
-        assertEquals(aliasErr.err().replace("generate-keys", "X"),
-                umbrellaErr.err().replace("nhs-auth generate-keys", "X"));
+        assertEquals(normalise(aliasErr.err(), "a").replace("generate-keys", "X"),
+                normalise(umbrellaErr.err(), "b").replace("nhs-auth generate-keys", "X"));
     }
 
     @Test

@@ -74,7 +74,11 @@ public final class NhsClient {
     /** Starts a client configuration; {@link Builder#build()} checks it. */
     public static Builder builder() { return new Builder(); }
 
-    /** A client configured from the {@code NHS_*} variables as the commands read them; a bad one is a UsageException. */
+    /**
+     * A client configured from the {@code NHS_*} variables as the commands read them.
+     *
+     * @throws UsageException a variable is missing or its value is unusable, naming the variable
+     */
     public static NhsClient fromEnvironment() {
         return builder().fromEnvironment().build();
     }
@@ -128,7 +132,10 @@ public final class NhsClient {
 
     /**
      * An access token, reusing the last one (from this process, or the {@link Builder#tokenCache(Path)}) while it has
-     * more than a minute to live. Throws TokenRequestException when refused (exit 3), NetworkException (exit 5).
+     * more than a minute to live.
+     *
+     * @throws TokenRequestException the token endpoint refused the client assertion (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
      */
     public String accessToken() {
         return token().value();
@@ -163,7 +170,9 @@ public final class NhsClient {
     /**
      * Exchanges a fresh client assertion (and the subject token, if given) for a new access token, resending after a
      * refused or reset connection or HTTP 429, 502, 503, 504 up to twice, each time newly signed so no jti is reused.
-     * Throws TokenRequestException for a refusal or a non-token (exit 3), NetworkException (exit 5).
+     *
+     * @throws TokenRequestException the token endpoint refused, or answered with something that is not a token (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure, or a 200 that is not JSON (exit 5)
      */
     public AccessToken requestToken() {
         signingKey();
@@ -175,8 +184,11 @@ public final class NhsClient {
      * Sends an API request with the pattern's credentials ({@code Authorization: Bearer}, {@code apikey} or none), an
      * {@code X-Request-ID} (a fresh UUID) and {@code User-Agent: nhs-auth/<version>} unless it has them; the caller's
      * builder is left as it was. With {@code retries > 0}, 429, 502, 503 and 504 answers are resent with the same
-     * X-Request-ID. Throws TokenRequestException (exit 3), NetworkException (exit 5), or UsageException for a header
-     * the JDK may not set or a credential in clear (exit 2).
+     * X-Request-ID.
+     *
+     * @throws TokenRequestException getting the token failed (exit 3)
+     * @throws NetworkException DNS, connect, TLS or timeout failure (exit 5)
+     * @throws UsageException the request has a header the JDK may not set, or would send a credential in clear (exit 2)
      */
     public HttpResponse<byte[]> send(HttpRequest.Builder request, int retries) {
         return send(request, retries, HttpResponse.BodyHandlers.ofByteArray());
@@ -392,7 +404,11 @@ public final class NhsClient {
             return new Diagnosis(NhsDoctor.run(copy(), NhsSetting.blankToNull(jwks), NhsSetting.blankToNull(apiUrl)));
         }
 
-        /** Checks the configuration and loads any private key; a UsageException names what is missing or unusable. */
+        /**
+         * Checks the configuration and loads the private key, if the pattern needs one.
+         *
+         * @throws UsageException a missing API key or private key, an unusable key file, a bad URL or CA file
+         */
         public NhsClient build() {
             NhsAuthPattern pattern = NhsAuthPattern.resolve(this);
             if (pattern != NhsAuthPattern.SIGNED_JWT) {

@@ -174,12 +174,13 @@ public final class MockIdentityService implements AutoCloseable {
                 e.printStackTrace(log);
             }
         }
-        send(exchange, body, reply);
         String path = exchange.getRequestURI().getRawPath();
+        // Listed before the answer goes out, so a client that has its answer finds it on the page.
         // The page's own requests (it refreshes itself) would push out the ones it is there to show.
         if (path == null || !path.startsWith("/_mock/")) {
             requests.record(exchange, System.currentTimeMillis(), body.bytes, reply);
         }
+        send(exchange, body, reply);
         if (log != null) {
             log.println(loggable(exchange.getRequestMethod(), 20) + " " + loggable(path == null ? "" : path, 200) + " "
                     + reply.status() + " " + (System.nanoTime() - started) / 1_000_000 + " ms"
