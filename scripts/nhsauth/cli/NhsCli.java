@@ -50,7 +50,10 @@ public final class NhsCli {
         void addSubcommands(CommandLine cl, String[] args);
     }
 
-    /** A CommandLine with the toolkit's error handling; {@code args} choose an umbrella's subcommands. */
+    /**
+     * A CommandLine with the toolkit's error handling; {@code args} choose an umbrella's subcommands. Commands do not
+     * flush after println: a writer given to it with {@code setOut} or {@code setErr} must flush on println.
+     */
     public static CommandLine commandLine(Object command, String... args) {
         CommandLine cl = new CommandLine(command);
         if (command instanceof Umbrella umbrella) {

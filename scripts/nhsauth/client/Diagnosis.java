@@ -4,7 +4,10 @@ import java.util.*;
 
 /** Every check of {@link NhsClient.Builder#diagnose}, in order. */
 public record Diagnosis(List<Diagnosis.Check> checks) {
-    /** One link of the chain: what was checked, {@code passed}, {@code failed} or {@code skipped}, what was found, any fix. */
+    /**
+     * One link of the chain: what was checked, {@code passed}, {@code failed} or {@code skipped}, what was found, any
+     * fix, and the exit code of its failure (0 when it passed or was skipped).
+     */
     public record Check(String name, String status, String found, String fix, int exitCode) {
         static Check passed(String name, String found) {
             return new Check(name, "passed", found, null, NhsClient.ExitCode.OK);

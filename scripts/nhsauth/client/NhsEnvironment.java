@@ -15,7 +15,10 @@ public enum NhsEnvironment {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    /** Where its APIs live: {@code https://api.service.nhs.uk} for prod, {@code https://<id>.api.service.nhs.uk} else. */
+    /**
+     * Where its APIs live: {@code https://api.service.nhs.uk} for prod, the mock server's {@code http://127.0.0.1:9000}
+     * for local, {@code https://<id>.api.service.nhs.uk} for the others.
+     */
     public String baseUrl() {
         return this == LOCAL ? "http://127.0.0.1:" + LOCAL_PORT
                 : "https://" + (this == PROD ? "" : id() + ".") + "api.service.nhs.uk";

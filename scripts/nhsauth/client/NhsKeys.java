@@ -68,7 +68,7 @@ public final class NhsKeys {
     }
 
     /**
-     * The files a key pair with {@code kid} is written to in {@code dir}: {@code <kid>.pem} (private key),
+     * The files a key pair with {@code kid} is written to in {@code dir}, in this order: {@code <kid>.pem} (private key),
      * {@code <kid>.pem.pub} (public key), {@code <kid>.json} (JWKS). generate-keys allows only [A-Za-z0-9._-] in a kid.
      */
     public static List<Path> keyFiles(Path dir, String kid) {
@@ -139,8 +139,10 @@ public final class NhsKeys {
         Map<String, Object> document = addTo == null ? null : jwksDocument(addTo, kid);
         Map<String, Object> members = new RSAKey.Builder((RSAPublicKey) pair.getPublic()).keyID(kid)
                 .algorithm(JWSAlgorithm.RS512).keyUse(KeyUse.SIGNATURE).build().toJSONObject();
-        Map<String, Object> jwk = new LinkedHashMap<>(); // in the Python tool's member order
-        List.of("kty", "n", "e", "alg", "kid", "use").forEach(name -> jwk.put(name, members.get(name)));
+        Map<String, Object> jwk = new LinkedHashMap<>(); // in the Python tool's member order, then any others
+        List.of("kty", "n", "e", "alg", "kid", "use").stream().filter(members::containsKey)
+                .forEach(name -> jwk.put(name, members.get(name)));
+        jwk.putAll(members);
         List<Path> files = keyFiles(dir, kid);
         for (Path file : files) {
             NhsFiles.removeStaleTemporaries(file);
@@ -173,7 +175,8 @@ public final class NhsKeys {
      * Reads an RSA private key from PEM: PKCS#1 ({@code BEGIN RSA PRIVATE KEY}, as generate-keys writes it),
      * PKCS#8 ({@code BEGIN PRIVATE KEY}, as {@code openssl genpkey} does), either encrypted. As ssh, it refuses
      * a key file of yours open to group or others; one another user owns is read, with a line for {@code warnings}.
-     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key,
+     * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key (a public
+     *         key, a certificate, an EC or DSA key),
      *         or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {

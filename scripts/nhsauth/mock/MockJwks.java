@@ -94,7 +94,9 @@ public final class MockJwks {
         Map<String, RSAPublicKey> keysByKid() throws JwksUnavailable {
             List<Object> stamp = stamp();
             Loaded l = loaded;
-            if (!fresh(l, stamp)) {
+            boolean own = false;
+            // Whoever waits shares a URL's load; a file's, only if that load read the file as this request saw it.
+            while (!own && !fresh(l, stamp)) {
                 CompletableFuture<Loaded> mine = new CompletableFuture<>();
                 CompletableFuture<Loaded> running = loading.compareAndExchange(null, mine);
                 if (running == null) {
@@ -107,8 +109,12 @@ public final class MockJwks {
                         mine.completeExceptionally(new IllegalStateException("the JWKS fetch failed"));
                     }
                     running = mine;
+                    own = true;
                 }
                 l = running.join();
+                if (file == null) {
+                    break;
+                }
             }
             if (l.keys() == null) {
                 throw new JwksUnavailable(l.problem());
