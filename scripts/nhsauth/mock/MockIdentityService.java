@@ -229,7 +229,11 @@ public final class MockIdentityService implements AutoCloseable {
             boolean noBody = body.length == 0 || "HEAD".equals(exchange.getRequestMethod());
             exchange.sendResponseHeaders(reply.status(), noBody ? -1 : body.length);
             if (!noBody) {
-                exchange.getResponseBody().write(body); // closed with the exchange
+                // Closed here, before the exchange: its close() closes the request body first, which JDK 25 reads
+                // to its end, so an oversized body's 413 would wait on bytes the client never sends.
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
             }
         } catch (IOException clientWentAway) {
             // nothing to tell a client that is gone; the log line still records the status
