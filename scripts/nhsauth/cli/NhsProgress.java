@@ -6,7 +6,7 @@ import java.nio.file.*;
 import java.util.Locale;
 
 /**
- * A spinner line on stderr while slow work runs (an 8192-bit key takes tens of seconds): the label and the seconds
+ * A spinner line on stderr while slow work runs (a large key's prime search): the label and the seconds
  * so far, redrawn in place and wiped at the end; only where a person watches (the process's stderr, a terminal).
  */
 public final class NhsProgress implements AutoCloseable {

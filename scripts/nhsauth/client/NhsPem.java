@@ -22,7 +22,7 @@ import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /**
  * RSA private keys in PEM. The plain ones nearly every run reads are read with the JDK alone: BouncyCastle's
- * signed jars take a quarter second to verify when loaded, so only {@link BouncyCastle} touches them.
+ * signed jars are verified whenever they are first loaded, so only {@link BouncyCastle} touches them.
  */
 final class NhsPem {
     private static final Pattern BLOCK = Pattern.compile(

@@ -104,25 +104,31 @@ enum NhsSetting {
 
     /** Every setting the {@code NHS_*} variables give, into {@code b}; a bad value names its variable. */
     static void configure(NhsClient.Builder b, Map<String, String> vars) {
+        String env = ENV.in(vars), auth = AUTH.in(vars), seconds = TIMEOUT.in(vars), passphrase = vars.get(PASSPHRASE.variable);
         b.apiKey(API_KEY.in(vars));
-        if (ENV.in(vars) != null) {
-            b.environment(NhsEnvironment.parse(ENV.in(vars), ENV.variable));
+        if (env != null) {
+            b.environment(NhsEnvironment.parse(env, ENV.variable));
         }
-        b.auth(AUTH.in(vars) == null ? null : NhsAuthPattern.parse(AUTH.in(vars), AUTH.variable));
+        b.auth(auth == null ? null : NhsAuthPattern.parse(auth, AUTH.variable));
         b.kid(KID.in(vars));
         b.tokenUrl(TOKEN_URL.in(vars));
         b.subjectToken(SUBJECT_TOKEN.in(vars));
-        String passphrase = vars.get(PASSPHRASE.variable);
-        b.privateKey(PRIVATE_KEY.in(vars) == null ? null : Path.of(PRIVATE_KEY.in(vars)),
-                passphrase == null ? null : passphrase.toCharArray());
-        if (TIMEOUT.in(vars) != null) {
-            b.timeout(parseTimeout(TIMEOUT.in(vars), TIMEOUT.variable));
+        b.privateKey(PRIVATE_KEY.path(vars), passphrase == null ? null : passphrase.toCharArray());
+        if (seconds != null) {
+            b.timeout(parseTimeout(seconds, TIMEOUT.variable));
         }
-        b.caCertificates(CA_CERT.in(vars) == null ? null : Path.of(CA_CERT.in(vars)));
+        b.caCertificates(CA_CERT.path(vars));
         if (isOn(vars.get(TOKEN_CACHE.variable))) {
-            b.tokenCache(TOKEN_CACHE_DIR.in(vars) != null ? Path.of(TOKEN_CACHE_DIR.in(vars)) : NhsTokenCache.defaultDir(vars));
+            Path dir = TOKEN_CACHE_DIR.path(vars);
+            b.tokenCache(dir != null ? dir : NhsTokenCache.defaultDir(vars));
         }
         b.proxyVariables(vars);
+    }
+
+    /** Its variable's value in {@code vars} as a path; null when unset or blank. */
+    private Path path(Map<String, String> vars) {
+        String value = in(vars);
+        return value == null ? null : Path.of(value);
     }
 
     // ------------------------------------------------------------------ value checks
