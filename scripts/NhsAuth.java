@@ -36,7 +36,12 @@ public class NhsAuth extends NhsCli.Base implements NhsCli.Umbrella {
     public void addSubcommands(CommandLine cl, String[] args) {
         String asked = args.length > 0 ? args[0] : "";
         boolean justOne = !asked.equals("completion") && COMMANDS.stream().anyMatch(c -> nameOf(c).equals(asked));
-        COMMANDS.stream().filter(c -> !justOne || nameOf(c).equals(asked)).forEach(cl::addSubcommand);
+        // A loop: a lambda that touches picocli could not be in install.sh's class-data archive.
+        for (Class<?> command : COMMANDS) {
+            if (!justOne || nameOf(command).equals(asked)) {
+                cl.addSubcommand(command);
+            }
+        }
     }
 
     private static String nameOf(Class<?> command) {

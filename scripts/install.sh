@@ -61,14 +61,15 @@ fi
 # -Xshare:auto falls back silently to no archive when the JDK changes; -Xlog:disable keeps
 # CDS notices off stdout, which carries results. The -D options are the scripts' own
 # //RUNTIME_OPTIONS (scripts/nhsauth/client/NhsProxies.java, scripts/nhsauth/cli/NhsCli.java), which a plain java -jar does not
-# read. Short commands start faster on the C1 compiler alone and stay smaller with a small young
-# generation; key generation and the mock server need C2's big-number speed.
+# read. Short commands start faster on the C1 compiler alone, in one compiler thread that leaves the
+# other cores to the command, and stay smaller with a small young generation; key generation and the
+# mock server need C2's big-number speed.
 cat >"$bin/nhs-auth.tmp" <<SHIM
 #!/bin/sh
 # nhs-auth fast path, written by scripts/install.sh from $repo
 case "\$1" in
   generate-keys|demo|mock-server) jit="" ;;
-  *) jit="-XX:TieredStopAtLevel=1 -Xmn4m" ;;
+  *) jit="-XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xmn4m" ;;
 esac
 exec "$java_cmd" -XX:SharedArchiveFile="$lib/nhs-auth.jsa" -Xshare:auto -Xlog:disable -Xlog:all=off \
   -XX:+UseSerialGC -Djdk.http.auth.tunneling.disabledSchemes= \

@@ -1,5 +1,6 @@
 //DEPS info.picocli:picocli:4.7.7
 //RUNTIME_OPTIONS -Dpicocli.disable.closures=true
+//COMPILE_OPTIONS -XDstringConcat=inline
 //SOURCES ../client/NhsClient.java
 //SOURCES NhsProgress.java
 
@@ -24,7 +25,8 @@ import picocli.CommandLine.Model.*;
 
 /**
  * What the commands share: one-line errors with exit codes, the exit codes in --help, options as mixins. (The runtime
- * option above spares picocli a search for Groovy closures in every annotation at start-up.)
+ * option above spares picocli a search for Groovy closures in every annotation at start-up; the compile option builds
+ * string concatenation into the bytecode, where by default each new shape is linked at run time, at its first use.)
  */
 public final class NhsCli {
     private NhsCli() { }
@@ -61,15 +63,14 @@ public final class NhsCli {
         }
         // '@FILE' is call-api's body syntax, as in curl: never picocli's argument files.
         cl.setExpandAtFiles(false);
-        cl.setExecutionExceptionHandler(NhsCli::onExecutionException);
-        cl.setParameterExceptionHandler(NhsCli::onParameterException);
-        cl.setDefaultValueProvider(NhsCli::variableValue);
-        cl.setExitCodeExceptionMapper(t -> t instanceof NhsAuthException known ? known.exitCode()
-                : NhsClient.ExitCode.INTERNAL);
+        cl.setExecutionExceptionHandler(HANDLERS);
+        cl.setParameterExceptionHandler(HANDLERS);
+        cl.setDefaultValueProvider(HANDLERS);
+        cl.setExitCodeExceptionMapper(HANDLERS);
         // The library's own parsers read its enums and seconds, so a mistake is told in the library's words.
-        cl.registerConverter(NhsEnvironment.class, parsedBy(NhsEnvironment::parse));
-        cl.registerConverter(NhsAuthPattern.class, parsedBy(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
-        cl.registerConverter(Duration.class, NhsCommands::timeoutOf);
+        cl.registerConverter(NhsEnvironment.class, new ParsedBy<>(NhsEnvironment::parse));
+        cl.registerConverter(NhsAuthPattern.class, new ParsedBy<>(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
+        cl.registerConverter(Duration.class, HANDLERS);
         layOutHelp(cl);
         return cl;
     }
@@ -77,9 +78,33 @@ public final class NhsCli {
     /** The exit codes in every --help; footers (examples) line for line as written: picocli's wrapping splits URLs. */
     private static void layOutHelp(CommandLine cl) {
         cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
-        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_FOOTER, help -> Stream.of(help.commandSpec()
-                .usageMessage().footer()).map(line -> String.format(line + "%n")).collect(Collectors.joining()));
-        cl.getSubcommands().values().forEach(NhsCli::layOutHelp);
+        cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_FOOTER, HANDLERS);
+        for (CommandLine subcommand : cl.getSubcommands().values()) {
+            layOutHelp(subcommand);
+        }
+    }
+
+    private static final Handlers HANDLERS = new Handlers();
+
+    /**
+     * picocli's callbacks as a class, not lambdas: JDK 17 cannot put a lambda that implements a picocli interface in a
+     * class-data archive (see install.sh), so each lambda would be made anew at every start.
+     */
+    private static final class Handlers implements IExecutionExceptionHandler, IParameterExceptionHandler,
+            IDefaultValueProvider, IExitCodeExceptionMapper, IHelpSectionRenderer, ITypeConverter<Duration> {
+        @Override public int handleExecutionException(Exception e, CommandLine cl, ParseResult parsed) {
+            return onExecutionException(e, cl, parsed);
+        }
+        @Override public int handleParseException(ParameterException e, String[] args) { return onParameterException(e, args); }
+        @Override public String defaultValue(ArgSpec arg) { return variableValue(arg); }
+        @Override public int getExitCode(Throwable t) {
+            return t instanceof NhsAuthException known ? known.exitCode() : NhsClient.ExitCode.INTERNAL;
+        }
+        @Override public String render(Help help) {
+            return Stream.of(help.commandSpec().usageMessage().footer()).map(line -> String.format(line + "%n"))
+                    .collect(Collectors.joining());
+        }
+        @Override public Duration convert(String seconds) { return NhsCommands.timeoutOf(seconds); }
     }
 
     private static final ResultStream RESULT = new ResultStream();
@@ -278,14 +303,15 @@ public final class NhsCli {
     }
 
     /** A library parser as a converter: picocli puts its message after "Invalid value for option '--env': ". */
-    private static <T> ITypeConverter<T> parsedBy(Function<String, T> parse) {
-        return value -> {
+    private record ParsedBy<T>(Function<String, T> parse) implements ITypeConverter<T> {
+        @Override
+        public T convert(String value) {
             try {
                 return parse.apply(value);
             } catch (UsageException e) {
                 throw new TypeConversionException(e.getMessage());
             }
-        };
+        }
     }
 
     // The converters refuse a value with the library's UsageException: see onParameterException.

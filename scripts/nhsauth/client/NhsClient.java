@@ -177,7 +177,7 @@ public final class NhsClient {
     public AccessToken requestToken() {
         signingKey();
         return NhsTokenEndpoint.request(http, config.timeout, this::clientAssertion, config.subjectToken,
-                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey.thumbprint(), config.subjectToken != null));
+                new NhsTokenEndpoint.Asked(tokenUrl, config.env, kid, signingKey::thumbprint, config.subjectToken != null));
     }
 
     /**

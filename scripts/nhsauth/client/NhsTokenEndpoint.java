@@ -17,8 +17,8 @@ final class NhsTokenEndpoint {
     static final String ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
     private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
 
-    /** What was asked for, which the hints quote back; {@code exchange}: an ID token was exchanged. */
-    record Asked(String tokenUrl, NhsEnvironment env, String kid, String thumbprint, boolean exchange) {
+    /** What was asked for, which the hints quote back; the key's thumbprint is made only for a hint that shows it. */
+    record Asked(String tokenUrl, NhsEnvironment env, String kid, Supplier<String> thumbprint, boolean exchange) {
     }
 
     private NhsTokenEndpoint() {
@@ -161,12 +161,12 @@ final class NhsTokenEndpoint {
         }
         if (d.startsWith("Invalid 'kid' header")) {
             return "the JWKS registered for the app has no key with kid '" + asked.kid() + "' (this key's "
-                    + "thumbprint: " + asked.thumbprint() + "): pass the registered kid with " + NhsSetting.KID.named() + ", or publish this "
+                    + "thumbprint: " + asked.thumbprint().get() + "): pass the registered kid with " + NhsSetting.KID.named() + ", or publish this "
                     + "key's JWKS; a JWKS URL is cached for an hour after each fetch";
         }
         if (d.startsWith("JWT signature verification failed")) {
             return "the key registered as kid '" + asked.kid() + "' is not this private key (thumbprint "
-                    + asked.thumbprint() + "): register this key's JWKS or use its private key; "
+                    + asked.thumbprint().get() + "): register this key's JWKS or use its private key; "
                     + "verify-keys compares a key with a JWKS" + (asked.exchange() ? "; or the ID token's signature "
                     + "is not its identity provider's" : "");
         }
