@@ -196,6 +196,10 @@ class GetTokenTest {
             assertEquals("get-token: token endpoint refused: HTTP " + status + " " + error + ": " + description
                     + " (message_id rrt-test-1)", lines.get(0));
             assertTrue(lines.get(1).startsWith("hint: ") && lines.get(1).contains(hint), lines.get(1));
+            // The key's own thumbprint, made only for these hints.
+            boolean showsKey = description.startsWith("Invalid 'kid' header") || description.startsWith("JWT signature");
+            assertEquals(showsKey, lines.get(1).contains("thumbprint: " + NhsKeys.thumbprint(publicKey) + ")")
+                    || lines.get(1).contains("thumbprint " + NhsKeys.thumbprint(publicKey) + ")"), lines.get(1));
             if (description.contains("'exp'") && hint.equals("your clock is")) {
                 assertTrue(lines.get(1).matches(".*your clock is \\d+ s (ahead of|behind) the token endpoint's \\(its Date: .*"),
                         lines.get(1));

@@ -17,7 +17,10 @@ final class NhsTokenEndpoint {
     static final String ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
     private static final String REUSE_TOKENS = "reuse tokens (they live 10 minutes) instead of fetching one per call";
 
-    /** What was asked for, which the hints quote back; the key's thumbprint is made only for a hint that shows it. */
+    /**
+     * What was asked for, which the hints quote back ({@code exchange}: an ID token was exchanged); the key's thumbprint
+     * is made only for a hint that shows it.
+     */
     record Asked(String tokenUrl, NhsEnvironment env, String kid, Supplier<String> thumbprint, boolean exchange) {
     }
 
