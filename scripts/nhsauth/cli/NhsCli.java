@@ -69,13 +69,14 @@ public final class NhsCli {
         cl.setExitCodeExceptionMapper(HANDLERS);
         // The library's own parsers read its enums and seconds, so a mistake is told in the library's words.
         cl.registerConverter(NhsEnvironment.class, new ParsedBy<>(NhsEnvironment::parse));
-        cl.registerConverter(NhsAuthPattern.class, new ParsedBy<>(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
+        cl.registerConverter(NhsAuthPattern.class,
+                new ParsedBy<>(v -> blankToNull(v) == null ? null : NhsAuthPattern.parse(v)));
         cl.registerConverter(Duration.class, HANDLERS);
         layOutHelp(cl);
         return cl;
     }
 
-    /** The exit codes in every --help; footers (examples) line for line as written: picocli's wrapping splits URLs. */
+    /** The exit codes in every --help, and the footers as {@link Handlers#render} lays them out. */
     private static void layOutHelp(CommandLine cl) {
         cl.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(EXIT_CODES);
         cl.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_FOOTER, HANDLERS);
@@ -92,19 +93,85 @@ public final class NhsCli {
      */
     private static final class Handlers implements IExecutionExceptionHandler, IParameterExceptionHandler,
             IDefaultValueProvider, IExitCodeExceptionMapper, IHelpSectionRenderer, ITypeConverter<Duration> {
-        @Override public int handleExecutionException(Exception e, CommandLine cl, ParseResult parsed) {
-            return onExecutionException(e, cl, parsed);
+        @Override
+        public int handleParseException(ParameterException ex, String[] args) {
+            CommandLine cl = ex.getCommandLine();
+            String name = cl.getCommandSpec().qualifiedName();
+            String message = oneLine(ex.getMessage());
+            if (ex instanceof UnmatchedArgumentException unmatched) {
+                // An unknown option is named without its value or the words after it: either may be a secret.
+                List<String> likely = unmatched.getSuggestions();
+                String first = unmatched.getUnmatched().get(0);
+                boolean option = first.startsWith("-");
+                String guess = likely.isEmpty() ? "" : ": did you mean "
+                        + (option && likely.size() > 1 ? "one of " + String.join(", ", likely) : likely.get(0)) + "?";
+                message = option ? "unknown option '" + first.split("=", 2)[0] + "'" + guess
+                        : likely.isEmpty() ? message : "unknown command '" + first + "'" + guess;
+            }
+            if (ex.getArgSpec() instanceof OptionSpec option) {
+                String variable = typedIn(args, option) ? null : variableOf(option);
+                if (ex.getCause() instanceof UsageException refused) {
+                    // Our converters' words start with the value: the option, or the variable behind it, goes in front.
+                    message = (variable != null ? variable : option.longestName()) + " "
+                            + oneLine(refused.getMessage());
+                } else if (variable != null) {
+                    // Names the variable: the user did not type the value, so '--env' alone misleads.
+                    Matcher m = Pattern.compile("Invalid value for option '[^']+'").matcher(message);
+                    message = m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
+                            : message + " (the value came from " + variable + ")";
+                }
+            }
+            cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
+            return finish(cl.getErr(), null, NhsClient.ExitCode.USAGE);
         }
-        @Override public int handleParseException(ParameterException e, String[] args) { return onParameterException(e, args); }
-        @Override public String defaultValue(ArgSpec arg) { return variableValue(arg); }
-        @Override public int getExitCode(Throwable t) {
+
+        @Override
+        public int handleExecutionException(Exception ex, CommandLine cl, ParseResult parsed) {
+            PrintWriter err = cl.getErr();
+            String name = cl.getCommandSpec().qualifiedName();
+            boolean verbose = false;
+            for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+                verbose |= p.hasMatchedOption("--verbose");
+            }
+            if (ex instanceof OutputLost lost) {
+                return reportLost(lost, err, name, verbose);
+            }
+            if (ex instanceof NhsAuthException known) {
+                err.println(name + ": " + known.commandLineMessage());
+                if (known.commandLineHint() != null) {
+                    err.println("hint: " + known.commandLineHint());
+                }
+                return finish(err, verbose && ex.getCause() != null ? ex : null, known.exitCode());
+            }
+            err.println(name + ": internal error: " + oneLine(String.valueOf(ex))
+                    + (verbose ? "" : " (run again with --verbose for details)"));
+            return finish(err, verbose ? ex : null, NhsClient.ExitCode.INTERNAL);
+        }
+
+        /** Every option's default: its NHS_* variable when set and not blank, else the option's own default. */
+        @Override
+        public String defaultValue(ArgSpec arg) {
+            return arg instanceof OptionSpec option
+                    ? NhsCommands.optionDefault(option.longestName(), System.getenv()) : null;
+        }
+
+        @Override
+        public int getExitCode(Throwable t) {
             return t instanceof NhsAuthException known ? known.exitCode() : NhsClient.ExitCode.INTERNAL;
         }
-        @Override public String render(Help help) {
+
+        /** Footers (examples) line for line as written: picocli's wrapping splits URLs. */
+        @Override
+        public String render(Help help) {
             return Stream.of(help.commandSpec().usageMessage().footer()).map(line -> String.format(line + "%n"))
                     .collect(Collectors.joining());
         }
-        @Override public Duration convert(String seconds) { return NhsCommands.timeoutOf(seconds); }
+
+        /** {@code --timeout}, and any other Duration option without a converter of its own. */
+        @Override
+        public Duration convert(String seconds) {
+            return NhsCommands.timeoutOf(seconds);
+        }
     }
 
     private static final ResultStream RESULT = new ResultStream();
@@ -188,58 +255,6 @@ public final class NhsCli {
         });
     }
 
-    private static int onParameterException(ParameterException ex, String[] args) {
-        CommandLine cl = ex.getCommandLine();
-        String name = cl.getCommandSpec().qualifiedName();
-        String message = oneLine(ex.getMessage());
-        if (ex instanceof UnmatchedArgumentException unmatched) {
-            // An unknown option is named without its value or the words after it: either may be a secret.
-            List<String> likely = unmatched.getSuggestions();
-            String first = unmatched.getUnmatched().get(0);
-            boolean option = first.startsWith("-");
-            String guess = likely.isEmpty() ? "" : ": did you mean "
-                    + (option && likely.size() > 1 ? "one of " + String.join(", ", likely) : likely.get(0)) + "?";
-            message = option ? "unknown option '" + first.split("=", 2)[0] + "'" + guess
-                    : likely.isEmpty() ? message : "unknown command '" + first + "'" + guess;
-        }
-        if (ex.getArgSpec() instanceof OptionSpec option) {
-            String variable = typedIn(args, option) ? null : variableOf(option);
-            if (ex.getCause() instanceof UsageException refused) {
-                // Our converters' words start with the value: the option, or the variable behind it, goes in front.
-                message = (variable != null ? variable : option.longestName()) + " " + oneLine(refused.getMessage());
-            } else if (variable != null) {
-                // Names the variable: the user did not type the value, so '--env' alone misleads.
-                Matcher m = Pattern.compile("Invalid value for option '[^']+'").matcher(message);
-                message = m.lookingAt() ? m.group() + " from " + variable + message.substring(m.end())
-                        : message + " (the value came from " + variable + ")";
-            }
-        }
-        cl.getErr().println(name + ": " + message + " (see '" + name + " --help')");
-        return finish(cl.getErr(), null, NhsClient.ExitCode.USAGE);
-    }
-
-    private static int onExecutionException(Exception ex, CommandLine cl, ParseResult parsed) {
-        PrintWriter err = cl.getErr();
-        String name = cl.getCommandSpec().qualifiedName();
-        boolean verbose = false;
-        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
-            verbose |= p.hasMatchedOption("--verbose");
-        }
-        if (ex instanceof OutputLost lost) {
-            return reportLost(lost, err, name, verbose);
-        }
-        if (ex instanceof NhsAuthException known) {
-            err.println(name + ": " + known.commandLineMessage());
-            if (known.commandLineHint() != null) {
-                err.println("hint: " + known.commandLineHint());
-            }
-            return finish(err, verbose && ex.getCause() != null ? ex : null, known.exitCode());
-        }
-        err.println(name + ": internal error: " + oneLine(String.valueOf(ex))
-                + (verbose ? "" : " (run again with --verbose for details)"));
-        return finish(err, verbose ? ex : null, NhsClient.ExitCode.INTERNAL);
-    }
-
     private static int finish(PrintWriter err, Throwable trace, int exitCode) {
         if (trace != null) {
             trace.printStackTrace(err);
@@ -266,13 +281,8 @@ public final class NhsCli {
         }
     }
 
-    /** Every option's default: its NHS_* variable when set and not blank, else the option's own default. */
-    private static String variableValue(ArgSpec arg) {
-        return arg instanceof OptionSpec option ? NhsCommands.optionDefault(option.longestName(), System.getenv()) : null;
-    }
-
     private static String variableOf(OptionSpec option) {
-        return variableValue(option) == null ? null : NhsCommands.variableFor(option.longestName());
+        return HANDLERS.defaultValue(option) == null ? null : NhsCommands.variableFor(option.longestName());
     }
 
     static String oneLine(String s) {
@@ -314,7 +324,7 @@ public final class NhsCli {
         }
     }
 
-    // The converters refuse a value with the library's UsageException: see onParameterException.
+    // The converters refuse a value with the library's UsageException: see handleParseException.
     public static final class PortConverter implements ITypeConverter<Integer> {
         @Override
         public Integer convert(String value) {
