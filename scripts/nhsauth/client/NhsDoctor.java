@@ -38,7 +38,7 @@ final class NhsDoctor {
     private NhsSigningKey key;
     private String kid;
     private URI target;
-    private Proxy proxy;
+    private NhsProxies.Endpoint proxy; // null: direct
     private InetAddress address;
     private boolean connected;
     private HttpResponse<byte[]> probe;
@@ -151,13 +151,13 @@ final class NhsDoctor {
                 : apiUrl != null ? apiUrl : s.env.baseUrl();
         target = NhsSetting.checkUrl(url, "URL");
         NhsProxies proxies = new NhsProxies(s.proxyVariables);
-        proxy = proxies.select(target).get(0);
+        proxy = proxies.endpointFor(target);
         boolean https = "https".equalsIgnoreCase(target.getScheme());
         String variable = https ? setVariable("https_proxy", "HTTPS_PROXY") : setVariable("http_proxy", "HTTP_PROXY");
         String what = (auth == NhsAuthPattern.SIGNED_JWT ? "token endpoint " : "") + target;
-        if (proxy.type() != Proxy.Type.DIRECT) {
-            return passed(name, what + " through the proxy " + proxies.endpointFor(target).address() + " ("
-                    + variable + (proxies.endpointFor(target).hasCredentials() ? ", with credentials" : "") + ")");
+        if (proxy != null) {
+            return passed(name, what + " through the proxy " + proxy.address() + " (" + variable
+                    + (proxy.hasCredentials() ? ", with credentials" : "") + ")");
         }
         if (variable != null) {
             return passed(name, what + " direct: " + (proxies.bypassed(target) ? setVariable("no_proxy", "NO_PROXY")
@@ -174,9 +174,8 @@ final class NhsDoctor {
 
     /** Through a proxy the proxy resolves the target's name: what this machine must find and reach is the proxy. */
     private InetSocketAddress firstHop() {
-        int port = target.getPort() > 0 ? target.getPort() : "https".equalsIgnoreCase(target.getScheme()) ? 443 : 80;
-        return proxy.type() != Proxy.Type.DIRECT ? (InetSocketAddress) proxy.address()
-                : InetSocketAddress.createUnresolved(target.getHost(), port);
+        return proxy == null ? InetSocketAddress.createUnresolved(target.getHost(), NhsProxies.port(target))
+                : InetSocketAddress.createUnresolved(proxy.host(), proxy.port());
     }
 
     private Check dns(String name) {
@@ -199,8 +198,7 @@ final class NhsDoctor {
             return skipped(name, "no address to connect to");
         }
         InetSocketAddress to = new InetSocketAddress(address, firstHop().getPort());
-        String shown = firstHop().getHostString() + ":" + to.getPort()
-                + (proxy.type() == Proxy.Type.DIRECT ? "" : " (the proxy)");
+        String shown = firstHop().getHostString() + ":" + to.getPort() + (proxy == null ? "" : " (the proxy)");
         long start = System.nanoTime();
         try (Socket socket = new Socket()) {
             socket.connect(to, (int) Math.min(Integer.MAX_VALUE, s.timeout.toMillis()));
@@ -209,8 +207,7 @@ final class NhsDoctor {
                     "check the network or proxy, or a firewall; " + said(NhsSetting.TIMEOUT.named()) + " sets the limit");
         } catch (java.io.IOException e) {
             return failed(name, NETWORK, "cannot connect to " + shown + " (" + NhsSetting.oneLine(e.getMessage()) + ")",
-                    proxy.type() == Proxy.Type.DIRECT
-                            ? "check the URL and that the server is running (for the local environment: mock-server)"
+                    proxy == null ? "check the URL and that the server is running (for the local environment: mock-server)"
                             : "check HTTPS_PROXY / HTTP_PROXY, or list the host in NO_PROXY");
         }
         connected = true;
