@@ -206,7 +206,7 @@ public final class NhsClient {
      */
     public <T> HttpResponse<T> send(HttpRequest.Builder request, int retries, HttpResponse.BodyHandler<T> body) {
         HttpRequest.Builder ours = request.copy();
-        HttpRequest probe = ours.copy().build();
+        HttpRequest probe = request.build();
         if (probe.headers().firstValue("X-Request-ID").isEmpty()) {
             ours.header("X-Request-ID", java.util.UUID.randomUUID().toString());
         }
@@ -426,17 +426,16 @@ public final class NhsClient {
                     "client assertion").toString();
             NhsSigningKey signingKey = new NhsSigningKey(NhsKeys.readPrivateKey(privateKeyFile, passphrase, notices));
             KeyId keyId = keyId();
-            String kidNote = keyId.given() ? null : "using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
-                    ? "from the private key's file name" : "the " + env.id() + " default") + "; "
-                    + NhsSetting.KID.named() + " to change)";
             NhsHttp http = http();
             // Notes only once everything is known good, so a failure stays a single line.
             if (signingKey.bits() < NhsKeys.RECOMMENDED_BITS) {
                 notices.accept("warning: the private key has " + signingKey.bits() + " bits; NHS guidance asks for "
                         + NhsKeys.RECOMMENDED_BITS);
             }
-            if (kidNote != null) {
-                notices.accept(NhsSetting.render(kidNote, settingNames));
+            if (!keyId.given()) {
+                notices.accept(NhsSetting.render("using kid '" + keyId.value() + "' (" + (keyId.fromFileName()
+                        ? "from the private key's file name" : "the " + env.id() + " default") + "; "
+                        + NhsSetting.KID.named() + " to change)", settingNames));
             }
             return new NhsClient(this, pattern, signingKey, keyId.value(), url, http);
         }
