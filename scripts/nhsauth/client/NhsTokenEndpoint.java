@@ -100,17 +100,17 @@ final class NhsTokenEndpoint {
         String error = member(json, "error");
         String description = member(json, "error_description");
         String messageId = member(json, "message_id");
+        String quotedId = messageId == null ? "" : " (message_id " + messageId + ")";
         if (error == null && description == null) {
             throw new TokenRequestException(status, null, null, messageId, "the token endpoint answered HTTP " + status
-                    + (body.isBlank() ? " with no body" : json != null ? " without an error" : ", not NHS JSON (" + firstLine(body) + ")")
-                    + (messageId == null ? "" : " (message_id " + messageId + ")"),
+                    + (body.isBlank() ? " with no body" : json != null ? " without an error"
+                            : ", not NHS JSON (" + firstLine(body) + ")") + quotedId,
                     status == 405 || status == 404 ? hint(status, null, response, asked)
                             : "a proxy or gateway may have answered instead of the NHS token endpoint; "
                                     + "check HTTPS_PROXY / NO_PROXY and " + NhsSetting.TOKEN_URL.named());
         }
-        String summary = "token endpoint refused: HTTP " + status + (error == null ? "" : " " + error)
-                + (description == null ? "" : ": " + description) + (messageId == null ? "" : " (message_id " + messageId + ")");
-        throw new TokenRequestException(status, error, description, messageId, summary,
+        throw new TokenRequestException(status, error, description, messageId, "token endpoint refused: HTTP " + status
+                + (error == null ? "" : " " + error) + (description == null ? "" : ": " + description) + quotedId,
                 hint(status, description, response, asked));
     }
 
