@@ -31,10 +31,6 @@ public final class MockIdentityService implements AutoCloseable {
     static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
-    /** The endpoint allows 310 s, not the documented 300, to forgive a little clock skew. */
-    static final long MAX_EXP_AHEAD_MS = 310_000;
-    static final long IAT_NBF_ALLOWANCE_MS = 10_000;
-    static final long TOKEN_LIFETIME_MS = 600_000;
     static final int READ_TIMEOUT_SECONDS = 10;
 
     /** An app as the NHS developer portal knows it: API key, registered JWKS, access level. */
