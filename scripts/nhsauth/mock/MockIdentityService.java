@@ -188,7 +188,7 @@ public final class MockIdentityService implements AutoCloseable {
     private Reply route(HttpExchange exchange, RequestBody body) throws Exception {
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
         if (READ_ONLY_PATHS.contains(path) && !List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "GET");
+            return Reply.methodNotAllowed("GET");
         }
         return switch (path) {
             case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
@@ -236,7 +236,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+    private static ThreadFactory daemonThreads(String name) {
         AtomicInteger count = new AtomicInteger();
         return runnable -> {
             Thread t = new Thread(runnable, name + "-" + count.incrementAndGet());
@@ -279,8 +279,8 @@ public final class MockIdentityService implements AutoCloseable {
             return error(r.status, r.error, r.description, note);
         }
 
-        static Reply empty(int status, String header, String value) {
-            return new Reply(status, Map.of(header, value), new byte[0], null);
+        static Reply methodNotAllowed(String allowed) {
+            return new Reply(405, Map.of("Allow", allowed), new byte[0], null);
         }
 
         /** Shaped like Apigee's message ids, which NHS support asks for. */

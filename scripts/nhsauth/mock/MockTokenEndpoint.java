@@ -38,7 +38,7 @@ public final class MockTokenEndpoint {
 
     Reply handle(HttpExchange exchange, RequestBody requestBody, String fallbackBase) throws IOException, GeneralSecurityException {
         if (!"POST".equals(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "POST");
+            return Reply.methodNotAllowed("POST");
         }
         // Compared as a plain string, as the reference infers: a charset suffix is refused.
         if (!FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
