@@ -61,13 +61,14 @@ public class Jwks extends NhsCli.Base {
             List<String> problems = new ArrayList<>(keys.isEmpty()
                     ? List.of("it holds no key, so the app gets no token: add one with generate-keys --add-to-jwks") : List.of());
             List<String> kids = keys.stream().map(k -> k.getKeyID() == null ? "-" : k.getKeyID()).toList();
-            for (JWK key : keys) {
-                String kid = kids.get(rows.size());
+            for (int i = 0; i < keys.size(); i++) {
+                JWK key = keys.get(i);
+                String kid = kids.get(i);
                 rows.add(new String[] {kid, key.getKeyType().getValue(), String.valueOf(key.size()),
                         key.getAlgorithm() == null ? "-" : key.getAlgorithm().getName(),
                         key.getKeyUse() == null ? "-" : key.getKeyUse().identifier(), NhsKeys.thumbprint(key)});
                 int uses = Collections.frequency(kids, kid);
-                if (uses > 1 && key.getKeyID() != null && kids.indexOf(kid) == rows.size() - 1) {
+                if (uses > 1 && key.getKeyID() != null && kids.indexOf(kid) == i) {
                     problems.add("kid '" + kid + "' is on " + uses + " keys: give each key its own kid");
                 }
                 if (!(key instanceof RSAKey) || key.size() < NhsKeys.RECOMMENDED_BITS) {

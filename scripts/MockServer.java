@@ -18,10 +18,8 @@ import java.util.concurrent.*;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import picocli.CommandLine.*;
-import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "mock-server", mixinStandardHelpOptions = true, sortOptions = false,
-        versionProvider = NhsCli.Version.class,
+@Command(name = "mock-server", sortOptions = false,
         description = {"Run a local NHS identity service: the signed-JWT token endpoint (POST /oauth2/token) "
                 + "and a sample API: GET /hello-world/hello/application (a bearer token or a registered app's "
                 + "apikey), GET /hello-world/hello/world (open access), any method on /echo/** (a bearer token).",
@@ -37,10 +35,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 "  mock-server --app @apps.txt       (API_KEY=JWKS lines, kept out of ps)",
                 "%nEnvironment: NHS_MOCK_APP gives --app (either form), NHS_MOCK_PORT --port,",
                 "NHS_MOCK_ID_TOKEN_JWKS one --id-token-jwks."})
-public class MockServer implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
+public class MockServer extends NhsCli.Base {
 
     @Option(names = "--app", paramLabel = "API_KEY[=JWKS]", showDefaultValue = Help.Visibility.NEVER,
             description = "Register an app with application-restricted access. JWKS is a file or an "

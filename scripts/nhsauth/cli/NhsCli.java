@@ -32,7 +32,7 @@ public final class NhsCli {
     private NhsCli() { }
 
     /** A result lost on its way to stdout: not a library code (only commands write stdout); curl's "write error". */
-    static final int OUTPUT_FAILED = 23;
+    private static final int OUTPUT_FAILED = 23;
 
     private static final Map<String, String> EXIT_CODES = """
             0 success
@@ -285,7 +285,7 @@ public final class NhsCli {
         return HANDLERS.defaultValue(option) == null ? null : NhsCommands.variableFor(option.longestName());
     }
 
-    static String oneLine(String s) {
+    private static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
 

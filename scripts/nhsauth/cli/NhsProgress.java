@@ -40,12 +40,12 @@ public final class NhsProgress implements AutoCloseable {
     }
 
     /** Whether fd 2 is a terminal: {@code System.console()} tells of stdin and stdout ({@code > keys.json}), not stderr. */
-    static boolean stderrIsTerminal() {
+    private static boolean stderrIsTerminal() {
         if ("dumb".equals(System.getenv("TERM"))) {
             return false; // a terminal that cannot return to the start of a line
         }
         Path fd = Path.of("/proc/self/fd/2");
-        if (Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.exists(fd, LinkOption.NOFOLLOW_LINKS)) {
             try {
                 String target = Files.readSymbolicLink(fd).toString();
                 return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");

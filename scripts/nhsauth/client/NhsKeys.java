@@ -176,8 +176,7 @@ public final class NhsKeys {
      * PKCS#8 ({@code BEGIN PRIVATE KEY}, as {@code openssl genpkey} does), either encrypted. As ssh, it refuses
      * a key file of yours open to group or others; one another user owns is read, with a line for {@code warnings}.
      * @throws UsageException the file is missing or unreadable, open to others, is not an RSA private key (a public
-     *         key, a certificate, an EC or DSA key),
-     *         or the passphrase is missing or wrong
+     *         key, a certificate, an EC or DSA key), or the passphrase is missing or wrong
      */
     public static RSAPrivateCrtKey readPrivateKey(Path file, char[] passphrase, Consumer<String> warnings) {
         String text = NhsFiles.readText(file, "private key file");
@@ -232,7 +231,7 @@ public final class NhsKeys {
      */
     public static JWKSet loadJwks(String fileOrUrl, Duration timeout, Path caCertificates) {
         String source = fileOrUrl.trim();
-        if (!source.matches("(?i)^[a-z][a-z0-9+.-]*://.*")) {
+        if (!source.matches("(?i)[a-z][a-z0-9+.-]*://.*")) {
             return loadJwks(Path.of(source));
         }
         URI uri = NhsSetting.checkUrl(source, "JWKS URL");
@@ -290,11 +289,11 @@ public final class NhsKeys {
         String registered = "kid '" + kid + "' in " + source;
         if (found == null) {
             List<JWK> keys = jwks.getKeys();
-            String there = keys.stream().filter(k -> k.getKeyID() != null && k instanceof RSAKey && sameKey((RSAKey) k, key))
+            String there = keys.stream().filter(k -> k.getKeyID() != null && k instanceof RSAKey r && sameKey(r, key))
                     .map(JWK::getKeyID).findFirst().orElse(null);
             String kids = keys.isEmpty() ? "none"
                     : String.join(", ", keys.stream().map(k -> String.valueOf(k.getKeyID())).toList());
-            return new Mismatch("no key with kid '" + kid + "' in " + source + " (kids there: " + kids + ")",
+            return new Mismatch("no key with " + registered + " (kids there: " + kids + ")",
                     there != null ? "this key is there as kid '" + there + "', so use " + NhsSetting.KID.shortName() + " " + there
                             : "publish this key's JWKS (thumbprint " + thumbprint(key) + ")"
                                     + (keys.isEmpty() ? "" : " or use the private key of one of those kids"));

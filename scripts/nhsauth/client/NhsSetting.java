@@ -138,7 +138,7 @@ enum NhsSetting {
         URI uri;
         try {
             uri = new URI(url == null ? "" : url.trim());
-        } catch (java.net.URISyntaxException e) {
+        } catch (URISyntaxException e) {
             throw new UsageException(what + " '" + url + "' is not a valid URL (" + e.getReason()
                     + "): give a full https:// URL");
         }
@@ -207,5 +207,4 @@ enum NhsSetting {
     static String oneLine(String s) {
         return s == null ? "" : s.replaceAll("\\s*[\\r\\n]+\\s*", " ").trim();
     }
-
 }

@@ -30,7 +30,7 @@ final class NhsTls {
         private synchronized SSLContext real() {
             if (real == null) {
                 try {
-                    real = context((TrustManager[]) null);
+                    real = context(null);
                 } catch (GeneralSecurityException e) {
                     throw new IllegalStateException("TLS is missing from this JDK", e);
                 }
@@ -49,7 +49,7 @@ final class NhsTls {
         @Override protected SSLParameters engineGetSupportedSSLParameters() { return real().getSupportedSSLParameters(); }
     }
 
-    private static SSLContext context(TrustManager... trust) throws GeneralSecurityException {
+    private static SSLContext context(TrustManager[] trust) throws GeneralSecurityException {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(null, trust, null);
         return context;

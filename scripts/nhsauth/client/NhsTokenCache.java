@@ -44,15 +44,15 @@ final class NhsTokenCache {
             return Path.of(profile != null ? profile : System.getProperty("user.home"), "AppData", "Local", "nhs-auth");
         }
         String home = NhsSetting.blankToNull(vars.get("HOME"));
-        Path base = Path.of(home != null ? home : System.getProperty("user.home"));
+        String base = home != null ? home : System.getProperty("user.home");
         if (os.startsWith("mac")) {
-            return base.resolve("Library").resolve("Caches").resolve("nhs-auth");
+            return Path.of(base, "Library", "Caches", "nhs-auth");
         }
         String xdg = NhsSetting.blankToNull(vars.get("XDG_CACHE_HOME"));
         if (xdg != null && Path.of(xdg).isAbsolute()) {
             return Path.of(xdg, "nhs-auth");
         }
-        return base.resolve(".cache").resolve("nhs-auth");
+        return Path.of(base, ".cache", "nhs-auth");
     }
 
     /** Deletes every cached token in {@code dir}, refused as reading and writing are; returns how many. */

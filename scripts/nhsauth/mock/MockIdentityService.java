@@ -31,10 +31,6 @@ public final class MockIdentityService implements AutoCloseable {
     static final String HELLO_WORLD_PATH = "/hello-world/hello/world";
     static final String ECHO_PATH = "/echo";
     static final int MAX_BODY_BYTES = 256 * 1024;
-    /** The endpoint allows 310 s, not the documented 300, to forgive a little clock skew. */
-    static final long MAX_EXP_AHEAD_MS = 310_000;
-    static final long IAT_NBF_ALLOWANCE_MS = 10_000;
-    static final long TOKEN_LIFETIME_MS = 600_000;
     static final int READ_TIMEOUT_SECONDS = 10;
 
     /** An app as the NHS developer portal knows it: API key, registered JWKS, access level. */
@@ -192,7 +188,7 @@ public final class MockIdentityService implements AutoCloseable {
     private Reply route(HttpExchange exchange, RequestBody body) throws Exception {
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
         if (READ_ONLY_PATHS.contains(path) && !List.of("GET", "HEAD").contains(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "GET");
+            return Reply.methodNotAllowed("GET");
         }
         return switch (path) {
             case TOKEN_PATH -> tokenEndpoint.handle(exchange, body, baseUrl);
@@ -240,7 +236,7 @@ public final class MockIdentityService implements AutoCloseable {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+    private static ThreadFactory daemonThreads(String name) {
         AtomicInteger count = new AtomicInteger();
         return runnable -> {
             Thread t = new Thread(runnable, name + "-" + count.incrementAndGet());
@@ -283,8 +279,8 @@ public final class MockIdentityService implements AutoCloseable {
             return error(r.status, r.error, r.description, note);
         }
 
-        static Reply empty(int status, String header, String value) {
-            return new Reply(status, Map.of(header, value), new byte[0], null);
+        static Reply methodNotAllowed(String allowed) {
+            return new Reply(405, Map.of("Allow", allowed), new byte[0], null);
         }
 
         /** Shaped like Apigee's message ids, which NHS support asks for. */

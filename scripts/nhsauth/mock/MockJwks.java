@@ -142,13 +142,13 @@ public final class MockJwks {
 
         /** Read by the client's public loader (a URL fetched as APIM fetches it). */
         private Loaded load(List<Object> stamp) {
+            if (file != null && (long) stamp.get(1) > MAX_JWKS_BYTES) {
+                return new Loaded(stamp, System.nanoTime(), null, "JWKS file " + file + " is over 1 MiB");
+            }
             try {
-                if (file != null && (long) stamp.get(1) > MAX_JWKS_BYTES) {
-                    throw new JwksUnavailable("JWKS file " + file + " is over 1 MiB");
-                }
                 JWKSet set = NhsKeys.loadJwks(file == null ? url : file.toString(), JWKS_FETCH_TIMEOUT, null);
                 return new Loaded(stamp, System.nanoTime(), keysOf(set), null);
-            } catch (JwksUnavailable | NhsAuthException e) {
+            } catch (NhsAuthException e) {
                 return new Loaded(stamp, System.nanoTime(), null, e.getMessage());
             }
         }

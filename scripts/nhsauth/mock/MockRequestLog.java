@@ -35,7 +35,7 @@ final class MockRequestLog {
         long n = sequence.getAndIncrement();
         String path = String.valueOf(exchange.getRequestURI().getRawPath());
         boolean form = path.equals(MockIdentityService.TOKEN_PATH) && body != null && body.length <= MAX_KEPT_BODY;
-        boolean refusal = reply.status() >= 400 && reply.body() != null && reply.body().length <= MAX_KEPT_BODY;
+        boolean refusal = reply.status() >= 400 && reply.body().length <= MAX_KEPT_BODY;
         ring.set((int) (n % SIZE), new Entry(n, time, exchange.getRequestMethod(), path,
                 exchange.getRequestHeaders().getFirst("Content-Type"), exchange.getRequestHeaders().getFirst("apikey"),
                 form ? body : null, reply.status(), refusal ? reply.body() : null, reply.note()));
@@ -54,7 +54,7 @@ final class MockRequestLog {
     /** One request as the page shows it: credentials masked, the assertion without its signature. */
     private static Map<String, Object> shown(Entry e) {
         Map<String, Object> answer = parse(e.reply());
-        Map<String, String> form = e.body() == null || !MockIdentityService.TOKEN_PATH.equals(e.path()) ? Map.of()
+        Map<String, String> form = e.body() == null ? Map.of()
                 : MockTokenEndpoint.Form.parse(new String(e.body(), StandardCharsets.UTF_8));
         String jwt = form.get("client_assertion");
         String[] parts = jwt == null ? new String[0] : jwt.split("\\.", -1);
@@ -152,7 +152,7 @@ final class MockRequestLog {
     }
 
     /** API keys and tokens are never shown whole: a short prefix at most. */
-    static String masked(Object value) {
+    private static String masked(Object value) {
         if (value == null) {
             return null;
         }
@@ -170,7 +170,7 @@ final class MockRequestLog {
 
     private static Map<String, Object> parse(byte[] json) {
         try {
-            Map<String, Object> map = json.length == 0 ? null : JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
+            Map<String, Object> map = json == null ? null : JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
             return map == null ? Map.of() : map;
         } catch (java.text.ParseException | RuntimeException e) {
             return Map.of();
@@ -225,7 +225,7 @@ final class MockRequestLog {
     }
 
     /** What a client sent, made safe to show in a page: as the log shows it, then HTML-escaped. */
-    static String escape(Object value) {
+    private static String escape(Object value) {
         return MockIdentityService.loggable(String.valueOf(value), 4000).replace("&", "&amp;").replace("<", "&lt;")
                 .replace(">", "&gt;").replace("\"", "&quot;").replace("'", "&#39;");
     }

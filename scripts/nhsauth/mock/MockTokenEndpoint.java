@@ -19,6 +19,10 @@ public final class MockTokenEndpoint {
     /** The endpoint's own constants, written here and not taken from the client it judges. */
     static final String FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
     static final String ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    /** The endpoint allows 310 s, not the documented 300, to forgive a little clock skew. */
+    static final long MAX_EXP_AHEAD_MS = 310_000;
+    static final long IAT_NBF_ALLOWANCE_MS = 10_000;
+    static final long TOKEN_LIFETIME_MS = 600_000;
     private final Map<String, MockJwks.Registration> registry;
     private final JtiRegister jtis;
     private final MockAccessTokens tokens;
@@ -34,7 +38,7 @@ public final class MockTokenEndpoint {
 
     Reply handle(HttpExchange exchange, RequestBody requestBody, String fallbackBase) throws IOException, GeneralSecurityException {
         if (!"POST".equals(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "POST");
+            return Reply.methodNotAllowed("POST");
         }
         // Compared as a plain string, as the reference infers: a charset suffix is refused.
         if (!FORM_CONTENT_TYPE.equals(exchange.getRequestHeaders().getFirst("Content-Type"))) {
@@ -46,7 +50,7 @@ public final class MockTokenEndpoint {
         }
         String host = exchange.getRequestHeaders().getFirst("Host");
         // The aud must be the URL the client posted to, as it wrote it.
-        String tokenUrl = host == null ? fallbackBase + MockIdentityService.TOKEN_PATH : "http://" + host + MockIdentityService.TOKEN_PATH;
+        String tokenUrl = (host == null ? fallbackBase : "http://" + host) + MockIdentityService.TOKEN_PATH;
         try {
             return grant(Form.parse(new String(body, StandardCharsets.UTF_8)), tokenUrl,
                     System.currentTimeMillis());
@@ -109,12 +113,12 @@ public final class MockTokenEndpoint {
     private static final Set<Refusal> CLAIM_ROWS = EnumSet.range(Refusal.ALG_NOT_RS512, Refusal.JTI_NOT_STRING);
 
     private Reply issue(String requestedLifetime, long now, boolean exchange) {
-        long lifetime = MockIdentityService.TOKEN_LIFETIME_MS;
+        long lifetime = TOKEN_LIFETIME_MS;
         if (requestedLifetime != null) {
             try {
                 long requested = Long.parseLong(requestedLifetime.trim());
                 if (requested > 0) {
-                    lifetime = Math.min(requested, MockIdentityService.TOKEN_LIFETIME_MS);
+                    lifetime = Math.min(requested, TOKEN_LIFETIME_MS);
                 }
             } catch (NumberFormatException ignored) {
                 // a test-only knob: nonsense leaves the normal lifetime
@@ -310,7 +314,7 @@ public final class MockTokenEndpoint {
                 case JTI_MISSING -> claims.get("jti") != null;
                 case JTI_NOT_STRING -> claims.get("jti") instanceof String s && !s.isEmpty();
                 case EXP_TOO_FAR -> claims.get("exp") instanceof Number n
-                        ? n.doubleValue() * 1000 <= now + MockIdentityService.MAX_EXP_AHEAD_MS : null;
+                        ? n.doubleValue() * 1000 <= now + MAX_EXP_AHEAD_MS : null;
                 case UNKNOWN_APP -> apiKey == null ? null : apiKey.equals(claims.get("sub"));
                 case NO_MATCHING_KID -> keys == null ? null : kid() != null && keys.containsKey(kid());
                 case SIGNATURE_INVALID -> keys == null || kid() == null || !keys.containsKey(kid()) ? null
@@ -353,7 +357,7 @@ public final class MockTokenEndpoint {
                 throw new Refused(Refusal.SIGNATURE_INVALID);
             }
             for (String claim : List.of("iat", "nbf")) {
-                if (claims.get(claim) instanceof Number n && n.doubleValue() * 1000 > now + MockIdentityService.IAT_NBF_ALLOWANCE_MS) {
+                if (claims.get(claim) instanceof Number n && n.doubleValue() * 1000 > now + IAT_NBF_ALLOWANCE_MS) {
                     throw new Refused(Refusal.SIGNATURE_INVALID, "'" + claim + "' is more than 10 s in the future");
                 }
             }

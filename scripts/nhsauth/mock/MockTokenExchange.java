@@ -118,7 +118,7 @@ record MockTokenExchange(List<MockJwks.Jwks> trusted) {
     /** GET /mock/id-token?subject=ID&provider=cis2|nhs-login: {"id_token": "<JWT>"} from the test issuer. */
     static Reply idToken(HttpExchange exchange) throws JOSEException {
         if (!"GET".equals(exchange.getRequestMethod())) {
-            return Reply.empty(405, "Allow", "GET");
+            return Reply.methodNotAllowed("GET");
         }
         Map<String, String> query = MockTokenEndpoint.Form.parse(Objects.toString(exchange.getRequestURI().getRawQuery(), ""));
         String subject = query.get("subject");
